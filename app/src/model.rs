@@ -1,0 +1,352 @@
+//! Types shared by the server, the JSON API and the WASM frontend.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Outcome of a build as stored. CI systems use other words for the same
+/// outcomes; [`BuildResult::parse`] maps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildResult {
+    Running,
+    Pass,
+    Fail,
+    /// The infrastructure broke, not the code under test.
+    Error,
+    Cancelled,
+}
+
+impl BuildResult {
+    pub const ALL: [BuildResult; 5] = [
+        BuildResult::Running,
+        BuildResult::Pass,
+        BuildResult::Fail,
+        BuildResult::Error,
+        BuildResult::Cancelled,
+    ];
+
+    /// Accepts our own words plus GitHub's `job.status` words and Magma's
+    /// old `inconclusive`, so a workflow can post `${{ job.status }}`.
+    pub fn parse(word: &str) -> Option<Self> {
+        match word.to_ascii_lowercase().as_str() {
+            "running" => Some(Self::Running),
+            "pass" | "success" => Some(Self::Pass),
+            "fail" | "failure" => Some(Self::Fail),
+            "error" | "inconclusive" => Some(Self::Error),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != Self::Running
+    }
+
+    /// Words shown next to the colour, so the state never relies on colour.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Pass => "passing",
+            Self::Fail => "failing",
+            Self::Error => "infra error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn icon(self) -> &'static str {
+        match self {
+            Self::Running => "◔",
+            Self::Pass => "✓",
+            Self::Fail => "✗",
+            Self::Error => "⚠",
+            Self::Cancelled => "⊘",
+        }
+    }
+}
+
+/// What a health cell needs to know about one build.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSummary {
+    pub id: String,
+    pub repository: String,
+    pub commit: String,
+    pub pr: Option<u64>,
+    pub result: BuildResult,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub url: Option<String>,
+}
+
+impl BuildSummary {
+    /// Builds of a cell are ordered by start time; the id breaks ties so the
+    /// order is total and the same in every store.
+    pub fn order_key(&self) -> (DateTime<Utc>, &str) {
+        (self.started_at, &self.id)
+    }
+
+    pub fn short_commit(&self) -> &str {
+        short_sha(&self.commit)
+    }
+
+    /// Link to the commit on GitHub. Repository and commit are validated at
+    /// ingestion (`owner/name` and 40 hex digits), so the URL is well formed.
+    pub fn commit_url(&self) -> String {
+        format!(
+            "https://github.com/{}/commit/{}",
+            self.repository, self.commit
+        )
+    }
+
+    /// The log link, only when it is http(s): nothing else is ever rendered
+    /// as a link, even if a store was filled by other means.
+    pub fn safe_url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| is_http_url(u))
+    }
+}
+
+pub fn short_sha(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+pub fn is_http_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// The current red streak of a cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailStreak {
+    /// The first failing build of the streak: "failing since".
+    pub since: BuildSummary,
+    /// Number of failing builds in the streak.
+    pub builds: u32,
+}
+
+/// Precomputed health of one (branch, component, arch, build_type).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    pub branch: String,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    /// Newest finished build.
+    pub latest: Option<BuildSummary>,
+    /// A build in progress that is newer than `latest`.
+    pub running: Option<BuildSummary>,
+    /// Consecutive failures, ignoring infrastructure errors and cancellations
+    /// (they say nothing about the code), up to the newest finished build.
+    pub streak: Option<FailStreak>,
+}
+
+impl Cell {
+    pub fn empty(branch: &str, component: &str, arch: &str, build_type: &str) -> Self {
+        Cell {
+            branch: branch.to_string(),
+            component: component.to_string(),
+            arch: arch.to_string(),
+            build_type: build_type.to_string(),
+            latest: None,
+            running: None,
+            streak: None,
+        }
+    }
+
+    /// The state the overview shows: the newest finished result, or running
+    /// when nothing has finished yet.
+    pub fn status(&self) -> BuildResult {
+        match (&self.latest, &self.running) {
+            (Some(latest), _) => latest.result,
+            (None, _) => BuildResult::Running,
+        }
+    }
+
+    pub fn is_red(&self) -> bool {
+        self.status() == BuildResult::Fail
+    }
+}
+
+/// Per-architecture count of red cells, for the summary line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchSummary {
+    pub arch: String,
+    pub red: usize,
+    pub cells: usize,
+}
+
+/// The overview of one branch: components × architectures, each broken
+/// down by build type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthMatrix {
+    pub branch: String,
+    pub branches: Vec<String>,
+    pub generated_at: DateTime<Utc>,
+    pub architectures: Vec<String>,
+    pub components: Vec<String>,
+    pub summary: Vec<ArchSummary>,
+    pub cells: Vec<Cell>,
+}
+
+/// The two architectures Magma ships come first; others follow by name.
+fn arch_rank(arch: &str) -> (u8, &str) {
+    match arch {
+        "amd64" => (0, arch),
+        "arm64" => (1, arch),
+        other => (2, other),
+    }
+}
+
+impl HealthMatrix {
+    pub fn new(
+        branch: String,
+        branches: Vec<String>,
+        mut cells: Vec<Cell>,
+        generated_at: DateTime<Utc>,
+    ) -> Self {
+        cells.sort_by(|a, b| {
+            (
+                a.component.as_str(),
+                arch_rank(&a.arch),
+                a.build_type.as_str(),
+            )
+                .cmp(&(
+                    b.component.as_str(),
+                    arch_rank(&b.arch),
+                    b.build_type.as_str(),
+                ))
+        });
+        let mut components: Vec<String> = cells.iter().map(|c| c.component.clone()).collect();
+        components.dedup();
+        let mut architectures: Vec<String> = cells.iter().map(|c| c.arch.clone()).collect();
+        architectures.sort_by(|a, b| arch_rank(a).cmp(&arch_rank(b)));
+        architectures.dedup();
+        let summary = architectures
+            .iter()
+            .map(|arch| {
+                let of_arch = cells.iter().filter(|c| &c.arch == arch);
+                ArchSummary {
+                    arch: arch.clone(),
+                    red: of_arch.clone().filter(|c| c.is_red()).count(),
+                    cells: of_arch.count(),
+                }
+            })
+            .collect();
+        HealthMatrix {
+            branch,
+            branches,
+            generated_at,
+            architectures,
+            components,
+            summary,
+            cells,
+        }
+    }
+
+    /// Cells of one component on one architecture, ordered by build type.
+    pub fn cells_of(&self, component: &str, arch: &str) -> Vec<Cell> {
+        self.cells
+            .iter()
+            .filter(|c| c.component == component && c.arch == arch)
+            .cloned()
+            .collect()
+    }
+}
+
+/// "3h ago", relative to when the page data was made, so the server render
+/// and the hydrated render produce the same text.
+pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - then).num_seconds().max(0);
+    match secs {
+        0..=59 => "just now".to_string(),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86_399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn summary(id: &str, result: BuildResult) -> BuildSummary {
+        BuildSummary {
+            id: id.into(),
+            repository: "magma/magma".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            pr: None,
+            result,
+            started_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            finished_at: None,
+            url: Some("javascript:alert(1)".into()),
+        }
+    }
+
+    #[test]
+    fn result_aliases() {
+        assert_eq!(BuildResult::parse("success"), Some(BuildResult::Pass));
+        assert_eq!(BuildResult::parse("FAILURE"), Some(BuildResult::Fail));
+        assert_eq!(BuildResult::parse("inconclusive"), Some(BuildResult::Error));
+        assert_eq!(
+            BuildResult::parse("cancelled"),
+            Some(BuildResult::Cancelled)
+        );
+        assert_eq!(BuildResult::parse("skipped"), None);
+        for r in BuildResult::ALL {
+            assert_eq!(BuildResult::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn only_http_links_are_rendered() {
+        assert!(summary("a", BuildResult::Pass).safe_url().is_none());
+        assert!(is_http_url("HTTPS://ci.example/1"));
+        assert!(is_http_url("http://ci.example/1"));
+        assert!(!is_http_url("data:text/html,x"));
+        assert!(!is_http_url("http"));
+    }
+
+    #[test]
+    fn matrix_orders_and_counts_red_cells() {
+        let mut red = Cell::empty("master", "agw", "arm64", "bazel");
+        red.latest = Some(summary("1", BuildResult::Fail));
+        let mut green = Cell::empty("master", "agw", "amd64", "bazel");
+        green.latest = Some(summary("2", BuildResult::Pass));
+        let mut other = Cell::empty("master", "feg", "riscv64", "unit");
+        other.latest = Some(summary("3", BuildResult::Error));
+        let m = HealthMatrix::new(
+            "master".into(),
+            vec!["master".into()],
+            vec![other, red, green],
+            Utc::now(),
+        );
+        assert_eq!(m.architectures, ["amd64", "arm64", "riscv64"]);
+        assert_eq!(m.components, ["agw", "feg"]);
+        assert_eq!(
+            m.summary
+                .iter()
+                .map(|s| (s.red, s.cells))
+                .collect::<Vec<_>>(),
+            [(0, 1), (1, 1), (0, 1)]
+        );
+        assert_eq!(m.cells_of("agw", "arm64").len(), 1);
+    }
+
+    #[test]
+    fn ago_is_relative_to_generation_time() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
+        assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now - chrono::Duration::minutes(5), now), "5m ago");
+        assert_eq!(ago(now - chrono::Duration::hours(3), now), "3h ago");
+        assert_eq!(ago(now - chrono::Duration::days(2), now), "2d ago");
+    }
+}

@@ -1,0 +1,49 @@
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+use crate::pages::{NotFound, OverviewPage};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set once the WASM app has taken over the page: browser tests wait for
+    // it, and it is harmless for people.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ci-dashboard.css"/>
+        <Title formatter=|text| format!("{text} · ci-dashboard")/>
+        <Router>
+            <header class="top">
+                <a class="brand" href="/">"ci-dashboard"</a>
+            </header>
+            <main data-hydrated=move || hydrated.get().then_some("true")>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=OverviewPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

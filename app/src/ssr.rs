@@ -1,0 +1,32 @@
+//! The port through which server functions reach the server's data. The
+//! `server` crate implements it over its stores; the app never sees storage.
+
+use std::sync::Arc;
+
+use crate::model::HealthMatrix;
+
+#[async_trait::async_trait]
+pub trait Dashboard: Send + Sync {
+    /// The overview of `branch`, or of the default branch when `None`.
+    async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DashboardError {
+    /// The store cannot be reached; pages say so instead of failing.
+    Unavailable,
+    BadRequest(String),
+}
+
+impl std::fmt::Display for DashboardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DashboardError::Unavailable => write!(f, "{}", crate::api::UNAVAILABLE),
+            DashboardError::BadRequest(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+/// Provided as Leptos context by the server for every request.
+#[derive(Clone)]
+pub struct DashboardContext(pub Arc<dyn Dashboard>);

@@ -1,0 +1,99 @@
+//! Typed configuration: command-line flags first, then environment
+//! variables, then defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ci-dashboard",
+    version,
+    about = "CI health dashboard: CI jobs post build results, people see what is broken, \
+             on which architecture, since which commit."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the dashboard and the API.
+    Serve,
+    /// Serve a realistic demo: fills its own data directory (default
+    /// ./demo-data) with Magma-like builds once, then prints a fresh token.
+    Demo,
+    /// Manage ingestion tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token and print it once, on the last line.
+    Create { name: String },
+    /// List token names and when they were created.
+    List,
+    /// Revoke a token: posts with it are refused from then on.
+    Revoke { name: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// SQLite file in the data directory.
+    Embedded,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_LISTEN",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Directory of the embedded store [default: ./data, ./demo-data for demo]
+    #[arg(long, env = "CI_DASHBOARD_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Where builds are stored.
+    #[arg(long, value_enum, env = "CI_DASHBOARD_STORE", default_value_t = StoreKind::Embedded, global = true)]
+    pub store: StoreKind,
+    /// Repository (owner/name) of builds that do not name one; used for commit links.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_REPOSITORY",
+        default_value = "magma/magma",
+        global = true
+    )]
+    pub repository: String,
+    /// Branch shown when none is chosen.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_DEFAULT_BRANCH",
+        default_value = "master",
+        global = true
+    )]
+    pub default_branch: String,
+    /// Directory of the built web assets (cargo leptos build output).
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: PathBuf,
+}
+
+impl Settings {
+    pub fn data_dir_or(&self, default: &str) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(default))
+    }
+}

@@ -1,0 +1,212 @@
+//! A realistic demo data set shaped like Magma's CI: components, both
+//! architectures, several build types, master and release branches, with a
+//! few failures that have a clear "since". Posted through the same
+//! validation as real builds.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::ingest::{self, Context};
+use crate::store::Store;
+
+const MATRIX: &[(&str, &[&str], &[&str])] = &[
+    (
+        "agw",
+        &["amd64", "arm64"],
+        &[
+            "bazel-build",
+            "unit-tests",
+            "debian-package",
+            "lte-integ-test",
+        ],
+    ),
+    (
+        "orc8r",
+        &["amd64", "arm64"],
+        &["docker-images", "unit-tests"],
+    ),
+    (
+        "feg",
+        &["amd64", "arm64"],
+        &["docker-images", "feg-integ-test"],
+    ),
+    (
+        "cwag",
+        &["amd64", "arm64"],
+        &["docker-images", "cwf-integ-test"],
+    ),
+    ("nms", &["amd64"], &["unit-tests", "docker-images"]),
+    ("dp", &["amd64"], &["unit-tests"]),
+    ("helm", &["amd64"], &["helm-charts"]),
+];
+
+const TITLES: &[&str] = &[
+    "chore(agw): Bump sctpd dependencies",
+    "fix(orc8r): Handle empty gateway config",
+    "feat(feg): Add S6a retry policy",
+    "fix(agw): Fix Vec<u8> parsing in MME",
+    "ci: Run arm64 builds on Graviton",
+    "refactor(nms): Split network dashboard",
+    "fix(cwag): Correct RADIUS timeout",
+    "docs: Update release process",
+];
+
+const AUTHORS: &[&str] = &["alice", "bob", "chen", "dana", "emeka", "farah"];
+
+/// Branch, number of commits, hours between commits.
+const BRANCHES: &[(&str, usize, i64)] = &[
+    ("master", 24, 3),
+    ("v1.8", 6, 14),
+    ("v1.7", 4, 30),
+    ("v1.6", 3, 60),
+];
+
+fn sha(seed: &str) -> String {
+    hex::encode(Sha256::digest(seed.as_bytes()))[..40].to_string()
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The result of one build in the demo story.
+fn outcome(
+    branch: &str,
+    commit: usize,
+    last: usize,
+    component: &str,
+    arch: &str,
+    build_type: &str,
+) -> &'static str {
+    match (branch, component, arch, build_type) {
+        // arm64 broken by a commit five builds ago, still red.
+        ("master", "agw", "arm64", "bazel-build") if commit + 5 > last => "fail",
+        // A flaky integration test.
+        ("master", "feg", "amd64", "feg-integ-test") if commit == 7 || commit == 13 => "fail",
+        // Infrastructure trouble on the Graviton runner, not the code.
+        ("master", "cwag", "arm64", "docker-images") if commit == last => "error",
+        ("master", "nms", "amd64", "unit-tests") if commit + 2 > last => "fail",
+        ("master", "agw", _, "lte-integ-test") if commit == last => "running",
+        ("v1.8", "agw", "arm64", "debian-package") if commit + 2 > last => "fail",
+        _ => "pass",
+    }
+}
+
+fn builds(repository: &str, now: DateTime<Utc>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut run_id: u64 = 7_000_000_000;
+    for &(branch, commits, spacing) in BRANCHES {
+        let last = commits - 1;
+        let mut parent: Option<String> = None;
+        for i in 0..commits {
+            let commit = sha(&format!("{repository}/{branch}/{i}"));
+            let committed =
+                now - TimeDelta::hours(spacing * (commits - i) as i64) + TimeDelta::minutes(30);
+            let version = branch.strip_prefix('v').map(|v| format!("{v}.{}", i / 3));
+            let mut cell = 0i64;
+            for &(component, arches, build_types) in MATRIX {
+                for &arch in arches {
+                    for &build_type in build_types {
+                        cell += 1;
+                        run_id += 1;
+                        let result = outcome(branch, i, last, component, arch, build_type);
+                        let started = committed + TimeDelta::minutes(cell % 7);
+                        let mut build = json!({
+                            "id": format!("demo-{branch}-{i}-{component}-{arch}-{build_type}"),
+                            "repository": repository,
+                            "commit": commit,
+                            "branch": branch,
+                            "component": component,
+                            "arch": arch,
+                            "build_type": build_type,
+                            "result": result,
+                            "started_at": rfc3339(started),
+                            "url": format!("https://github.com/{repository}/actions/runs/{run_id}"),
+                            "runner": if arch == "arm64" { "aws-graviton" } else { "ubuntu-latest" },
+                            "commit_title": TITLES[i % TITLES.len()],
+                            "author": AUTHORS[i % AUTHORS.len()],
+                        });
+                        if result != "running" {
+                            let minutes = 4 + (cell * 7 + i as i64 * 3) % 40;
+                            build["finished_at"] =
+                                json!(rfc3339(started + TimeDelta::minutes(minutes)));
+                        }
+                        if let Some(parent) = &parent {
+                            build["parent"] = json!(parent);
+                        }
+                        if i % 4 == 1 {
+                            build["pr"] = json!(14_000 + i);
+                        }
+                        if let Some(version) = &version {
+                            build["version"] = json!(version);
+                        }
+                        out.push(build);
+                    }
+                }
+            }
+            parent = Some(commit);
+        }
+    }
+    out
+}
+
+/// Loads the demo data set; returns how many builds it posted.
+pub async fn seed(store: &dyn Store, repository: &str) -> anyhow::Result<usize> {
+    let now = Utc::now();
+    let all = builds(repository, now);
+    let ctx = Context {
+        default_repository: repository,
+        now,
+    };
+    for chunk in all.chunks(ingest::MAX_BATCH) {
+        let body = serde_json::to_vec(chunk)?;
+        let parsed = ingest::parse_body(&body, &ctx, || unreachable!("demo builds have ids"))
+            .map_err(|e| anyhow::anyhow!("demo data is invalid at {:?}: {}", e.field, e.message))?;
+        store.ingest(parsed).await?;
+    }
+    Ok(all.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+    use app::model::BuildResult;
+
+    #[tokio::test]
+    async fn demo_tells_a_clear_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let count = seed(&store, "magma/magma").await.unwrap();
+        assert!(count > 500, "{count}");
+        assert_eq!(
+            store.branches().await.unwrap(),
+            ["master", "v1.6", "v1.7", "v1.8"]
+        );
+        let cells = store.cells("master").await.unwrap();
+        let cell = |c: &str, a: &str, b: &str| {
+            cells
+                .iter()
+                .find(|x| x.component == c && x.arch == a && x.build_type == b)
+                .unwrap()
+                .clone()
+        };
+        let broken = cell("agw", "arm64", "bazel-build");
+        assert_eq!(broken.status(), BuildResult::Fail);
+        assert_eq!(broken.streak.unwrap().builds, 5);
+        assert_eq!(
+            cell("agw", "amd64", "bazel-build").status(),
+            BuildResult::Pass
+        );
+        assert_eq!(
+            cell("feg", "amd64", "feg-integ-test").status(),
+            BuildResult::Pass
+        );
+        assert_eq!(
+            cell("cwag", "arm64", "docker-images").status(),
+            BuildResult::Error
+        );
+        assert!(cell("agw", "amd64", "lte-integ-test").running.is_some());
+    }
+}

@@ -1,0 +1,98 @@
+//! Every way a request can fail, mapped to a status and a JSON body in one
+//! place: `{"error": "...", "field": "...", "index": N}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::ingest::FieldError;
+use crate::store::StoreError;
+
+/// Seconds a client should wait before retrying when the store is down.
+const RETRY_AFTER_SECS: &str = "5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("missing or invalid token: send 'Authorization: Bearer <token>'")]
+    Unauthorized,
+    #[error("body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+        index: Option<usize>,
+    },
+    #[error("storage unavailable, retry later")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(why) => ApiError::Unavailable(why),
+            StoreError::Conflict {
+                index,
+                field,
+                message,
+            } => ApiError::Conflict {
+                field,
+                message,
+                index: Some(index),
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, field, index) = match &self {
+            ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, e.field.clone(), e.index),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, None),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, None),
+            ApiError::Conflict { field, index, .. } => {
+                (StatusCode::CONFLICT, Some(field.to_string()), *index)
+            }
+            ApiError::Unavailable(why) => {
+                tracing::warn!(error = %why, "store unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, None, None)
+            }
+            ApiError::Internal(why) => {
+                tracing::error!(error = %why, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, None, None)
+            }
+        };
+        let mut body = json!({ "error": self.to_string() });
+        if let Some(field) = field {
+            body["field"] = json!(field);
+        }
+        if let Some(index) = index {
+            body["index"] = json!(index);
+        }
+        let mut response = (status, Json(body)).into_response();
+        match self {
+            ApiError::Unavailable(_) => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            ApiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,14 @@
+//! The ci-dashboard server: configuration, the ingestion API, stores and
+//! the command-line interface. `main.rs` only calls [`cli::main`].
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod demo;
+pub mod error;
+pub mod health;
+pub mod ingest;
+pub mod startup;
+pub mod store;
+pub mod token;

@@ -1,0 +1,109 @@
+//! Builds the application from its configuration, so `main` and the tests
+//! run exactly the same router.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::ssr::DashboardContext;
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::api;
+use crate::config::{Settings, StoreKind};
+use crate::dashboard::Views;
+use crate::store::{embedded::EmbeddedStore, Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub views: Views,
+    pub settings: Arc<Settings>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn open_store(settings: &Settings, default_dir: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match settings.store {
+        StoreKind::Embedded => Ok(Arc::new(EmbeddedStore::open(
+            &settings.data_dir_or(default_dir),
+        )?)),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let dashboard = DashboardContext(Arc::new(state.views.clone()));
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/api/v1/builds", post(api::post_builds))
+        .route("/api/v1/health", get(api::get_health))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(dashboard.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds the listen address (port 0 picks a free port, as tests do).
+    pub async fn build(settings: Settings, store: Arc<dyn Store>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("ci-dashboard")
+            .site_root(settings.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .env(leptos::config::Env::PROD)
+            .build();
+        let views = Views {
+            store,
+            default_branch: settings.default_branch.clone(),
+        };
+        let state = AppState {
+            leptos_options,
+            views,
+            settings: Arc::new(settings),
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

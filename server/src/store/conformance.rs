@@ -1,0 +1,221 @@
+//! Behaviour every store must have. Each store instantiates the whole suite
+//! with [`conformance_suite!`], giving it a fresh, empty store per test.
+
+use app::model::BuildResult;
+use chrono::{TimeDelta, TimeZone, Utc};
+
+use super::{Store, StoreError};
+use crate::ingest::Build;
+
+pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResult) -> Build {
+    let started_at =
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + TimeDelta::minutes(minute);
+    Build {
+        id: id.to_string(),
+        repository: "magma/magma".into(),
+        commit: format!("{minute:0>40}"),
+        parent: None,
+        branch: "master".into(),
+        pr: Some(7),
+        component: cell.0.into(),
+        arch: cell.1.into(),
+        build_type: cell.2.into(),
+        result,
+        started_at,
+        finished_at: result
+            .is_finished()
+            .then(|| started_at + TimeDelta::microseconds(61_000_123)),
+        url: Some("https://ci.example/run/1".into()),
+        runner: Some("graviton <arm>".into()),
+        version: Some("1.8.1".into()),
+        commit_title: Some("Fix Vec<u8> parsing".into()),
+        author: Some("dev".into()),
+    }
+}
+
+const AGW_ARM: (&str, &str, &str) = ("agw", "arm64", "bazel");
+const AGW_AMD: (&str, &str, &str) = ("agw", "amd64", "bazel");
+
+pub async fn stores_every_field(store: &dyn Store) {
+    let mut b = build("b1", AGW_ARM, 1, BuildResult::Fail);
+    b.parent = Some("f".repeat(40));
+    let out = store.ingest(vec![b.clone()]).await.unwrap();
+    assert_eq!(out.ids, ["b1"]);
+    assert!(out.changed);
+    assert_eq!(store.build("b1").await.unwrap(), Some(b));
+    assert_eq!(store.build("nope").await.unwrap(), None);
+}
+
+pub async fn cells_follow_ingestion(store: &dyn Store) {
+    store
+        .ingest(vec![
+            build("1", AGW_ARM, 1, BuildResult::Pass),
+            build("2", AGW_ARM, 2, BuildResult::Fail),
+            build("3", AGW_ARM, 3, BuildResult::Fail),
+            build("4", AGW_AMD, 3, BuildResult::Pass),
+        ])
+        .await
+        .unwrap();
+    let mut cells = store.cells("master").await.unwrap();
+    cells.sort_by(|a, b| a.arch.cmp(&b.arch));
+    assert_eq!(cells.len(), 2);
+    assert_eq!(cells[0].status(), BuildResult::Pass);
+    assert_eq!(cells[1].status(), BuildResult::Fail);
+    let streak = cells[1].streak.clone().unwrap();
+    assert_eq!((streak.since.id.as_str(), streak.builds), ("2", 2));
+    assert_eq!(cells[1].latest.as_ref().unwrap().id, "3");
+    assert!(store.cells("v1.8").await.unwrap().is_empty());
+}
+
+pub async fn late_arrivals_do_not_overwrite(store: &dyn Store) {
+    store
+        .ingest(vec![build("new", AGW_ARM, 10, BuildResult::Pass)])
+        .await
+        .unwrap();
+    store
+        .ingest(vec![build("old", AGW_ARM, 5, BuildResult::Fail)])
+        .await
+        .unwrap();
+    let cell = store.cells("master").await.unwrap().remove(0);
+    assert_eq!(cell.latest.unwrap().id, "new");
+    assert_eq!(cell.streak, None);
+    // A late failure inside a red streak moves its start back.
+    store
+        .ingest(vec![build("f12", AGW_ARM, 12, BuildResult::Fail)])
+        .await
+        .unwrap();
+    store
+        .ingest(vec![build("f14", AGW_ARM, 14, BuildResult::Fail)])
+        .await
+        .unwrap();
+    store
+        .ingest(vec![build("f11", AGW_ARM, 11, BuildResult::Fail)])
+        .await
+        .unwrap();
+    let streak = store
+        .cells("master")
+        .await
+        .unwrap()
+        .remove(0)
+        .streak
+        .unwrap();
+    assert_eq!((streak.since.id.as_str(), streak.builds), ("f11", 3));
+}
+
+pub async fn replays_are_no_ops_and_updates_apply(store: &dyn Store) {
+    let running = build("run", AGW_ARM, 1, BuildResult::Running);
+    assert!(store.ingest(vec![running.clone()]).await.unwrap().changed);
+    assert!(!store.ingest(vec![running.clone()]).await.unwrap().changed);
+    let cell = store.cells("master").await.unwrap().remove(0);
+    assert_eq!(cell.running.unwrap().id, "run");
+    assert_eq!(cell.latest, None);
+
+    let done = build("run", AGW_ARM, 1, BuildResult::Fail);
+    assert!(store.ingest(vec![done.clone()]).await.unwrap().changed);
+    let cell = store.cells("master").await.unwrap().remove(0);
+    assert_eq!(cell.running, None);
+    assert_eq!(cell.status(), BuildResult::Fail);
+    assert_eq!(store.build("run").await.unwrap(), Some(done.clone()));
+
+    // A finished result corrected under the same id recomputes the streak.
+    let corrected = build("run", AGW_ARM, 1, BuildResult::Pass);
+    store.ingest(vec![corrected]).await.unwrap();
+    let cell = store.cells("master").await.unwrap().remove(0);
+    assert_eq!((cell.status(), cell.streak), (BuildResult::Pass, None));
+}
+
+pub async fn batches_are_all_or_nothing(store: &dyn Store) {
+    store
+        .ingest(vec![build("a", AGW_ARM, 1, BuildResult::Pass)])
+        .await
+        .unwrap();
+    let mut moved = build("a", AGW_AMD, 1, BuildResult::Pass);
+    moved.component = "feg".into();
+    let err = store
+        .ingest(vec![build("b", AGW_ARM, 2, BuildResult::Fail), moved])
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Conflict { index, field, .. } => assert_eq!((index, field), (1, "component")),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.build("b").await.unwrap(), None);
+    let cell = store.cells("master").await.unwrap().remove(0);
+    assert_eq!(cell.status(), BuildResult::Pass);
+    assert_eq!(store.build("a").await.unwrap().unwrap().component, "agw");
+}
+
+pub async fn lists_branches(store: &dyn Store) {
+    assert!(store.branches().await.unwrap().is_empty());
+    let mut release = build("r", AGW_ARM, 1, BuildResult::Pass);
+    release.branch = "v1.8".into();
+    store
+        .ingest(vec![release, build("m", AGW_ARM, 1, BuildResult::Pass)])
+        .await
+        .unwrap();
+    assert_eq!(store.branches().await.unwrap(), ["master", "v1.8"]);
+}
+
+pub async fn many_builds_in_one_cell(store: &dyn Store) {
+    let builds: Vec<Build> = (0..300)
+        .map(|i| {
+            let result = if i < 100 {
+                BuildResult::Pass
+            } else {
+                BuildResult::Fail
+            };
+            build(&format!("b{i}"), AGW_ARM, i, result)
+        })
+        .collect();
+    for chunk in builds.chunks(100) {
+        store.ingest(chunk.to_vec()).await.unwrap();
+    }
+    let cell = store.cells("master").await.unwrap().remove(0);
+    let streak = cell.streak.unwrap();
+    assert_eq!((streak.since.id.as_str(), streak.builds), ("b100", 200));
+}
+
+pub async fn manages_tokens(store: &dyn Store) {
+    store.create_token("ci", &"a".repeat(64)).await.unwrap();
+    store.create_token("lab", &"b".repeat(64)).await.unwrap();
+    assert!(matches!(
+        store.create_token("ci", &"c".repeat(64)).await,
+        Err(StoreError::TokenExists(name)) if name == "ci"
+    ));
+    let tokens = store.tokens().await.unwrap();
+    assert_eq!(
+        tokens.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["ci", "lab"]
+    );
+    assert_eq!(tokens[0].hash, "a".repeat(64));
+    assert!(store.revoke_token("ci").await.unwrap());
+    assert!(!store.revoke_token("ci").await.unwrap());
+    assert_eq!(store.tokens().await.unwrap().len(), 1);
+}
+
+/// Instantiates every conformance test for one store. `$make` is an async
+/// expression giving `(store, guard)`; the guard keeps test resources alive.
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::store::conformance::conformance_suite!(@tests $make;
+            stores_every_field,
+            cells_follow_ingestion,
+            late_arrivals_do_not_overwrite,
+            replays_are_no_ops_and_updates_apply,
+            batches_are_all_or_nothing,
+            lists_branches,
+            many_builds_in_one_cell,
+            manages_tokens,
+        );
+    };
+    (@tests $make:expr; $($name:ident,)*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, _guard) = $make;
+                $crate::store::conformance::$name(&*store).await;
+            }
+        )*
+    };
+}
+pub(crate) use conformance_suite;

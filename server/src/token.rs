@@ -1,0 +1,83 @@
+//! Ingestion tokens: random secrets handed out once and stored only as
+//! SHA-256 hashes. They carry 256 bits of entropy, so a fast hash is enough:
+//! there is nothing to brute-force.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::store::TokenRecord;
+
+const PREFIX: &str = "cid_";
+
+pub fn generate() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{PREFIX}{}", hex::encode(secret))
+}
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The name of the token that `presented` is, comparing against every
+/// stored hash in constant time so timing reveals nothing.
+pub fn verify<'a>(presented: &str, tokens: &'a [TokenRecord]) -> Option<&'a str> {
+    let presented = hash(presented);
+    let mut found = None;
+    for token in tokens {
+        if bool::from(token.hash.as_bytes().ct_eq(presented.as_bytes())) {
+            found = Some(token.name.as_str());
+        }
+    }
+    found
+}
+
+/// Token names appear in logs and the CLI; keep them simple.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn tokens_verify_only_against_their_hash() {
+        let token = generate();
+        assert!(token.starts_with(PREFIX));
+        assert_eq!(token.len(), PREFIX.len() + 64);
+        assert_ne!(generate(), token);
+        let records = vec![
+            TokenRecord {
+                name: "other".into(),
+                hash: hash(&generate()),
+                created_at: Utc::now(),
+            },
+            TokenRecord {
+                name: "ci".into(),
+                hash: hash(&token),
+                created_at: Utc::now(),
+            },
+        ];
+        assert_eq!(verify(&token, &records), Some("ci"));
+        assert_eq!(verify("cid_wrong", &records), None);
+        assert_eq!(
+            verify(&records[1].hash, &records),
+            None,
+            "the hash is not a token"
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("github-actions"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(&"a".repeat(65)));
+    }
+}
