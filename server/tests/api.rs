@@ -1,0 +1,414 @@
+//! HTTP tests against the real router and the real embedded store, each on
+//! its own port and temporary data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::config::{Settings, StoreKind};
+use server::ingest::Build;
+use server::startup::Application;
+use server::store::embedded::EmbeddedStore;
+use server::store::{IngestOutcome, Store, StoreError, TokenRecord};
+use server::token;
+
+const SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+
+struct TestApp {
+    url: String,
+    token: String,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+fn settings() -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        store: StoreKind::Embedded,
+        repository: "magma/magma".into(),
+        default_branch: "master".into(),
+        site_root: "target/site".into(),
+    }
+}
+
+async fn spawn_with(store: Arc<dyn Store>) -> TestApp {
+    let secret = token::generate();
+    // The name may exist already when an app restarts on the same data.
+    let name = format!("ci-{}", &secret[4..12]);
+    store.create_token(&name, &token::hash(&secret)).await.unwrap();
+    let app = Application::build(settings(), store).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    let server = tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        url,
+        token: secret,
+        client: reqwest::Client::new(),
+        server,
+    }
+}
+
+async fn spawn(dir: &Path) -> TestApp {
+    spawn_with(Arc::new(EmbeddedStore::open(dir).unwrap())).await
+}
+
+impl TestApp {
+    async fn post(&self, body: &Value) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/builds", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn health(&self, branch: &str) -> Value {
+        let resp = self
+            .client
+            .get(format!("{}/api/v1/health?branch={branch}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    async fn cell(&self, branch: &str, component: &str, arch: &str) -> Option<Value> {
+        self.health(branch).await["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == component && c["arch"] == arch)
+            .cloned()
+    }
+}
+
+fn build(arch: &str, result: &str) -> Value {
+    let mut b = json!({
+        "commit": SHA,
+        "branch": "master",
+        "component": "agw",
+        "arch": arch,
+        "build_type": "bazel-build",
+        "result": result,
+        "started_at": "2026-01-10T10:00:00Z",
+        "url": "https://github.com/magma/magma/actions/runs/1",
+        "commit_title": "<script>alert(1)</script> Fix Vec<u8> parsing",
+    });
+    if result != "running" {
+        b["finished_at"] = json!("2026-01-10T10:20:00Z");
+    }
+    b
+}
+
+#[tokio::test]
+async fn posted_build_appears_in_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let (status, body) = app.post(&build("aarch64", "failure")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["ids"].as_array().unwrap().len(), 1);
+
+    let cell = app.cell("master", "agw", "arm64").await.expect("arm64 cell");
+    assert_eq!(cell["latest"]["result"], "fail");
+    assert_eq!(cell["latest"]["commit"], SHA);
+    assert_eq!(cell["streak"]["builds"], 1);
+    let health = app.health("master").await;
+    assert_eq!(health["summary"][0], json!({"arch": "arm64", "red": 1, "cells": 1}));
+    assert_eq!(health["branches"], json!(["master"]));
+}
+
+#[tokio::test]
+async fn identical_replay_is_200_and_update_is_201() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let mut running = build("amd64", "running");
+    running["id"] = json!("gha-42-1-agw-amd64");
+    assert_eq!(app.post(&running).await.0, StatusCode::CREATED);
+    let (status, body) = app.post(&running).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"ids": ["gha-42-1-agw-amd64"]})));
+    let cell = app.cell("master", "agw", "amd64").await.unwrap();
+    assert_eq!(cell["running"]["id"], "gha-42-1-agw-amd64");
+
+    let mut done = build("amd64", "success");
+    done["id"] = json!("gha-42-1-agw-amd64");
+    assert_eq!(app.post(&done).await.0, StatusCode::CREATED);
+    let cell = app.cell("master", "agw", "amd64").await.unwrap();
+    assert_eq!(cell["running"], Value::Null);
+    assert_eq!(cell["latest"]["result"], "pass");
+}
+
+#[tokio::test]
+async fn posts_without_id_are_separate_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let (_, first) = app.post(&build("arm64", "fail")).await;
+    let (status, second) = app.post(&build("arm64", "fail")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(first["ids"], second["ids"]);
+    let cell = app.cell("master", "agw", "arm64").await.unwrap();
+    assert_eq!(cell["streak"]["builds"], 2);
+}
+
+#[tokio::test]
+async fn a_batch_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let mut bad = build("arm64", "pass");
+    bad["url"] = json!("javascript:alert(1)");
+    let (status, body) = app
+        .post(&json!([build("amd64", "pass"), build("arm64", "fail"), bad]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!((body["field"].clone(), body["index"].clone()), (json!("url"), json!(2)));
+    assert!(body["error"].as_str().unwrap().contains("http"));
+    assert!(app.health("master").await["cells"].as_array().unwrap().is_empty());
+
+    let (status, body) = app.post(&json!([build("amd64", "pass"), build("arm64", "fail")])).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["ids"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn changing_identity_of_an_id_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let mut first = build("amd64", "pass");
+    first["id"] = json!("run-1");
+    app.post(&first).await;
+    let mut moved = build("arm64", "fail");
+    moved["id"] = json!("run-1");
+    let (status, body) = app.post(&json!([build("amd64", "fail"), moved])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!((body["field"].clone(), body["index"].clone()), (json!("arch"), json!(1)));
+    let cell = app.cell("master", "agw", "amd64").await.unwrap();
+    assert_eq!(cell["latest"]["result"], "pass", "the batch left nothing behind");
+    assert!(app.cell("master", "agw", "arm64").await.is_none());
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let mut typo = build("amd64", "pass");
+    typo["comit"] = json!(SHA);
+    let mut no_arch = build("amd64", "pass");
+    no_arch.as_object_mut().unwrap().remove("arch");
+    for (body, field) in [(typo, "comit"), (no_arch, "arch")] {
+        let (status, err) = app.post(&body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(err["field"], field);
+        assert_eq!(err.get("index"), None, "a single object has no index");
+    }
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body("{\"commit\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let err: Value = resp.json().await.unwrap();
+    assert!(err["error"].as_str().unwrap().contains("not valid JSON"));
+
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/health?branch=a..b", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["field"], "branch");
+}
+
+#[tokio::test]
+async fn writes_need_a_valid_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let url = format!("{}/api/v1/builds", app.url);
+    let body = build("amd64", "pass");
+    let attempts = [
+        app.client.post(&url).json(&body),
+        app.client.post(&url).bearer_auth("cid_0000").json(&body),
+        app.client.post(&url).basic_auth("ci", Some(&app.token)).json(&body),
+        app.client
+            .post(&url)
+            .bearer_auth(token::hash(&app.token))
+            .json(&body),
+    ];
+    for attempt in attempts {
+        let resp = attempt.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        assert!(resp.json::<Value>().await.unwrap()["error"].is_string());
+    }
+    assert!(app.health("master").await["cells"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn revoked_tokens_stop_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let app = spawn_with(store.clone()).await;
+    assert_eq!(app.post(&build("amd64", "pass")).await.0, StatusCode::CREATED);
+    for t in store.tokens().await.unwrap() {
+        store.revoke_token(&t.name).await.unwrap();
+    }
+    assert_eq!(app.post(&build("amd64", "pass")).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn only_json_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let body = build("amd64", "pass").to_string();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut req = app
+            .client
+            .post(format!("{}/api/v1/builds", app.url))
+            .bearer_auth(&app.token)
+            .body(body.clone());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn bodies_over_one_mebibyte_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let mut huge = build("amd64", "pass");
+    huge["commit_title"] = json!("x".repeat(1024 * 1024));
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&app.token)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Without a Content-Length the limit still holds while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|_| Ok(vec![b' '; 100 * 1024])).collect();
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(app.health("master").await["cells"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_restart_on_the_same_data_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let mut b = build("arm64", "fail");
+    b["id"] = json!("durable-1");
+    assert_eq!(app.post(&b).await.0, StatusCode::CREATED);
+    let before = app.health("master").await["cells"].clone();
+    app.server.abort();
+    let _ = app.server.await;
+
+    let app = spawn(dir.path()).await;
+    assert_eq!(app.health("master").await["cells"], before);
+    assert_eq!(app.post(&b).await.0, StatusCode::OK, "replay after restart");
+}
+
+#[tokio::test]
+async fn the_overview_is_rendered_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    app.post(&json!([build("arm64", "fail"), build("amd64", "pass")])).await;
+    let page = app
+        .client
+        .get(format!("{}/?branch=master", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-cell=\"agw/arm64/bazel-build\""), "{html}");
+    assert!(html.contains("data-status=\"fail\""));
+    assert!(html.contains("failing since"));
+    assert!(html.contains(&format!("https://github.com/magma/magma/commit/{SHA}")));
+    assert!(html.contains("arm64: 1 of 1 red"));
+    assert!(!html.contains("<script>alert(1)"));
+
+    let missing = app.client.get(format!("{}/no/such/page", app.url)).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+/// The real embedded store, except that writes fail as if the disk or
+/// database were unreachable.
+struct WritesDown(EmbeddedStore);
+
+#[async_trait]
+impl Store for WritesDown {
+    async fn ingest(&self, _: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn cells(&self, branch: &str) -> Result<Vec<app::model::Cell>, StoreError> {
+        self.0.cells(branch).await
+    }
+    async fn branches(&self) -> Result<Vec<String>, StoreError> {
+        self.0.branches().await
+    }
+    async fn build(&self, id: &str) -> Result<Option<Build>, StoreError> {
+        self.0.build(id).await
+    }
+    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+        self.0.create_token(name, hash).await
+    }
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.0.tokens().await
+    }
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        self.0.revoke_token(name).await
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_store_gives_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_with(Arc::new(WritesDown(EmbeddedStore::open(dir.path()).unwrap()))).await;
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&app.token)
+        .json(&build("amd64", "pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let body: Value = resp.json().await.unwrap();
+    assert!(!body["error"].as_str().unwrap().contains("disk"), "no internals leak");
+}
