@@ -1,0 +1,104 @@
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+
+const token = process.env.CI_DASHBOARD_TOKEN!;
+
+function sha(seed: number): string {
+  return seed.toString(16).padStart(40, "0");
+}
+
+function build(fields: Record<string, unknown>) {
+  const started = new Date(Date.now() - 30 * 60_000);
+  const finished = new Date(Date.now() - 10 * 60_000);
+  return {
+    branch: "master",
+    component: "agw",
+    build_type: "bazel-build",
+    started_at: started.toISOString(),
+    finished_at: finished.toISOString(),
+    url: "https://github.com/magma/magma/actions/runs/1",
+    commit_title: "<img src=x onerror=alert(1)> Fix Vec<u8> parsing",
+    ...fields,
+  };
+}
+
+async function post(request: APIRequestContext, body: unknown) {
+  const resp = await request.post("/api/v1/builds", {
+    headers: { Authorization: `Bearer ${token}` },
+    data: body,
+  });
+  expect(resp.status(), await resp.text()).toBe(201);
+}
+
+/** Fails the test on any console error or uncaught page error. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("dialog", (dialog) => {
+    errors.push(`unexpected dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  return errors;
+}
+
+test.beforeAll(async ({ request }) => {
+  await post(request, [
+    build({ commit: sha(1), arch: "amd64", result: "success" }),
+    build({ commit: sha(1), arch: "aarch64", result: "failure" }),
+    build({ commit: sha(2), branch: "v1.8", arch: "arm64", result: "pass" }),
+    build({ commit: sha(2), branch: "v1.8", arch: "amd64", result: "pass" }),
+  ]);
+});
+
+test("overview shows the matrix and switches branch after hydration", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto("/");
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+  await expect(page).toHaveTitle("master health · ci-dashboard");
+
+  const arm = page.locator('[data-cell="agw/arm64/bazel-build"]');
+  await expect(arm).toHaveAttribute("data-status", "fail");
+  await expect(arm).toContainText("failing");
+  await expect(arm).toContainText("failing since 0000000, 1 build");
+  await expect(arm.getByRole("link", { name: "logs" })).toHaveAttribute(
+    "href",
+    "https://github.com/magma/magma/actions/runs/1",
+  );
+  await expect(page.locator('[data-cell="agw/amd64/bazel-build"]')).toHaveAttribute("data-status", "pass");
+  await expect(page.locator(".summary")).toContainText("arm64: 1 of 1 red");
+  await expect(page.locator(".summary")).toContainText("amd64: all 1 green");
+
+  // A client-side navigation keeps this marker; a full reload would drop it.
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  await page.getByLabel("Branch").selectOption("v1.8");
+  await expect(page).toHaveURL(/\?branch=v1\.8$/);
+  await expect(page.locator("h1")).toContainText("v1.8");
+  await expect(page.locator('[data-cell="agw/arm64/bazel-build"]')).toHaveAttribute("data-status", "pass");
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  await expect(page).toHaveTitle("v1.8 health · ci-dashboard");
+
+  await page.goBack();
+  await expect(page.locator('[data-cell="agw/arm64/bazel-build"]')).toHaveAttribute("data-status", "fail");
+  expect(errors).toEqual([]);
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the server-rendered page works and the branch form submits", async ({ page }) => {
+    await page.goto("/");
+    await expect(page.locator('[data-cell="agw/arm64/bazel-build"]')).toHaveAttribute("data-status", "fail");
+    await page.getByLabel("Branch").selectOption("v1.8");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect(page).toHaveURL(/\?branch=v1\.8$/);
+    await expect(page.locator('[data-cell="agw/arm64/bazel-build"]')).toHaveAttribute("data-status", "pass");
+  });
+});
+
+test("an unknown page is a 404 with a way back", async ({ page }) => {
+  const resp = await page.goto("/nowhere");
+  expect(resp?.status()).toBe(404);
+  await expect(page.getByRole("link", { name: "Back to the overview" })).toBeVisible();
+});
