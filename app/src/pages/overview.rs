@@ -115,6 +115,10 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
 #[component]
 fn BranchSelector(current: String, branches: Vec<String>) -> impl IntoView {
     let navigate = use_navigate();
+    // The button is for pages without JavaScript; once hydrated, choosing
+    // a branch is enough.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let options = branches
         .into_iter()
         .map(|b| {
@@ -138,9 +142,7 @@ fn BranchSelector(current: String, branches: Vec<String>) -> impl IntoView {
             >
                 {options}
             </select>
-            <noscript>
-                <button type="submit">"Show"</button>
-            </noscript>
+            <button type="submit" hidden=move || hydrated.get()>"Show"</button>
         </form>
     }
 }
