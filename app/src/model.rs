@@ -350,3 +350,260 @@ mod tests {
         assert_eq!(ago(now - chrono::Duration::days(2), now), "2d ago");
     }
 }
+
+/// What one commit did to one cell, compared with the cell's baseline: the
+/// nearest earlier build of the same cell on the same branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fails here, passed at the baseline: the headline.
+    NewFailure,
+    /// Fails here and already failed at the baseline: not this commit's fault.
+    StillFailing,
+    Fixed,
+    Pass,
+    Running,
+    Error,
+    Cancelled,
+    /// A required cell with no build for this commit: not fully tested.
+    Missing,
+    /// The first build of the cell on the branch.
+    NoBaseline,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NewFailure => "new_failure",
+            Verdict::StillFailing => "still_failing",
+            Verdict::Fixed => "fixed",
+            Verdict::Pass => "pass",
+            Verdict::Running => "running",
+            Verdict::Error => "error",
+            Verdict::Cancelled => "cancelled",
+            Verdict::Missing => "missing",
+            Verdict::NoBaseline => "no_baseline",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::NewFailure => "newly broken",
+            Verdict::StillFailing => "already failing",
+            Verdict::Fixed => "fixed",
+            Verdict::Pass => "passing",
+            Verdict::Running => "running",
+            Verdict::Error => "infra error",
+            Verdict::Cancelled => "cancelled",
+            Verdict::Missing => "missing",
+            Verdict::NoBaseline => "first build",
+        }
+    }
+
+    /// Most alarming first, for sorting the table.
+    pub fn rank(self) -> u8 {
+        match self {
+            Verdict::NewFailure => 0,
+            Verdict::StillFailing => 1,
+            Verdict::Missing => 2,
+            Verdict::Error => 3,
+            Verdict::Running => 4,
+            Verdict::Cancelled => 5,
+            Verdict::Fixed => 6,
+            Verdict::NoBaseline => 7,
+            Verdict::Pass => 8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellVerdict {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub verdict: Verdict,
+    pub baseline_commit: Option<String>,
+    /// For `still_failing`: the commit whose build started the red streak.
+    pub failing_since: Option<String>,
+    /// Logs of this commit's build in the cell.
+    pub url: Option<String>,
+}
+
+/// Fails on one architecture and passes on another at the same commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+    pub component: String,
+    pub build_type: String,
+    pub failing_arch: String,
+    pub passing_arch: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitReport {
+    pub repository: String,
+    pub commit: String,
+    pub branch: String,
+    pub pr: Option<u64>,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub headline: String,
+    pub verdicts: Vec<CellVerdict>,
+    pub divergent: Vec<Divergence>,
+}
+
+impl CommitReport {
+    pub fn compare_url(&self, baseline: &str) -> String {
+        format!(
+            "https://github.com/{}/compare/{}...{}",
+            self.repository, baseline, self.commit
+        )
+    }
+}
+
+/// A commit matching a search, for choosing among several.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitCandidate {
+    pub commit: String,
+    pub branch: String,
+    pub pr: Option<u64>,
+    pub title: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The answer to a commit search: one report, or the candidates to pick.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommitLookup {
+    Report(CommitReport),
+    Candidates(Vec<CommitCandidate>),
+}
+
+/// Why a required cell blocks a release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockerReason {
+    Failing,
+    Running,
+    /// An infrastructure error or a cancellation: rerun it.
+    Inconclusive,
+    /// No build at all in this cell on the branch.
+    Missing,
+    /// Green only on an older commit than the head.
+    Stale,
+}
+
+impl BlockerReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockerReason::Failing => "failing",
+            BlockerReason::Running => "running",
+            BlockerReason::Inconclusive => "inconclusive",
+            BlockerReason::Missing => "missing",
+            BlockerReason::Stale => "stale",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub reason: BlockerReason,
+    /// The commit of the build that decides the reason (the head's build,
+    /// or the older green one when stale).
+    pub commit: Option<String>,
+    /// For failures: the first failing build of the streak.
+    pub since_commit: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub url: Option<String>,
+}
+
+/// One package version reported by builds of several commits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionConflict {
+    pub version: String,
+    pub commits: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseReport {
+    pub branch: String,
+    pub repository: String,
+    /// Newest commit with builds on the branch.
+    pub head: Option<String>,
+    pub ready: bool,
+    pub required: usize,
+    pub blockers: Vec<Blocker>,
+    pub last_green_commit: Option<String>,
+    pub version_conflicts: Vec<VersionConflict>,
+    pub generated_at: DateTime<Utc>,
+}
+
+impl ReleaseReport {
+    /// The readiness report for a release note or an issue comment.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "## Release readiness of `{}`: {}\n\n",
+            self.branch,
+            if self.ready { "READY" } else { "NOT READY" }
+        );
+        match &self.head {
+            Some(head) => out.push_str(&format!(
+                "Head: [`{}`](https://github.com/{}/commit/{head}); {} required builds.\n",
+                short_sha(head),
+                self.repository,
+                self.required
+            )),
+            None => out.push_str("No builds on this branch yet.\n"),
+        }
+        if let Some(green) = &self.last_green_commit {
+            out.push_str(&format!(
+                "Last fully green commit: [`{}`](https://github.com/{}/commit/{green}).\n",
+                short_sha(green),
+                self.repository
+            ));
+        }
+        if !self.blockers.is_empty() {
+            out.push_str("\n| component | arch | build type | blocker | since | logs |\n");
+            out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+            for b in &self.blockers {
+                let since = b.since_commit.as_deref().map(short_sha).unwrap_or("");
+                let logs = b
+                    .url
+                    .as_deref()
+                    .filter(|u| is_http_url(u))
+                    .map(|u| format!("[logs]({u})"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {since} | {logs} |\n",
+                    b.component,
+                    b.arch,
+                    b.build_type,
+                    b.reason.as_str()
+                ));
+            }
+        }
+        for c in &self.version_conflicts {
+            out.push_str(&format!(
+                "\nVersion `{}` was built from {} different commits ({}): bump the version.\n",
+                c.version,
+                c.commits.len(),
+                c.commits
+                    .iter()
+                    .map(|s| short_sha(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// A release branch in the `/releases` index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSummary {
+    pub branch: String,
+    pub head: Option<String>,
+    pub ready: bool,
+    pub blockers: usize,
+}

@@ -6,7 +6,7 @@ use app::model::{BuildResult, BuildSummary, Cell, FailStreak};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    Updated(Cell),
+    Updated(Box<Cell>),
     Unchanged,
     /// The build lands behind the newest result (late arrival) or rewrites a
     /// finished one: only the cell's history can tell the new streak.
@@ -32,7 +32,7 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
         if newer_than_latest && (replaces_slot || newer_than_running) {
             let mut next = cell.clone();
             next.running = Some(build.clone());
-            return Step::Updated(next);
+            return Step::Updated(Box::new(next));
         }
         return Step::Unchanged;
     }
@@ -67,7 +67,7 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
         // Infrastructure errors and cancellations say nothing about the code.
         BuildResult::Error | BuildResult::Cancelled | BuildResult::Running => {}
     }
-    Step::Updated(next)
+    Step::Updated(Box::new(next))
 }
 
 /// The cell from its history: `finished` yields the cell's finished builds
@@ -136,7 +136,7 @@ mod tests {
             history.retain(|h| h.id != b.id);
             history.push(b.clone());
             match apply(&cell, previous.as_ref(), b) {
-                Step::Updated(next) => cell = next,
+                Step::Updated(next) => cell = *next,
                 Step::Unchanged => {}
                 Step::Recompute => cell = from_scratch(&history),
             }

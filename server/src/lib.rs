@@ -9,6 +9,8 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod ingest;
+pub mod release;
 pub mod startup;
 pub mod store;
 pub mod token;
+pub mod verdict;

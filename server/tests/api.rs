@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use app::model::CommitCandidate;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -11,7 +12,9 @@ use server::config::{Settings, StoreKind};
 use server::ingest::Build;
 use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
-use server::store::{IngestOutcome, Store, StoreError, TokenRecord};
+use server::store::{
+    Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError, TokenRecord,
+};
 use server::token;
 
 const SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
@@ -38,7 +41,10 @@ async fn spawn_with(store: Arc<dyn Store>) -> TestApp {
     let secret = token::generate();
     // The name may exist already when an app restarts on the same data.
     let name = format!("ci-{}", &secret[4..12]);
-    store.create_token(&name, &token::hash(&secret)).await.unwrap();
+    store
+        .create_token(&name, &token::hash(&secret))
+        .await
+        .unwrap();
     let app = Application::build(settings(), store).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     let server = tokio::spawn(app.run(std::future::pending()));
@@ -115,12 +121,18 @@ async fn posted_build_appears_in_health() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["ids"].as_array().unwrap().len(), 1);
 
-    let cell = app.cell("master", "agw", "arm64").await.expect("arm64 cell");
+    let cell = app
+        .cell("master", "agw", "arm64")
+        .await
+        .expect("arm64 cell");
     assert_eq!(cell["latest"]["result"], "fail");
     assert_eq!(cell["latest"]["commit"], SHA);
     assert_eq!(cell["streak"]["builds"], 1);
     let health = app.health("master").await;
-    assert_eq!(health["summary"][0], json!({"arch": "arm64", "red": 1, "cells": 1}));
+    assert_eq!(
+        health["summary"][0],
+        json!({"arch": "arm64", "red": 1, "cells": 1})
+    );
     assert_eq!(health["branches"], json!(["master"]));
 }
 
@@ -132,7 +144,10 @@ async fn identical_replay_is_200_and_update_is_201() {
     running["id"] = json!("gha-42-1-agw-amd64");
     assert_eq!(app.post(&running).await.0, StatusCode::CREATED);
     let (status, body) = app.post(&running).await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"ids": ["gha-42-1-agw-amd64"]})));
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"ids": ["gha-42-1-agw-amd64"]}))
+    );
     let cell = app.cell("master", "agw", "amd64").await.unwrap();
     assert_eq!(cell["running"]["id"], "gha-42-1-agw-amd64");
 
@@ -163,14 +178,26 @@ async fn a_batch_is_all_or_nothing() {
     let mut bad = build("arm64", "pass");
     bad["url"] = json!("javascript:alert(1)");
     let (status, body) = app
-        .post(&json!([build("amd64", "pass"), build("arm64", "fail"), bad]))
+        .post(&json!([
+            build("amd64", "pass"),
+            build("arm64", "fail"),
+            bad
+        ]))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!((body["field"].clone(), body["index"].clone()), (json!("url"), json!(2)));
+    assert_eq!(
+        (body["field"].clone(), body["index"].clone()),
+        (json!("url"), json!(2))
+    );
     assert!(body["error"].as_str().unwrap().contains("http"));
-    assert!(app.health("master").await["cells"].as_array().unwrap().is_empty());
+    assert!(app.health("master").await["cells"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
-    let (status, body) = app.post(&json!([build("amd64", "pass"), build("arm64", "fail")])).await;
+    let (status, body) = app
+        .post(&json!([build("amd64", "pass"), build("arm64", "fail")]))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["ids"].as_array().unwrap().len(), 2);
 }
@@ -186,9 +213,15 @@ async fn changing_identity_of_an_id_is_a_conflict() {
     moved["id"] = json!("run-1");
     let (status, body) = app.post(&json!([build("amd64", "fail"), moved])).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!((body["field"].clone(), body["index"].clone()), (json!("arch"), json!(1)));
+    assert_eq!(
+        (body["field"].clone(), body["index"].clone()),
+        (json!("arch"), json!(1))
+    );
     let cell = app.cell("master", "agw", "amd64").await.unwrap();
-    assert_eq!(cell["latest"]["result"], "pass", "the batch left nothing behind");
+    assert_eq!(
+        cell["latest"]["result"], "pass",
+        "the batch left nothing behind"
+    );
     assert!(app.cell("master", "agw", "arm64").await.is_none());
 }
 
@@ -238,7 +271,10 @@ async fn writes_need_a_valid_token() {
     let attempts = [
         app.client.post(&url).json(&body),
         app.client.post(&url).bearer_auth("cid_0000").json(&body),
-        app.client.post(&url).basic_auth("ci", Some(&app.token)).json(&body),
+        app.client
+            .post(&url)
+            .basic_auth("ci", Some(&app.token))
+            .json(&body),
         app.client
             .post(&url)
             .bearer_auth(token::hash(&app.token))
@@ -250,7 +286,10 @@ async fn writes_need_a_valid_token() {
         assert_eq!(resp.headers()["www-authenticate"], "Bearer");
         assert!(resp.json::<Value>().await.unwrap()["error"].is_string());
     }
-    assert!(app.health("master").await["cells"].as_array().unwrap().is_empty());
+    assert!(app.health("master").await["cells"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -258,11 +297,17 @@ async fn revoked_tokens_stop_working() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
     let app = spawn_with(store.clone()).await;
-    assert_eq!(app.post(&build("amd64", "pass")).await.0, StatusCode::CREATED);
+    assert_eq!(
+        app.post(&build("amd64", "pass")).await.0,
+        StatusCode::CREATED
+    );
     for t in store.tokens().await.unwrap() {
         store.revoke_token(&t.name).await.unwrap();
     }
-    assert_eq!(app.post(&build("amd64", "pass")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.post(&build("amd64", "pass")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -270,7 +315,11 @@ async fn only_json_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn(dir.path()).await;
     let body = build("amd64", "pass").to_string();
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let mut req = app
             .client
             .post(format!("{}/api/v1/builds", app.url))
@@ -318,12 +367,17 @@ async fn bodies_over_one_mebibyte_are_refused() {
         .post(format!("{}/api/v1/builds", app.url))
         .bearer_auth(&app.token)
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(app.health("master").await["cells"].as_array().unwrap().is_empty());
+    assert!(app.health("master").await["cells"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -346,7 +400,8 @@ async fn a_restart_on_the_same_data_keeps_everything() {
 async fn the_overview_is_rendered_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn(dir.path()).await;
-    app.post(&json!([build("arm64", "fail"), build("amd64", "pass")])).await;
+    app.post(&json!([build("arm64", "fail"), build("amd64", "pass")]))
+        .await;
     let page = app
         .client
         .get(format!("{}/?branch=master", app.url))
@@ -355,14 +410,22 @@ async fn the_overview_is_rendered_on_the_server() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("data-cell=\"agw/arm64/bazel-build\""), "{html}");
+    assert!(
+        html.contains("data-cell=\"agw/arm64/bazel-build\""),
+        "{html}"
+    );
     assert!(html.contains("data-status=\"fail\""));
     assert!(html.contains("failing since"));
     assert!(html.contains(&format!("https://github.com/magma/magma/commit/{SHA}")));
     assert!(html.contains("arm64: 1 of 1 red"));
     assert!(!html.contains("<script>alert(1)"));
 
-    let missing = app.client.get(format!("{}/no/such/page", app.url)).send().await.unwrap();
+    let missing = app
+        .client
+        .get(format!("{}/no/such/page", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
@@ -384,6 +447,46 @@ impl Store for WritesDown {
     async fn build(&self, id: &str) -> Result<Option<Build>, StoreError> {
         self.0.build(id).await
     }
+    async fn commits_by_prefix(
+        &self,
+        p: &str,
+        n: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError> {
+        self.0.commits_by_prefix(p, n).await
+    }
+    async fn commits_by_pr(&self, pr: u64, n: usize) -> Result<Vec<CommitCandidate>, StoreError> {
+        self.0.commits_by_pr(pr, n).await
+    }
+    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
+        self.0.builds_of_commit(commit).await
+    }
+    async fn baseline(
+        &self,
+        cell: &CellId,
+        commit: &str,
+        parent: Option<&str>,
+        before: &Cursor,
+    ) -> Result<Option<Baseline>, StoreError> {
+        self.0.baseline(cell, commit, parent, before).await
+    }
+    async fn recent_commits(
+        &self,
+        b: &str,
+        n: usize,
+    ) -> Result<Vec<(String, Vec<Build>)>, StoreError> {
+        self.0.recent_commits(b, n).await
+    }
+    async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.0.versions(branch).await
+    }
+    async fn builds(
+        &self,
+        f: &BuildFilter,
+        c: Option<&Cursor>,
+        n: usize,
+    ) -> Result<Vec<Build>, StoreError> {
+        self.0.builds(f, c, n).await
+    }
     async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
         self.0.create_token(name, hash).await
     }
@@ -398,7 +501,10 @@ impl Store for WritesDown {
 #[tokio::test]
 async fn an_unavailable_store_gives_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn_with(Arc::new(WritesDown(EmbeddedStore::open(dir.path()).unwrap()))).await;
+    let app = spawn_with(Arc::new(WritesDown(
+        EmbeddedStore::open(dir.path()).unwrap(),
+    )))
+    .await;
     let resp = app
         .client
         .post(format!("{}/api/v1/builds", app.url))
@@ -410,5 +516,8 @@ async fn an_unavailable_store_gives_503_with_retry_after() {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()["retry-after"], "5");
     let body: Value = resp.json().await.unwrap();
-    assert!(!body["error"].as_str().unwrap().contains("disk"), "no internals leak");
+    assert!(
+        !body["error"].as_str().unwrap().contains("disk"),
+        "no internals leak"
+    );
 }

@@ -4,7 +4,7 @@
 use app::model::BuildResult;
 use chrono::{TimeDelta, TimeZone, Utc};
 
-use super::{Store, StoreError};
+use super::{BuildFilter, CellId, Cursor, Store, StoreError};
 use crate::ingest::Build;
 
 pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResult) -> Build {
@@ -193,6 +193,159 @@ pub async fn manages_tokens(store: &dyn Store) {
     assert_eq!(store.tokens().await.unwrap().len(), 1);
 }
 
+fn cell_id(cell: (&str, &str, &str)) -> CellId {
+    CellId {
+        branch: "master".into(),
+        component: cell.0.into(),
+        arch: cell.1.into(),
+        build_type: cell.2.into(),
+    }
+}
+
+pub async fn finds_commits_by_prefix_and_pr(store: &dyn Store) {
+    let mut a = build("a", AGW_ARM, 1, BuildResult::Pass);
+    a.commit = format!("abc{}", "1".repeat(37));
+    a.pr = Some(42);
+    let mut b = build("b", AGW_ARM, 2, BuildResult::Pass);
+    b.commit = format!("abd{}", "2".repeat(37));
+    b.pr = None;
+    let mut b_release = b.clone();
+    b_release.id = "b2".into();
+    b_release.branch = "v1.8".into();
+    store
+        .ingest(vec![a.clone(), b.clone(), b_release])
+        .await
+        .unwrap();
+
+    let found = store.commits_by_prefix("ab", 10).await.unwrap();
+    assert_eq!(found.len(), 3, "one entry per branch of each commit");
+    assert_eq!(found[0].commit, b.commit, "newest first");
+    let found = store.commits_by_prefix("ABC", 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].pr, found[0].title.as_deref()),
+        (Some(42), Some("Fix Vec<u8> parsing"))
+    );
+    assert!(store.commits_by_prefix("abe", 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.commits_by_pr(42, 10).await.unwrap()[0].commit,
+        a.commit
+    );
+    assert!(store.commits_by_pr(43, 10).await.unwrap().is_empty());
+    assert_eq!(store.builds_of_commit(&b.commit).await.unwrap().len(), 2);
+}
+
+pub async fn finds_baselines(store: &dyn Store) {
+    let mut builds = vec![
+        build("p1", AGW_ARM, 1, BuildResult::Pass),
+        build("f2", AGW_ARM, 2, BuildResult::Fail),
+        build("e3", AGW_ARM, 3, BuildResult::Error),
+        build("f4", AGW_ARM, 4, BuildResult::Fail),
+        build("x5", AGW_ARM, 5, BuildResult::Fail),
+    ];
+    builds[3].commit = "c".repeat(40);
+    store.ingest(builds.clone()).await.unwrap();
+    let at = |b: &Build| Cursor::of(b);
+    let baseline = store
+        .baseline(&cell_id(AGW_ARM), &builds[4].commit, None, &at(&builds[4]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(baseline.build.id, "f4");
+    assert_eq!(baseline.streak_since.unwrap().id, "f2");
+    // With a parent, the parent's build is the baseline.
+    let baseline = store
+        .baseline(
+            &cell_id(AGW_ARM),
+            &builds[4].commit,
+            Some(&builds[0].commit),
+            &at(&builds[4]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (baseline.build.id.as_str(), baseline.streak_since),
+        ("p1", None)
+    );
+    assert_eq!(
+        store
+            .baseline(&cell_id(AGW_ARM), &builds[0].commit, None, &at(&builds[0]))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn recent_commits_and_versions(store: &dyn Store) {
+    let mut builds = Vec::new();
+    for i in 0..5 {
+        let mut b = build(&format!("r{i}"), AGW_ARM, i, BuildResult::Pass);
+        b.version = Some(if i < 4 {
+            "1.8.0".into()
+        } else {
+            "1.8.1".into()
+        });
+        builds.push(b);
+    }
+    store.ingest(builds.clone()).await.unwrap();
+    let recent = store.recent_commits("master", 2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].0, builds[4].commit);
+    assert_eq!(recent[0].1[0].id, "r4");
+    let versions = store.versions("master").await.unwrap();
+    assert_eq!(versions.len(), 5);
+    assert!(store.versions("v1.8").await.unwrap().is_empty());
+}
+
+pub async fn pages_builds_newest_first(store: &dyn Store) {
+    let builds: Vec<Build> = (0..25)
+        .map(|i| {
+            let cell = if i % 2 == 0 { AGW_ARM } else { AGW_AMD };
+            let result = if i % 5 == 0 {
+                BuildResult::Fail
+            } else {
+                BuildResult::Pass
+            };
+            build(&format!("h{i:02}"), cell, i, result)
+        })
+        .collect();
+    store.ingest(builds).await.unwrap();
+    let filter = BuildFilter {
+        arch: Some("arm64".into()),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.builds(&filter, cursor.as_ref(), 5).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().map(Cursor::of);
+        seen.extend(page.into_iter().map(|b| b.id));
+    }
+    let expected: Vec<String> = (0..25)
+        .rev()
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("h{i:02}"))
+        .collect();
+    assert_eq!(seen, expected);
+    let failures = BuildFilter {
+        result: Some(BuildResult::Fail),
+        since: Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 10, 0).unwrap()),
+        ..Default::default()
+    };
+    let ids: Vec<String> = store
+        .builds(&failures, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(ids, ["h20", "h15", "h10"]);
+}
+
 /// Instantiates every conformance test for one store. `$make` is an async
 /// expression giving `(store, guard)`; the guard keeps test resources alive.
 macro_rules! conformance_suite {
@@ -206,6 +359,10 @@ macro_rules! conformance_suite {
             lists_branches,
             many_builds_in_one_cell,
             manages_tokens,
+            finds_commits_by_prefix_and_pr,
+            finds_baselines,
+            recent_commits_and_versions,
+            pages_builds_newest_first,
         );
     };
     (@tests $make:expr; $($name:ident,)*) => {

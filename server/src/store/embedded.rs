@@ -12,9 +12,13 @@ use rusqlite::{
     params, Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior,
 };
 
-use super::{identity_conflict, IngestOutcome, Store, StoreError, TokenRecord};
+use super::{
+    identity_conflict, Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError,
+    TokenRecord,
+};
 use crate::health::{self, Step};
 use crate::ingest::Build;
+use app::model::CommitCandidate;
 
 pub const FILE_NAME: &str = "ci-dashboard.sqlite3";
 
@@ -51,6 +55,25 @@ CREATE TABLE IF NOT EXISTS cells (
     build_type TEXT NOT NULL,
     state TEXT NOT NULL,
     PRIMARY KEY (branch, component, arch, build_type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS builds_by_commit ON builds (commit_sha);
+CREATE INDEX IF NOT EXISTS builds_by_time ON builds (started_at, id);
+CREATE TABLE IF NOT EXISTS commits (
+    branch TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    pr INTEGER,
+    title TEXT,
+    last_started_at INTEGER NOT NULL,
+    PRIMARY KEY (branch, commit_sha)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS commits_by_sha ON commits (commit_sha);
+CREATE INDEX IF NOT EXISTS commits_by_pr ON commits (pr) WHERE pr IS NOT NULL;
+CREATE INDEX IF NOT EXISTS commits_by_branch ON commits (branch, last_started_at);
+CREATE TABLE IF NOT EXISTS versions (
+    branch TEXT NOT NULL,
+    version TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    PRIMARY KEY (branch, version, commit_sha)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY,
@@ -209,6 +232,187 @@ fn upsert_build(tx: &Transaction, b: &Build) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
+/// Keeps the per-commit and per-version tables that commit search, release
+/// heads and version checks read instead of scanning builds.
+fn index_commit(tx: &Transaction, b: &Build) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO commits (branch, commit_sha, pr, title, last_started_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (branch, commit_sha) DO UPDATE SET
+             pr = COALESCE(excluded.pr, pr),
+             title = COALESCE(excluded.title, title),
+             last_started_at = MAX(last_started_at, excluded.last_started_at)",
+    )?
+    .execute(params![
+        b.branch,
+        b.commit,
+        b.pr.map(|p| p as i64),
+        b.commit_title,
+        micros(b.started_at)
+    ])?;
+    if let Some(version) = &b.version {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO versions (branch, version, commit_sha) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![b.branch, version, b.commit])?;
+    }
+    Ok(())
+}
+
+fn candidates(
+    conn: &Connection,
+    sql: &str,
+    param: &dyn rusqlite::ToSql,
+    limit: usize,
+) -> Result<Vec<CommitCandidate>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params![param, limit as i64], |row| {
+            Ok(CommitCandidate {
+                commit: row.get(0)?,
+                branch: row.get(1)?,
+                pr: pr_of(row.get(2)?),
+                title: row.get(3)?,
+                started_at: from_micros(row.get(4)?)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn decisive_before(
+    conn: &Connection,
+    cell: &CellId,
+    exclude_commit: &str,
+    before: &Cursor,
+) -> Result<Option<BuildSummary>, rusqlite::Error> {
+    conn.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM builds
+         WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4
+           AND result IN ('pass', 'fail') AND commit_sha != ?5
+           AND (started_at < ?6 OR (started_at = ?6 AND id < ?7))
+         ORDER BY started_at DESC, id DESC LIMIT 1"
+    ))?
+    .query_row(
+        params![
+            cell.branch,
+            cell.component,
+            cell.arch,
+            cell.build_type,
+            exclude_commit,
+            micros(before.started_at),
+            before.id
+        ],
+        summary_from_row,
+    )
+    .optional()
+}
+
+fn baseline_of(
+    conn: &Connection,
+    cell: &CellId,
+    commit: &str,
+    parent: Option<&str>,
+    before: &Cursor,
+) -> Result<Option<Baseline>, rusqlite::Error> {
+    let at_parent = match parent {
+        Some(parent) => conn
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM builds
+                 WHERE commit_sha = ?1 AND branch = ?2 AND component = ?3 AND arch = ?4
+                   AND build_type = ?5 AND result IN ('pass', 'fail')
+                 ORDER BY started_at DESC, id DESC LIMIT 1"
+            ))?
+            .query_row(
+                params![
+                    parent,
+                    cell.branch,
+                    cell.component,
+                    cell.arch,
+                    cell.build_type
+                ],
+                summary_from_row,
+            )
+            .optional()?,
+        None => None,
+    };
+    let Some(build) = at_parent.map_or_else(
+        || decisive_before(conn, cell, commit, before),
+        |b| Ok(Some(b)),
+    )?
+    else {
+        return Ok(None);
+    };
+    // Walk back through the red streak the baseline belongs to.
+    let mut streak_since = None;
+    let mut cursor = build.clone();
+    while cursor.result == BuildResult::Fail {
+        streak_since = Some(cursor.clone());
+        let previous = Cursor {
+            started_at: cursor.started_at,
+            id: cursor.id.clone(),
+        };
+        match decisive_before(conn, cell, "", &previous)? {
+            Some(earlier) => cursor = earlier,
+            None => break,
+        }
+    }
+    Ok(Some(Baseline {
+        build,
+        streak_since,
+    }))
+}
+
+fn list_builds(
+    conn: &Connection,
+    filter: &BuildFilter,
+    cursor: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<Build>, StoreError> {
+    let mut clauses = Vec::new();
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut eq = |column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            values.push(Box::new(v.clone()));
+            clauses.push(format!("{column} = ?{}", values.len()));
+        }
+    };
+    eq("branch", &filter.branch);
+    eq("component", &filter.component);
+    eq("arch", &filter.arch);
+    eq("build_type", &filter.build_type);
+    eq("result", &filter.result.map(|r| r.as_str().to_string()));
+    if let Some(since) = filter.since {
+        values.push(Box::new(micros(since)));
+        clauses.push(format!("started_at >= ?{}", values.len()));
+    }
+    if let Some(c) = cursor {
+        values.push(Box::new(micros(c.started_at)));
+        let t = values.len();
+        values.push(Box::new(c.id.clone()));
+        clauses.push(format!(
+            "(started_at < ?{t} OR (started_at = ?{t} AND id < ?{}))",
+            values.len()
+        ));
+    }
+    values.push(Box::new(limit as i64));
+    let where_clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {BUILD_COLUMNS} FROM builds {where_clause}
+         ORDER BY started_at DESC, id DESC LIMIT ?{}",
+        values.len()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(values.iter()), build_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 fn get_cell(tx: &Transaction, b: &Build) -> Result<Option<Cell>, StoreError> {
     let state: Option<String> = tx
         .prepare_cached(
@@ -305,6 +509,7 @@ fn ingest_all(conn: &mut Connection, builds: Vec<Build>) -> Result<IngestOutcome
             }
         }
         upsert_build(&tx, build)?;
+        index_commit(&tx, build)?;
         changed = true;
         let cell = get_cell(&tx, build)?.unwrap_or_else(|| {
             Cell::empty(
@@ -364,6 +569,139 @@ impl Store for EmbeddedStore {
     async fn build(&self, id: &str) -> Result<Option<Build>, StoreError> {
         let id = id.to_string();
         Self::with(&self.reader, move |conn| Ok(get_build(conn, &id)?)).await
+    }
+
+    async fn commits_by_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError> {
+        // Prefixes are validated hex, so a range scan on the index is exact.
+        let prefix = prefix.to_ascii_lowercase();
+        Self::with(&self.reader, move |conn| {
+            candidates(
+                conn,
+                "SELECT commit_sha, branch, pr, title, last_started_at FROM commits
+                 WHERE commit_sha >= ?1 AND commit_sha < ?1 || 'g'
+                 ORDER BY last_started_at DESC LIMIT ?2",
+                &prefix,
+                limit,
+            )
+        })
+        .await
+    }
+
+    async fn commits_by_pr(
+        &self,
+        pr: u64,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError> {
+        Self::with(&self.reader, move |conn| {
+            candidates(
+                conn,
+                "SELECT commit_sha, branch, pr, title, last_started_at FROM commits
+                 WHERE pr = ?1 ORDER BY last_started_at DESC LIMIT ?2",
+                &(pr as i64),
+                limit,
+            )
+        })
+        .await
+    }
+
+    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
+        let commit = commit.to_string();
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {BUILD_COLUMNS} FROM builds WHERE commit_sha = ?1
+                 ORDER BY started_at, id"
+            ))?;
+            let rows = stmt
+                .query_map([commit], build_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn baseline(
+        &self,
+        cell: &CellId,
+        commit: &str,
+        parent: Option<&str>,
+        before: &Cursor,
+    ) -> Result<Option<Baseline>, StoreError> {
+        let (cell, commit, parent, before) = (
+            cell.clone(),
+            commit.to_string(),
+            parent.map(str::to_string),
+            before.clone(),
+        );
+        Self::with(&self.reader, move |conn| {
+            Ok(baseline_of(
+                conn,
+                &cell,
+                &commit,
+                parent.as_deref(),
+                &before,
+            )?)
+        })
+        .await
+    }
+
+    async fn recent_commits(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<Build>)>, StoreError> {
+        let branch = branch.to_string();
+        Self::with(&self.reader, move |conn| {
+            let mut commits = conn.prepare_cached(
+                "SELECT commit_sha FROM commits WHERE branch = ?1
+                 ORDER BY last_started_at DESC LIMIT ?2",
+            )?;
+            let shas = commits
+                .query_map(params![branch, limit as i64], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut builds = conn.prepare_cached(&format!(
+                "SELECT {BUILD_COLUMNS} FROM builds WHERE commit_sha = ?1 AND branch = ?2"
+            ))?;
+            let mut out = Vec::with_capacity(shas.len());
+            for sha in shas {
+                let of_commit = builds
+                    .query_map(params![sha, branch], build_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.push((sha, of_commit));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let branch = branch.to_string();
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT version, commit_sha FROM versions WHERE branch = ?1 ORDER BY version",
+            )?;
+            let rows = stmt
+                .query_map([branch], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn builds(
+        &self,
+        filter: &BuildFilter,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Build>, StoreError> {
+        let (filter, cursor) = (filter.clone(), cursor.cloned());
+        Self::with(&self.reader, move |conn| {
+            list_builds(conn, &filter, cursor.as_ref(), limit)
+        })
+        .await
     }
 
     async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {

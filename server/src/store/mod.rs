@@ -5,7 +5,7 @@
 mod conformance;
 pub mod embedded;
 
-use app::model::Cell;
+use app::model::{BuildResult, Cell, CommitCandidate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -38,6 +38,73 @@ pub struct IngestOutcome {
     pub changed: bool,
 }
 
+/// One health cell's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CellId {
+    pub branch: String,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+}
+
+impl CellId {
+    pub fn of(build: &Build) -> Self {
+        CellId {
+            branch: build.branch.clone(),
+            component: build.component.clone(),
+            arch: build.arch.clone(),
+            build_type: build.build_type.clone(),
+        }
+    }
+}
+
+/// Filters of a build listing; every field narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildFilter {
+    pub branch: Option<String>,
+    pub component: Option<String>,
+    pub arch: Option<String>,
+    pub build_type: Option<String>,
+    pub result: Option<BuildResult>,
+    /// Only builds started at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Position in a newest-first listing: the last build of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub started_at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn of(build: &Build) -> Self {
+        Cursor {
+            started_at: build.started_at,
+            id: build.id.clone(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.started_at.timestamp_micros(), self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once(':')?;
+        Some(Cursor {
+            started_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// The baseline of a cell for a commit, and where its red streak began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub build: app::model::BuildSummary,
+    pub streak_since: Option<app::model::BuildSummary>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub name: String,
@@ -59,6 +126,50 @@ pub trait Store: Send + Sync + 'static {
     async fn branches(&self) -> Result<Vec<String>, StoreError>;
 
     async fn build(&self, id: &str) -> Result<Option<Build>, StoreError>;
+
+    /// Commits whose SHA starts with `prefix` (one entry per branch), newest
+    /// first, at most `limit`.
+    async fn commits_by_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError>;
+
+    async fn commits_by_pr(
+        &self,
+        pr: u64,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError>;
+
+    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError>;
+
+    /// The nearest pass or fail of `cell` before `before` on another commit
+    /// than `commit`; at `parent` when that commit has one.
+    async fn baseline(
+        &self,
+        cell: &CellId,
+        commit: &str,
+        parent: Option<&str>,
+        before: &Cursor,
+    ) -> Result<Option<Baseline>, StoreError>;
+
+    /// The builds of the `limit` newest commits of a branch, newest first.
+    async fn recent_commits(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<Build>)>, StoreError>;
+
+    /// (version, commit) pairs reported by the branch's builds.
+    async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Builds newest first, after `cursor`, at most `limit`.
+    async fn builds(
+        &self,
+        filter: &BuildFilter,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Build>, StoreError>;
 
     async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError>;
 
