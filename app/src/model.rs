@@ -607,3 +607,74 @@ pub struct ReleaseSummary {
     pub ready: bool,
     pub blockers: usize,
 }
+
+/// One build as listed on history pages and by `GET /api/v1/builds`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRow {
+    pub id: String,
+    pub repository: String,
+    pub commit: String,
+    pub parent: Option<String>,
+    pub branch: String,
+    pub pr: Option<u64>,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub result: BuildResult,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub url: Option<String>,
+    pub runner: Option<String>,
+    pub version: Option<String>,
+    pub commit_title: Option<String>,
+    pub author: Option<String>,
+}
+
+impl BuildRow {
+    pub fn duration_minutes(&self) -> Option<f64> {
+        self.finished_at
+            .map(|f| (f - self.started_at).num_milliseconds() as f64 / 60_000.0)
+    }
+}
+
+/// How a cell behaved over a window of days.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CellStats {
+    pub days: u32,
+    pub builds: usize,
+    pub passes: usize,
+    pub failures: usize,
+    /// Infrastructure errors, counted apart from real failures.
+    pub errors: usize,
+    pub cancelled: usize,
+    /// passes / (passes + failures); `None` without any.
+    pub pass_rate: Option<f64>,
+    /// Commits with both a pass and a fail: flaky evidence.
+    pub flaky_commits: Vec<String>,
+    /// Commits with at least one pass or fail.
+    pub tested_commits: usize,
+    pub flaky_rate: Option<f64>,
+    pub median_minutes: Option<f64>,
+}
+
+/// The history page of one cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub branch: String,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub builds: Vec<BuildRow>,
+    pub next_cursor: Option<String>,
+    pub stats: CellStats,
+    /// Server-drawn SVG charts (plotters); they contain no user strings.
+    pub pass_rate_chart: String,
+    pub duration_chart: String,
+    pub generated_at: DateTime<Utc>,
+}
+
+impl HistoryView {
+    pub fn path(branch: &str, component: &str, arch: &str, build_type: &str) -> String {
+        format!("/history/{branch}/{component}/{arch}/{build_type}")
+    }
+}

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod health;
+pub mod history;
 pub mod ingest;
 pub mod release;
 pub mod startup;
