@@ -3,12 +3,29 @@
 
 use std::sync::Arc;
 
-use crate::model::HealthMatrix;
+use crate::model::{CommitLookup, HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary};
 
 #[async_trait::async_trait]
 pub trait Dashboard: Send + Sync {
     /// The overview of `branch`, or of the default branch when `None`.
     async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError>;
+
+    /// A commit by SHA prefix or PR number.
+    async fn commit(&self, query: String) -> Result<CommitLookup, DashboardError>;
+
+    async fn history(
+        &self,
+        branch: String,
+        component: String,
+        arch: String,
+        build_type: String,
+        days: u32,
+        cursor: Option<String>,
+    ) -> Result<HistoryView, DashboardError>;
+
+    async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError>;
+
+    async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

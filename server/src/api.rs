@@ -1,7 +1,10 @@
 //! The JSON API: ingestion for CI jobs, health for scripts.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use std::collections::HashMap;
+
+use app::model::{BuildResult, CommitLookup};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,9 +12,12 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::badge;
+use crate::dashboard::{badge_state, PAGE_SIZE};
 use crate::error::ApiError;
-use crate::ingest::{self, Context};
+use crate::ingest::{self, Context, FieldError};
 use crate::startup::AppState;
+use crate::store::BuildFilter;
 use crate::token;
 
 /// Largest accepted body: 1000 builds of realistic size fit well within it.
@@ -101,4 +107,175 @@ pub async fn get_health(
 ) -> Result<Response, ApiError> {
     let matrix = state.views.health(query.branch).await?;
     Ok(Json(matrix).into_response())
+}
+
+pub async fn get_commit(
+    State(state): State<AppState>,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(match state.views.commit(&sha).await? {
+        CommitLookup::Report(report) => Json(report).into_response(),
+        CommitLookup::Candidates(candidates) => (
+            StatusCode::MULTIPLE_CHOICES,
+            Json(json!({
+                "error": format!("'{sha}' matches several commits; use a longer prefix"),
+                "candidates": candidates,
+            })),
+        )
+            .into_response(),
+    })
+}
+
+fn query_param<T>(
+    params: &HashMap<String, String>,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Option<T>, ApiError> {
+    match params.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse(v).map(Some).ok_or_else(|| {
+            ApiError::Invalid(FieldError::field(
+                name,
+                format!("{name} must be {expected}"),
+            ))
+        }),
+    }
+}
+
+fn name_param(params: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
+    query_param(
+        params,
+        name,
+        |v| {
+            let v = v.to_ascii_lowercase();
+            (v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)))
+            .then_some(v)
+        },
+        "1-64 characters of a-z, 0-9, '.', '_' or '-'",
+    )
+}
+
+const BUILD_PARAMS: [&str; 7] = [
+    "branch",
+    "component",
+    "arch",
+    "build_type",
+    "result",
+    "limit",
+    "cursor",
+];
+
+pub async fn list_builds(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if let Some(unknown) = params.keys().find(|k| !BUILD_PARAMS.contains(&k.as_str())) {
+        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
+    }
+    let filter = BuildFilter {
+        branch: query_param(
+            &params,
+            "branch",
+            |v| ingest::parse_branch(v).ok(),
+            "a git branch name",
+        )?,
+        component: name_param(&params, "component")?,
+        arch: name_param(&params, "arch")?,
+        build_type: name_param(&params, "build_type")?,
+        result: query_param(
+            &params,
+            "result",
+            BuildResult::parse,
+            "one of running, pass, fail, error, cancelled",
+        )?,
+        since: None,
+    };
+    let limit = query_param(
+        &params,
+        "limit",
+        |v| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+        },
+        "an integer from 1 to 500",
+    )?
+    .unwrap_or(PAGE_SIZE);
+    let (builds, next_cursor) = state
+        .views
+        .builds(&filter, params.get("cursor").map(String::as_str), limit)
+        .await?;
+    Ok(Json(json!({ "builds": builds, "next_cursor": next_cursor })).into_response())
+}
+
+const MAX_LIMIT: usize = 500;
+
+pub async fn get_release(
+    State(state): State<AppState>,
+    Path(branch): Path<String>,
+) -> Result<Response, ApiError> {
+    let report = state.views.release(&branch).await?;
+    let markdown = report.markdown();
+    let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["markdown"] = json!(markdown);
+    Ok(Json(body).into_response())
+}
+
+pub async fn list_releases(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(json!({ "releases": state.views.releases().await? })).into_response())
+}
+
+pub async fn badge(
+    State(state): State<AppState>,
+    Path((branch, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    badge_for(&state, &branch, &file, None).await
+}
+
+pub async fn arch_badge(
+    State(state): State<AppState>,
+    Path((branch, component, file)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    badge_for(&state, &branch, &component, Some(&file)).await
+}
+
+async fn badge_for(
+    state: &AppState,
+    branch: &str,
+    component: &str,
+    arch: Option<&str>,
+) -> Result<Response, ApiError> {
+    let not_svg = || ApiError::NotFound("badges end in .svg".into());
+    let (component, arch) = match arch {
+        Some(file) => (
+            component,
+            Some(file.strip_suffix(".svg").ok_or_else(not_svg)?),
+        ),
+        None => (component.strip_suffix(".svg").ok_or_else(not_svg)?, None),
+    };
+    let branch = ingest::parse_branch(branch)?;
+    let cells: Vec<_> = state
+        .views
+        .store
+        .cells(&branch)
+        .await?
+        .into_iter()
+        .filter(|c| c.component == component && arch.is_none_or(|a| c.arch == a))
+        .collect();
+    let label = match arch {
+        Some(a) => format!("{component} {a}"),
+        None => component.to_string(),
+    };
+    let svg = badge::render(&label, badge_state(&cells));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=60, must-revalidate"),
+        ],
+        svg,
+    )
+        .into_response())
 }

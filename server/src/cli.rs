@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::Parser;
 
 use crate::config::{Cli, Command, Settings, TokenCommand};
@@ -127,10 +127,7 @@ async fn serve(
     store: Arc<dyn Store>,
     demo_token: Option<String>,
 ) -> anyhow::Result<()> {
-    let listen = settings.listen;
-    let app = Application::build(settings, store)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let app = Application::build(settings, store).await?;
     let url = format!("http://{}", app.local_addr());
     if let Some(secret) = demo_token {
         println!("\nPost a build (the demo token below is valid until the next `demo` run):\n");

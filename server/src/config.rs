@@ -80,6 +80,9 @@ pub struct Settings {
         global = true
     )]
     pub default_branch: String,
+    /// Release readiness config (TOML) [default: Magma's, config/release.toml]
+    #[arg(long, env = "CI_DASHBOARD_RELEASE_CONFIG", global = true)]
+    pub release_config: Option<PathBuf>,
     /// Directory of the built web assets (cargo leptos build output).
     #[arg(
         long,

@@ -1,29 +1,133 @@
-//! Assembles what pages and the JSON API show from the precomputed cells.
+//! Assembles what pages and the JSON API show, from precomputed cells and
+//! indexed store queries: never a scan of the whole history.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use app::model::HealthMatrix;
+use app::model::{
+    BuildResult, BuildRow, BuildSummary, Cell, CommitCandidate, CommitLookup, CommitReport,
+    HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary,
+};
 use app::ssr::{Dashboard, DashboardError};
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 
 use crate::error::ApiError;
-use crate::ingest::{parse_branch, FieldError};
-use crate::store::Store;
+use crate::ingest::{parse_branch, Build, FieldError};
+use crate::release::{self, key_of, CellKey, ReleaseConfig};
+use crate::store::{BuildFilter, CellId, Cursor, Store};
+use crate::{history, verdict};
+
+/// Commits searched for the last fully green one.
+const GREEN_SEARCH_DEPTH: usize = 50;
+const MAX_CANDIDATES: usize = 20;
+/// Builds read for a history window's charts and statistics.
+const WINDOW_LIMIT: usize = 5000;
+pub const PAGE_SIZE: usize = 50;
 
 #[derive(Clone)]
 pub struct Views {
     pub store: Arc<dyn Store>,
     pub default_branch: String,
+    pub release: Arc<ReleaseConfig>,
+}
+
+/// What a search box or `/commit/<sha>` asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum CommitQuery {
+    Sha(String),
+    Pr(u64),
+    /// Seven or more digits: a SHA prefix first, else a PR number.
+    Either(String, u64),
+}
+
+fn parse_commit_query(text: &str) -> Result<CommitQuery, FieldError> {
+    let q = text.trim();
+    let bad = || {
+        FieldError::field(
+            "sha",
+            format!("'{q}' is neither a commit SHA (7-40 hex characters) nor a PR number (#1234)"),
+        )
+    };
+    if let Some(pr) = q.strip_prefix('#') {
+        return pr
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(CommitQuery::Pr)
+            .ok_or_else(bad);
+    }
+    let hex = q.chars().all(|c| c.is_ascii_hexdigit());
+    let digits = q.chars().all(|c| c.is_ascii_digit());
+    match q.len() {
+        1..=6 if digits => q
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(CommitQuery::Pr)
+            .ok_or_else(bad),
+        7..=40 if digits => Ok(match q.parse() {
+            Ok(pr) => CommitQuery::Either(q.to_string(), pr),
+            Err(_) => CommitQuery::Sha(q.to_string()),
+        }),
+        7..=40 if hex => Ok(CommitQuery::Sha(q.to_ascii_lowercase())),
+        _ => Err(bad()),
+    }
+}
+
+fn distinct_commits(candidates: &[CommitCandidate]) -> usize {
+    candidates
+        .iter()
+        .map(|c| &c.commit)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+fn group_by_key(builds: &[Build], branch: &str) -> HashMap<CellKey, Vec<BuildSummary>> {
+    let mut out: HashMap<CellKey, Vec<BuildSummary>> = HashMap::new();
+    for b in builds.iter().filter(|b| b.branch == branch) {
+        out.entry((b.component.clone(), b.arch.clone(), b.build_type.clone()))
+            .or_default()
+            .push(b.summary());
+    }
+    out
+}
+
+/// The newest commit with builds on a branch, from its cells alone.
+fn head_of(cells: &[Cell]) -> Option<String> {
+    cells
+        .iter()
+        .flat_map(|c| c.latest.iter().chain(c.running.iter()))
+        .max_by(|a, b| a.order_key().cmp(&b.order_key()))
+        .map(|b| b.commit.clone())
+}
+
+/// State of a badge: passing, failing or unknown.
+pub fn badge_state(cells: &[Cell]) -> &'static str {
+    let finished: Vec<BuildResult> = cells
+        .iter()
+        .filter_map(|c| c.latest.as_ref().map(|l| l.result))
+        .collect();
+    if finished.contains(&BuildResult::Fail) {
+        "failing"
+    } else if !finished.is_empty() && finished.iter().all(|r| *r == BuildResult::Pass) {
+        "passing"
+    } else {
+        "unknown"
+    }
 }
 
 impl Views {
+    fn branch_or_default(&self, branch: Option<String>) -> Result<String, ApiError> {
+        match branch.filter(|b| !b.is_empty()) {
+            Some(b) => Ok(parse_branch(&b)?),
+            None => Ok(self.default_branch.clone()),
+        }
+    }
+
     /// Two reads whatever the history size: the branch's cells and the
     /// branch list.
     pub async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, ApiError> {
-        let branch = match branch.filter(|b| !b.is_empty()) {
-            Some(b) => parse_branch(&b)?,
-            None => self.default_branch.clone(),
-        };
+        let branch = self.branch_or_default(branch)?;
         let (cells, mut branches) =
             tokio::try_join!(self.store.cells(&branch), self.store.branches())?;
         for known in [&self.default_branch, &branch] {
@@ -36,14 +140,332 @@ impl Views {
         });
         Ok(HealthMatrix::new(branch, branches, cells, Utc::now()))
     }
+
+    pub async fn commit(&self, query: &str) -> Result<CommitLookup, ApiError> {
+        let candidates = match parse_commit_query(query)? {
+            CommitQuery::Sha(prefix) => {
+                self.store
+                    .commits_by_prefix(&prefix, MAX_CANDIDATES)
+                    .await?
+            }
+            CommitQuery::Pr(pr) => self.store.commits_by_pr(pr, MAX_CANDIDATES).await?,
+            CommitQuery::Either(prefix, pr) => {
+                let by_sha = self
+                    .store
+                    .commits_by_prefix(&prefix, MAX_CANDIDATES)
+                    .await?;
+                if by_sha.is_empty() {
+                    self.store.commits_by_pr(pr, MAX_CANDIDATES).await?
+                } else {
+                    by_sha
+                }
+            }
+        };
+        match distinct_commits(&candidates) {
+            0 => Err(ApiError::NotFound(format!(
+                "no builds found for '{}'",
+                query.trim()
+            ))),
+            1 => {
+                let newest = &candidates[0];
+                Ok(CommitLookup::Report(
+                    self.commit_report(&newest.commit, &newest.branch).await?,
+                ))
+            }
+            _ => Ok(CommitLookup::Candidates(candidates)),
+        }
+    }
+
+    async fn commit_report(&self, commit: &str, branch: &str) -> Result<CommitReport, ApiError> {
+        let builds = self.store.builds_of_commit(commit).await?;
+        let by_key = group_by_key(&builds, branch);
+        let required: BTreeSet<CellKey> = self.release.required(branch).into_iter().collect();
+        let keys: BTreeSet<CellKey> = by_key
+            .keys()
+            .cloned()
+            .chain(required.iter().cloned())
+            .collect();
+        let parent = builds.iter().find_map(|b| b.parent.clone());
+        let mut evidence = Vec::with_capacity(keys.len());
+        for key in keys {
+            let here = by_key.get(&key).cloned().unwrap_or_default();
+            let baseline = match here.iter().min_by(|a, b| a.order_key().cmp(&b.order_key())) {
+                Some(oldest) => {
+                    let cell = CellId {
+                        branch: branch.to_string(),
+                        component: key.0.clone(),
+                        arch: key.1.clone(),
+                        build_type: key.2.clone(),
+                    };
+                    let before = Cursor {
+                        started_at: oldest.started_at,
+                        id: oldest.id.clone(),
+                    };
+                    self.store
+                        .baseline(&cell, commit, parent.as_deref(), &before)
+                        .await?
+                }
+                None => None,
+            };
+            evidence.push(verdict::Evidence {
+                required: required.contains(&key),
+                component: key.0,
+                arch: key.1,
+                build_type: key.2,
+                here,
+                baseline: baseline.as_ref().map(|b| b.build.clone()),
+                streak_since: baseline.and_then(|b| b.streak_since),
+            });
+        }
+        let mut verdicts: Vec<_> = evidence.iter().filter_map(verdict::judge).collect();
+        verdicts.sort_by(|a, b| {
+            (a.verdict.rank(), &a.component, &a.build_type, &a.arch).cmp(&(
+                b.verdict.rank(),
+                &b.component,
+                &b.build_type,
+                &b.arch,
+            ))
+        });
+        let first = builds.iter().find(|b| b.branch == branch);
+        Ok(CommitReport {
+            repository: first.map_or_else(|| "magma/magma".into(), |b| b.repository.clone()),
+            commit: commit.to_string(),
+            branch: branch.to_string(),
+            pr: builds.iter().find_map(|b| b.pr),
+            title: builds.iter().find_map(|b| b.commit_title.clone()),
+            author: builds.iter().find_map(|b| b.author.clone()),
+            headline: verdict::headline(&verdicts),
+            divergent: verdict::divergences(&evidence),
+            verdicts,
+        })
+    }
+
+    pub async fn release(&self, branch: &str) -> Result<ReleaseReport, ApiError> {
+        let branch = parse_branch(branch)?;
+        let cells = self.store.cells(&branch).await?;
+        let head = head_of(&cells);
+        let by_key: HashMap<CellKey, Cell> = cells.iter().map(|c| (key_of(c), c.clone())).collect();
+        let mut required = self.release.required(&branch);
+        if required.is_empty() {
+            // Nothing configured for this branch: everything built must pass.
+            required = by_key.keys().cloned().collect();
+            required.sort();
+        }
+        let at_head = match &head {
+            Some(h) => group_by_key(&self.store.builds_of_commit(h).await?, &branch),
+            None => HashMap::new(),
+        };
+        let blockers = if head.is_some() {
+            release::blockers(&required, &by_key, &at_head)
+        } else {
+            Vec::new()
+        };
+        let recent: Vec<(String, HashMap<CellKey, Vec<BuildSummary>>)> = self
+            .store
+            .recent_commits(&branch, GREEN_SEARCH_DEPTH)
+            .await?
+            .into_iter()
+            .map(|(commit, builds)| {
+                let grouped = group_by_key(&builds, &branch);
+                (commit, grouped)
+            })
+            .collect();
+        let version_conflicts = release::version_conflicts(&self.store.versions(&branch).await?);
+        let repository = cells
+            .iter()
+            .find_map(|c| c.latest.as_ref().or(c.running.as_ref()))
+            .map_or_else(|| "magma/magma".to_string(), |b| b.repository.clone());
+        Ok(ReleaseReport {
+            ready: head.is_some() && blockers.is_empty() && version_conflicts.is_empty(),
+            required: required.len(),
+            last_green_commit: release::last_green(&required, &recent),
+            branch,
+            repository,
+            head,
+            blockers,
+            version_conflicts,
+            generated_at: Utc::now(),
+        })
+    }
+
+    pub async fn releases(&self) -> Result<Vec<ReleaseSummary>, ApiError> {
+        let mut out = Vec::new();
+        let mut branches: Vec<String> = self
+            .store
+            .branches()
+            .await?
+            .into_iter()
+            .filter(|b| self.release.is_release_branch(b))
+            .collect();
+        // Newest release line first: v1.10 after v1.9.
+        branches.sort_by_key(|b| {
+            std::cmp::Reverse(
+                b.trim_start_matches('v')
+                    .split('.')
+                    .map(|p| p.parse::<u64>().unwrap_or(0))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        for branch in branches {
+            let report = self.release(&branch).await?;
+            out.push(ReleaseSummary {
+                branch,
+                head: report.head,
+                ready: report.ready,
+                blockers: report.blockers.len(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A page of builds, newest first, and the cursor of the next page.
+    pub async fn builds(
+        &self,
+        filter: &BuildFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<BuildRow>, Option<String>), ApiError> {
+        let cursor = cursor
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                Cursor::decode(c).ok_or_else(|| {
+                    FieldError::field("cursor", "cursor is not one this server issued")
+                })
+            })
+            .transpose()?;
+        let mut builds = self
+            .store
+            .builds(filter, cursor.as_ref(), limit + 1)
+            .await?;
+        let next = (builds.len() > limit).then(|| {
+            builds.truncate(limit);
+            builds.last().map(|b| Cursor::of(b).encode())
+        });
+        Ok((
+            builds.into_iter().map(BuildRow::from).collect(),
+            next.flatten(),
+        ))
+    }
+
+    pub async fn history(
+        &self,
+        cell: CellId,
+        days: u32,
+        result: Option<BuildResult>,
+        cursor: Option<&str>,
+    ) -> Result<HistoryView, ApiError> {
+        let now = Utc::now();
+        let filter = BuildFilter {
+            branch: Some(cell.branch.clone()),
+            component: Some(cell.component.clone()),
+            arch: Some(cell.arch.clone()),
+            build_type: Some(cell.build_type.clone()),
+            ..Default::default()
+        };
+        let window = BuildFilter {
+            since: Some(now - TimeDelta::days(i64::from(days))),
+            ..filter.clone()
+        };
+        let listing = BuildFilter { result, ..filter };
+        let (builds, next_cursor) = self.builds(&listing, cursor, PAGE_SIZE).await?;
+        let recent: Vec<BuildRow> = self
+            .store
+            .builds(&window, None, WINDOW_LIMIT)
+            .await?
+            .into_iter()
+            .map(BuildRow::from)
+            .collect();
+        Ok(HistoryView {
+            stats: history::stats(&recent, days),
+            pass_rate_chart: history::pass_rate_chart(&recent, days, now),
+            duration_chart: history::duration_chart(&recent),
+            branch: cell.branch,
+            component: cell.component,
+            arch: cell.arch,
+            build_type: cell.build_type,
+            builds,
+            next_cursor,
+            generated_at: now,
+        })
+    }
+}
+
+fn to_dashboard_error(e: ApiError) -> DashboardError {
+    match e {
+        ApiError::Invalid(FieldError { message, .. }) | ApiError::NotFound(message) => {
+            DashboardError::BadRequest(message)
+        }
+        _ => DashboardError::Unavailable,
+    }
 }
 
 #[async_trait::async_trait]
 impl Dashboard for Views {
     async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
-        Views::health(self, branch).await.map_err(|e| match e {
-            ApiError::Invalid(FieldError { message, .. }) => DashboardError::BadRequest(message),
-            _ => DashboardError::Unavailable,
-        })
+        Views::health(self, branch)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn commit(&self, query: String) -> Result<CommitLookup, DashboardError> {
+        Views::commit(self, &query)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn history(
+        &self,
+        branch: String,
+        component: String,
+        arch: String,
+        build_type: String,
+        days: u32,
+        cursor: Option<String>,
+    ) -> Result<HistoryView, DashboardError> {
+        let cell = CellId {
+            branch,
+            component,
+            arch,
+            build_type,
+        };
+        Views::history(self, cell, days, None, cursor.as_deref())
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError> {
+        Views::release(self, &branch)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError> {
+        Views::releases(self).await.map_err(to_dashboard_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_queries() {
+        assert_eq!(parse_commit_query("#1234"), Ok(CommitQuery::Pr(1234)));
+        assert_eq!(parse_commit_query(" 1234 "), Ok(CommitQuery::Pr(1234)));
+        assert_eq!(
+            parse_commit_query("ABCDEF1"),
+            Ok(CommitQuery::Sha("abcdef1".into()))
+        );
+        assert_eq!(
+            parse_commit_query("1234567"),
+            Ok(CommitQuery::Either("1234567".into(), 1_234_567))
+        );
+        for bad in ["", "#", "#x", "abc", "xyz1234", "0", &"a".repeat(41)] {
+            assert_eq!(
+                parse_commit_query(bad).unwrap_err().field.as_deref(),
+                Some("sha"),
+                "{bad}"
+            );
+        }
     }
 }

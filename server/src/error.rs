@@ -28,6 +28,8 @@ pub enum ApiError {
         message: String,
         index: Option<usize>,
     },
+    #[error("{0}")]
+    NotFound(String),
     #[error("storage unavailable, retry later")]
     Unavailable(String),
     #[error("internal error")]
@@ -57,6 +59,7 @@ impl IntoResponse for ApiError {
         let (status, field, index) = match &self {
             ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, e.field.clone(), e.index),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, None),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, None, None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, None),
             ApiError::Conflict { field, index, .. } => {

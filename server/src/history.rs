@@ -55,7 +55,10 @@ pub fn stats(builds: &[BuildRow], days: u32) -> CellStats {
         .filter(|(_, (p, f))| *p && *f)
         .map(|(c, _)| c.to_string())
         .collect();
-    let mut durations: Vec<f64> = builds.iter().filter_map(BuildRow::duration_minutes).collect();
+    let mut durations: Vec<f64> = builds
+        .iter()
+        .filter_map(BuildRow::duration_minutes)
+        .collect();
     durations.sort_by(f64::total_cmp);
     CellStats {
         days,
@@ -141,11 +144,18 @@ pub fn pass_rate_chart(builds: &[BuildRow], days: u32, now: DateTime<Utc>) -> St
             .map_err(|e| e.to_string())?;
         let line = colour(BuildResult::Pass);
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), line.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                line.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?;
         chart
             .draw_series(points.iter().map(|&(d, r)| {
-                let c = if r < 100.0 { colour(BuildResult::Fail) } else { line };
+                let c = if r < 100.0 {
+                    colour(BuildResult::Fail)
+                } else {
+                    line
+                };
                 Circle::new((d, r), 3, c.filled())
             }))
             .map_err(|e| e.to_string())?;
@@ -241,7 +251,10 @@ mod tests {
     #[test]
     fn flakiness_and_infra_errors_are_separate() {
         let s = stats(&sample(), 30);
-        assert_eq!((s.builds, s.passes, s.failures, s.errors, s.cancelled), (6, 2, 2, 1, 1));
+        assert_eq!(
+            (s.builds, s.passes, s.failures, s.errors, s.cancelled),
+            (6, 2, 2, 1, 1)
+        );
         assert_eq!(s.pass_rate, Some(0.5));
         assert_eq!(s.flaky_commits, ["b"]);
         assert_eq!(s.tested_commits, 3);

@@ -102,6 +102,10 @@ impl FieldError {
         }
     }
 
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::new(field, message)
+    }
+
     pub fn body(message: impl Into<String>) -> Self {
         FieldError {
             field: None,

@@ -2,6 +2,7 @@
 //! the command-line interface. `main.rs` only calls [`cli::main`].
 
 pub mod api;
+pub mod badge;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

@@ -18,7 +18,9 @@ use tower_http::trace::TraceLayer;
 use crate::api;
 use crate::config::{Settings, StoreKind};
 use crate::dashboard::Views;
+use crate::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::store::{embedded::EmbeddedStore, Store, StoreError};
+use anyhow::Context as _;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -41,6 +43,18 @@ pub fn open_store(settings: &Settings, default_dir: &str) -> Result<Arc<dyn Stor
     }
 }
 
+pub fn load_release_config(settings: &Settings) -> anyhow::Result<ReleaseConfig> {
+    match &settings.release_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            ReleaseConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        None => ReleaseConfig::parse(MAGMA_DEFAULT)
+            .map_err(|e| anyhow::anyhow!("built-in release config: {e}")),
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let dashboard = DashboardContext(Arc::new(state.views.clone()));
@@ -48,6 +62,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/health", get(api::get_health))
+        .route("/api/v1/commits/{sha}", get(api::get_commit))
+        .route("/api/v1/builds", get(api::list_builds))
+        .route("/api/v1/releases", get(api::list_releases))
+        .route("/api/v1/releases/{branch}", get(api::get_release))
+        .route("/badge/{branch}/{component}", get(api::badge))
+        .route("/badge/{branch}/{component}/{arch}", get(api::arch_badge))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -66,8 +86,11 @@ pub struct Application {
 
 impl Application {
     /// Binds the listen address (port 0 picks a free port, as tests do).
-    pub async fn build(settings: Settings, store: Arc<dyn Store>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(settings.listen).await?;
+    pub async fn build(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let release = Arc::new(load_release_config(&settings)?);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;
         let leptos_options = LeptosOptions::builder()
             .output_name("ci-dashboard")
@@ -79,6 +102,7 @@ impl Application {
         let views = Views {
             store,
             default_branch: settings.default_branch.clone(),
+            release,
         };
         let state = AppState {
             leptos_options,

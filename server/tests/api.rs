@@ -34,10 +34,15 @@ fn settings() -> Settings {
         repository: "magma/magma".into(),
         default_branch: "master".into(),
         site_root: "target/site".into(),
+        release_config: None,
     }
 }
 
 async fn spawn_with(store: Arc<dyn Store>) -> TestApp {
+    spawn_configured(store, settings()).await
+}
+
+async fn spawn_configured(store: Arc<dyn Store>, settings: Settings) -> TestApp {
     let secret = token::generate();
     // The name may exist already when an app restarts on the same data.
     let name = format!("ci-{}", &secret[4..12]);
@@ -45,7 +50,7 @@ async fn spawn_with(store: Arc<dyn Store>) -> TestApp {
         .create_token(&name, &token::hash(&secret))
         .await
         .unwrap();
-    let app = Application::build(settings(), store).await.unwrap();
+    let app = Application::build(settings, store).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     let server = tokio::spawn(app.run(std::future::pending()));
     TestApp {

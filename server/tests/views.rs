@@ -1,0 +1,327 @@
+//! HTTP tests of the JSON answers to users' questions: commits, history,
+//! releases and badges, against the real router and embedded store.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::config::{Settings, StoreKind};
+use server::startup::Application;
+use server::store::embedded::EmbeddedStore;
+use server::store::Store;
+use server::token;
+
+const BASE: &str = "aaaaaaa000000000000000000000000000000001";
+const BROKE: &str = "bbbbbbb000000000000000000000000000000002";
+const NEXT: &str = "bbbbbbb000000000000000000000000000000003";
+
+struct App {
+    url: String,
+    token: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Only agw bazel-build on both architectures is required for releases.
+const RELEASE_CONFIG: &str = r#"
+release_branches = "v*"
+[[required]]
+component = "agw"
+arch = ["amd64", "arm64"]
+build_types = ["bazel-build"]
+"#;
+
+async fn spawn() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("release.toml");
+    std::fs::File::create(&config)
+        .unwrap()
+        .write_all(RELEASE_CONFIG.as_bytes())
+        .unwrap();
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("data")).unwrap());
+    let secret = token::generate();
+    store
+        .create_token("ci", &token::hash(&secret))
+        .await
+        .unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        store: StoreKind::Embedded,
+        repository: "magma/magma".into(),
+        default_branch: "master".into(),
+        release_config: Some(config),
+        site_root: "target/site".into(),
+    };
+    let app = Application::build(settings, store).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    App {
+        url,
+        token: secret,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl App {
+    async fn post(&self, body: Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/builds", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap()
+        );
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+}
+
+fn build(commit: &str, branch: &str, arch: &str, minute: u32, result: &str) -> Value {
+    json!({
+        "commit": commit,
+        "branch": branch,
+        "component": "agw",
+        "arch": arch,
+        "build_type": "bazel-build",
+        "result": result,
+        "started_at": format!("2026-01-10T10:{minute:02}:00Z"),
+        "finished_at": format!("2026-01-10T10:{:02}:00Z", minute + 5),
+        "url": format!("https://ci.example/{commit}/{arch}"),
+        "pr": 77,
+        "version": "1.8.1",
+    })
+}
+
+#[tokio::test]
+async fn the_commit_that_broke_arm64() {
+    let app = spawn().await;
+    app.post(json!([
+        build(BASE, "master", "amd64", 0, "pass"),
+        build(BASE, "master", "arm64", 0, "pass"),
+        build(BROKE, "master", "amd64", 10, "pass"),
+        build(BROKE, "master", "arm64", 10, "fail"),
+        build(NEXT, "master", "arm64", 20, "fail"),
+    ]))
+    .await;
+
+    let (status, base) = app.get(&format!("/api/v1/commits/{}", &BASE[..7])).await;
+    assert_eq!(
+        (status, base["commit"].clone()),
+        (StatusCode::OK, json!(BASE))
+    );
+    let (status, report) = app.get(&format!("/api/v1/commits/{BROKE}")).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["commit"], BROKE);
+    assert_eq!(
+        report["headline"],
+        "This commit broke agw bazel-build on arm64"
+    );
+    assert_eq!(report["verdicts"][0]["verdict"], "new_failure");
+    assert_eq!(report["verdicts"][0]["baseline_commit"], BASE);
+    assert_eq!(
+        report["verdicts"][0]["url"],
+        format!("https://ci.example/{BROKE}/arm64")
+    );
+    assert_eq!(
+        report["divergent"],
+        json!([{"component": "agw", "build_type": "bazel-build", "failing_arch": "arm64", "passing_arch": "amd64"}])
+    );
+
+    let (_, next) = app.get(&format!("/api/v1/commits/{NEXT}")).await;
+    let verdicts = next["verdicts"].as_array().unwrap();
+    let arm = verdicts.iter().find(|v| v["arch"] == "arm64").unwrap();
+    assert_eq!(
+        (arm["verdict"].clone(), arm["failing_since"].clone()),
+        (json!("still_failing"), json!(BROKE))
+    );
+    let amd = verdicts.iter().find(|v| v["arch"] == "amd64").unwrap();
+    assert_eq!(
+        amd["verdict"], "missing",
+        "required but not built at this commit"
+    );
+    assert_eq!(
+        next["headline"],
+        "Nothing newly broken; 1 failure was already there; 1 required build missing"
+    );
+}
+
+#[tokio::test]
+async fn commit_lookup_errors_and_candidates() {
+    let app = spawn().await;
+    app.post(json!([
+        build(BROKE, "master", "amd64", 0, "pass"),
+        build(NEXT, "master", "amd64", 5, "pass")
+    ]))
+    .await;
+
+    let (status, body) = app.get("/api/v1/commits/bbbbbbb").await;
+    assert_eq!(status, StatusCode::MULTIPLE_CHOICES);
+    assert_eq!(body["candidates"].as_array().unwrap().len(), 2);
+    assert_eq!(body["candidates"][0]["commit"], NEXT, "newest first");
+
+    let (status, body) = app.get("/api/v1/commits/ccccccc").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("ccccccc"));
+    for bad in ["xyz", "abc", "%23x"] {
+        let (status, body) = app.get(&format!("/api/v1/commits/{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body["field"], "sha");
+    }
+    // A PR with two commits lists both; `#77` is URL-encoded.
+    let (status, body) = app.get("/api/v1/commits/%2377").await;
+    assert_eq!(status, StatusCode::MULTIPLE_CHOICES);
+    assert_eq!(body["candidates"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn builds_are_paged_with_a_cursor() {
+    let app = spawn().await;
+    let builds: Vec<Value> = (0..7)
+        .map(|i| {
+            build(
+                BASE,
+                "master",
+                "arm64",
+                i * 2,
+                if i % 3 == 0 { "fail" } else { "pass" },
+            )
+        })
+        .collect();
+    app.post(Value::Array(builds)).await;
+    let mut seen = 0;
+    let mut path = "/api/v1/builds?branch=master&arch=arm64&limit=3".to_string();
+    loop {
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen += page["builds"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/builds?arch=arm64&limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 7);
+    let (_, failures) = app.get("/api/v1/builds?result=failure").await;
+    assert_eq!(failures["builds"].as_array().unwrap().len(), 3);
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=x", "limit"),
+        ("result=bogus", "result"),
+        ("branch=a..b", "branch"),
+        ("component=%3Cx%3E", "component"),
+        ("cursor=garbage", "cursor"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, body) = app.get(&format!("/api/v1/builds?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body["field"], field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn release_readiness() {
+    let app = spawn().await;
+    app.post(json!([
+        build(BASE, "v1.8", "amd64", 0, "pass"),
+        build(BASE, "v1.8", "arm64", 0, "pass"),
+        build(BROKE, "v1.8", "amd64", 10, "pass"),
+        build(BROKE, "v1.8", "arm64", 10, "fail"),
+    ]))
+    .await;
+    let (status, report) = app.get("/api/v1/releases/v1.8").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ready"], false);
+    assert_eq!(report["head"], BROKE);
+    assert_eq!(report["last_green_commit"], BASE);
+    assert_eq!(report["blockers"].as_array().unwrap().len(), 1);
+    assert_eq!(report["blockers"][0]["reason"], "failing");
+    assert_eq!(report["blockers"][0]["since_commit"], BROKE);
+    assert_eq!(
+        report["version_conflicts"],
+        json!([{"version": "1.8.1", "commits": [BASE, BROKE]}])
+    );
+    assert!(report["markdown"].as_str().unwrap().contains("NOT READY"));
+
+    let (_, index) = app.get("/api/v1/releases").await;
+    assert_eq!(index["releases"][0]["branch"], "v1.8");
+    assert_eq!(index["releases"][0]["ready"], false);
+
+    // A fixed head with its own version is ready.
+    let mut fixed = vec![
+        build(NEXT, "v1.7", "amd64", 20, "pass"),
+        build(NEXT, "v1.7", "arm64", 20, "pass"),
+    ];
+    for b in &mut fixed {
+        b["version"] = json!("1.7.3");
+    }
+    app.post(Value::Array(fixed)).await;
+    let (_, report) = app.get("/api/v1/releases/v1.7").await;
+    assert_eq!(
+        (report["ready"].clone(), report["blockers"].clone()),
+        (json!(true), json!([]))
+    );
+    let (status, _) = app.get("/api/v1/releases/a..b").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn badges() {
+    let app = spawn().await;
+    app.post(json!([
+        build(BASE, "master", "amd64", 0, "pass"),
+        build(BASE, "master", "arm64", 0, "fail")
+    ]))
+    .await;
+    for (path, state) in [
+        ("/badge/master/agw.svg", "failing"),
+        ("/badge/master/agw/amd64.svg", "passing"),
+        ("/badge/master/feg.svg", "unknown"),
+    ] {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()["content-type"], "image/svg+xml");
+        assert!(resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=60"));
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains(&format!(">{state}</text>")),
+            "{path}"
+        );
+    }
+    let resp = app
+        .client
+        .get(format!("{}/badge/master/agw.png", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
