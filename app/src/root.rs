@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 use crate::pages::{NotFound, OverviewPage};
@@ -41,8 +41,9 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"ci-dashboard"</a>
             </header>
             <main data-hydrated=move || hydrated.get().then_some("true")>
+                // Async: pages arrive fully rendered, so they work without JavaScript.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
