@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The ci-dashboard web app: pages, routes and the server functions they
 //! call. Server-only code sits behind the `ssr` feature; the `hydrate`
 //! feature builds the WASM frontend.

@@ -2,10 +2,12 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    path, SsrMode, StaticSegment,
 };
 
-use crate::pages::{NotFound, OverviewPage};
+use crate::pages::{
+    CommitPage, HistoryPage, NotFound, OverviewPage, ReleasePage, ReleasesPage, SearchPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -39,11 +41,29 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="top">
                 <a class="brand" href="/">"ci-dashboard"</a>
+                <nav aria-label="Main">
+                    <a href="/">"Overview"</a>
+                    <a href="/releases">"Releases"</a>
+                </nav>
+                <form class="search" method="get" action="/search" role="search">
+                    <label for="q" class="visually-hidden">"Commit SHA or PR number"</label>
+                    <input id="q" name="q" type="search" placeholder="SHA or #PR" required/>
+                    <button type="submit">"Find"</button>
+                </form>
             </header>
             <main data-hydrated=move || hydrated.get().then_some("true")>
                 // Async: pages arrive fully rendered, so they work without JavaScript.
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/commit/:sha") view=CommitPage ssr=SsrMode::Async/>
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/history/:branch/:component/:arch/:build_type")
+                        view=HistoryPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/release/:branch") view=ReleasePage ssr=SsrMode::Async/>
+                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -80,7 +80,9 @@ pub fn judge(e: &Evidence) -> Option<CellVerdict> {
 /// (component, build_type) pairs that fail on one architecture and pass on
 /// another at this commit: the classic "I broke arm64".
 pub fn divergences(evidence: &[Evidence]) -> Vec<Divergence> {
-    let mut by_pair: BTreeMap<(&str, &str), (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+    // (component, build_type) -> (failing arches, passing arches)
+    type Arches<'a> = (Vec<&'a str>, Vec<&'a str>);
+    let mut by_pair: BTreeMap<(&str, &str), Arches> = BTreeMap::new();
     for e in evidence {
         let entry = by_pair.entry((&e.component, &e.build_type)).or_default();
         match e.result() {

@@ -1,6 +1,13 @@
+mod commit;
+mod common;
+mod history;
 mod overview;
+mod release;
 
+pub use commit::{CommitPage, SearchPage};
+pub use history::HistoryPage;
 pub use overview::OverviewPage;
+pub use release::{ReleasePage, ReleasesPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -9,8 +9,9 @@ use leptos_router::{
     params::ParamsMap,
 };
 
+use super::common::ErrorNotice;
 use crate::api::get_health;
-use crate::model::{ago, BuildResult, BuildSummary, Cell, HealthMatrix};
+use crate::model::{ago, BuildResult, BuildSummary, Cell, HealthMatrix, HistoryView};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -23,24 +24,10 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match health.await {
                     Ok(matrix) => view! { <Overview matrix/> }.into_any(),
-                    Err(e) => view! { <StorageError error=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
                 }
             })}
         </Transition>
-    }
-}
-
-#[component]
-fn StorageError(error: String) -> impl IntoView {
-    // Server function errors arrive prefixed with their kind; people only
-    // need the message.
-    let message = error
-        .split_once(": ")
-        .map(|(_, m)| m.to_string())
-        .unwrap_or(error);
-    view! {
-        <Title text="Unavailable"/>
-        <div class="notice error" role="alert">{message}</div>
     }
 }
 
@@ -180,6 +167,7 @@ fn CellList(cells: Vec<Cell>, now: DateTime<Utc>) -> impl IntoView {
 #[component]
 fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
     let status = cell.status();
+    let history = HistoryView::path(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
     let testid = format!("{}/{}/{}", cell.component, cell.arch, cell.build_type);
     let latest = cell
         .latest
@@ -210,7 +198,7 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
         <li class=format!("bt status-{}", status.as_str()) data-cell=testid data-status=status.as_str()>
             <div class="bt-head">
                 <span class="icon" aria-hidden="true">{status.icon()}</span>
-                <span class="bt-name">{cell.build_type.clone()}</span>
+                <a class="bt-name" href=history>{cell.build_type.clone()}</a>
                 <span class="word">{status.label()}</span>
             </div>
             {latest}

@@ -1,0 +1,158 @@
+//! "Did my change break arm64 or amd64?": a commit's verdict per cell.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::common::{ErrorNotice, Sha};
+use crate::api::get_commit;
+use crate::model::{short_sha, CommitCandidate, CommitLookup, CommitReport, HistoryView, Verdict};
+
+/// `/commit/<sha>`.
+#[component]
+pub fn CommitPage() -> impl IntoView {
+    let params = use_params_map();
+    view! { <Lookup query=Signal::derive(move || params.read().get("sha").unwrap_or_default())/> }
+}
+
+/// `/search?q=<sha prefix or PR>`, the target of the search box.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let query = use_query_map();
+    view! { <Lookup query=Signal::derive(move || query.read().get("q").unwrap_or_default())/> }
+}
+
+#[component]
+fn Lookup(query: Signal<String>) -> impl IntoView {
+    let found = Resource::new(move || query.get(), get_commit);
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match found.await {
+                    Ok(CommitLookup::Report(report)) => view! { <Report report/> }.into_any(),
+                    Ok(CommitLookup::Candidates(candidates)) => {
+                        view! { <Candidates query=query.get_untracked() candidates/> }.into_any()
+                    }
+                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Candidates(query: String, candidates: Vec<CommitCandidate>) -> impl IntoView {
+    let rows = candidates
+        .into_iter()
+        .map(|c| {
+            let href = format!("/commit/{}", c.commit);
+            view! {
+                <li>
+                    <a href=href><code>{short_sha(&c.commit).to_string()}</code></a>
+                    " on " <code>{c.branch}</code>
+                    {c.pr.map(|pr| format!(" · PR #{pr}"))}
+                    {c.title.map(|t| view! { " · " <span class="title">{t}</span> })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <Title text=format!("Commits matching {query}")/>
+        <h1>"Several commits match " <code>{query.clone()}</code></h1>
+        <ul class="candidates">{rows}</ul>
+    }
+}
+
+#[component]
+fn Report(report: CommitReport) -> impl IntoView {
+    let alarming = report
+        .verdicts
+        .iter()
+        .any(|v| v.verdict == Verdict::NewFailure);
+    let headline_class = if alarming {
+        "headline bad"
+    } else {
+        "headline good"
+    };
+    let divergent = (!report.divergent.is_empty()).then(|| {
+        let items = report
+            .divergent
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} fails on {} but passes on {}",
+                    d.component, d.build_type, d.failing_arch, d.passing_arch
+                )
+            })
+            .map(|text| view! { <li>{text}</li> })
+            .collect_view();
+        view! {
+            <section class="divergent" aria-label="Architecture divergence">
+                <h2>"Architecture divergence"</h2>
+                <ul>{items}</ul>
+            </section>
+        }
+    });
+    let rows = report
+        .verdicts
+        .iter()
+        .map(|v| {
+            let history = HistoryView::path(&report.branch, &v.component, &v.arch, &v.build_type);
+            let compare = v
+                .baseline_commit
+                .as_ref()
+                .map(|b| view! { <a href=report.compare_url(b)>"compare"</a> });
+            let since = v.failing_since.as_ref().map(|s| {
+                view! { " since " <Sha repository=report.repository.clone() commit=s.clone()/> }
+            });
+            let logs = v.url.clone().map(|u| view! { <a href=u rel="noopener nofollow">"logs"</a> });
+            view! {
+                <tr data-verdict=v.verdict.as_str()>
+                    <td>{v.component.clone()}</td>
+                    <td>{v.arch.clone()}</td>
+                    <td><a href=history>{v.build_type.clone()}</a></td>
+                    <td><span class=format!("pill verdict-{}", v.verdict.as_str())>{v.verdict.label()}</span>{since}</td>
+                    <td class="links">{logs} " " {compare}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let title = format!("Commit {}", short_sha(&report.commit));
+    view! {
+        <Title text=title/>
+        <section class="commit">
+            <h1>
+                "Commit " <Sha repository=report.repository.clone() commit=report.commit.clone()/>
+                " on " <code>{report.branch.clone()}</code>
+            </h1>
+            <p class="meta">
+                {report.title.clone().map(|t| view! { <span class="title">{t}</span> })}
+                {report.author.clone().map(|a| view! { " by " <span>{a}</span> })}
+                {report.pr.map(|pr| {
+                    view! {
+                        " · "
+                        <a href=format!("https://github.com/{}/pull/{pr}", report.repository)>
+                            {format!("PR #{pr}")}
+                        </a>
+                    }
+                })}
+            </p>
+            <p class=headline_class role="status">{report.headline.clone()}</p>
+            {divergent}
+            <div class="table-scroll">
+                <table class="verdicts">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Component"</th>
+                            <th scope="col">"Arch"</th>
+                            <th scope="col">"Build type"</th>
+                            <th scope="col">"Verdict"</th>
+                            <th scope="col">"Links"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,153 @@
+//! "Is the release ready?": one branch's readiness, and the index.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::common::{ErrorNotice, Sha};
+use crate::api::{get_release, get_releases};
+use crate::model::{HistoryView, ReleaseReport};
+
+#[component]
+pub fn ReleasePage() -> impl IntoView {
+    let params = use_params_map();
+    let report = Resource::new(
+        move || params.read().get("branch").unwrap_or_default(),
+        get_release,
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => view! { <Release report/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Release(report: ReleaseReport) -> impl IntoView {
+    let repo = report.repository.clone();
+    let verdict = if report.ready {
+        "Ready to release"
+    } else {
+        "Not ready"
+    };
+    let class = if report.ready {
+        "headline good"
+    } else {
+        "headline bad"
+    };
+    let head = report.head.clone().map(|h| {
+        view! { <p>"Head: " <Sha repository=repo.clone() commit=h/> {format!(" · {} required builds", report.required)}</p> }
+    });
+    let green = report.last_green_commit.clone().map(|g| {
+        view! { <p>"Last fully green commit: " <Sha repository=repo.clone() commit=g/></p> }
+    });
+    let blockers = (!report.blockers.is_empty()).then(|| {
+        let rows = report
+            .blockers
+            .iter()
+            .map(|b| {
+                let history = HistoryView::path(&report.branch, &b.component, &b.arch, &b.build_type);
+                let since = b.since_commit.clone().map(|s| view! { <Sha repository=repo.clone() commit=s/> });
+                let logs = b.url.clone().map(|u| view! { <a href=u rel="noopener nofollow">"logs"</a> });
+                view! {
+                    <tr data-reason=b.reason.as_str()>
+                        <td>{b.component.clone()}</td>
+                        <td>{b.arch.clone()}</td>
+                        <td><a href=history>{b.build_type.clone()}</a></td>
+                        <td><span class=format!("pill reason-{}", b.reason.as_str())>{b.reason.as_str()}</span></td>
+                        <td>{since}</td>
+                        <td>{logs}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <h2>"Blockers"</h2>
+            <div class="table-scroll">
+                <table class="blockers">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Component"</th>
+                            <th scope="col">"Arch"</th>
+                            <th scope="col">"Build type"</th>
+                            <th scope="col">"Blocker"</th>
+                            <th scope="col">"Failing since"</th>
+                            <th scope="col">"Logs"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+    });
+    let conflicts = report
+        .version_conflicts
+        .iter()
+        .map(|c| {
+            let text = format!(
+                "Version {} was built from {} different commits: bump the version before release.",
+                c.version,
+                c.commits.len()
+            );
+            view! { <p class="notice error version-conflict">{text}</p> }
+        })
+        .collect_view();
+    let markdown = report.markdown();
+    view! {
+        <Title text=format!("Release {}", report.branch)/>
+        <section class="release">
+            <h1>"Release readiness of " <code>{report.branch.clone()}</code></h1>
+            <p class=class role="status" data-ready=report.ready.to_string()>{verdict}</p>
+            {head}
+            {green}
+            {blockers}
+            {conflicts}
+            <h2><label for="markdown">"Copy as Markdown"</label></h2>
+            <textarea id="markdown" class="markdown" readonly rows="10">{markdown}</textarea>
+        </section>
+    }
+}
+
+#[component]
+pub fn ReleasesPage() -> impl IntoView {
+    let releases = Resource::new(|| (), |_| get_releases());
+    view! {
+        <Title text="Releases"/>
+        <h1>"Release branches"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match releases.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="notice">"No release branches have builds yet."</p> }.into_any()
+                    }
+                    Ok(list) => {
+                        let rows = list
+                            .into_iter()
+                            .map(|r| {
+                                let state = if r.ready {
+                                    "ready".to_string()
+                                } else {
+                                    format!("not ready: {} blockers", r.blockers)
+                                };
+                                let class = if r.ready { "pill status-pass" } else { "pill status-fail" };
+                                view! {
+                                    <li>
+                                        <a href=format!("/release/{}", r.branch)><code>{r.branch.clone()}</code></a>
+                                        " " <span class=class>{state}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        view! { <ul class="releases">{rows}</ul> }.into_any()
+                    }
+                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

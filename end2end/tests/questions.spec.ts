@@ -1,0 +1,87 @@
+import { expect, test, type Page } from "@playwright/test";
+
+const token = process.env.CI_DASHBOARD_TOKEN!;
+const BASE = "c0ffee0" + "1".repeat(33);
+const BROKE = "deadbee" + "2".repeat(33);
+
+function build(commit: string, arch: string, result: string, minutesAgo: number, extra = {}) {
+  const started = new Date(Date.now() - minutesAgo * 60_000);
+  const finished = new Date(started.getTime() + 4 * 60_000);
+  return {
+    commit,
+    branch: "v1.9",
+    component: "orc8r",
+    build_type: "unit-tests",
+    arch,
+    result,
+    started_at: started.toISOString(),
+    finished_at: finished.toISOString(),
+    url: `https://ci.example/${commit}/${arch}`,
+    commit_title: "<script>window.__xss = 1</script> Fix Vec<u8> parsing",
+    pr: 4242,
+    ...extra,
+  };
+}
+
+test.beforeAll(async ({ request }) => {
+  const resp = await request.post("/api/v1/builds", {
+    headers: { Authorization: `Bearer ${token}` },
+    data: [
+      build(BASE, "amd64", "pass", 120),
+      build(BASE, "arm64", "pass", 120),
+      build(BROKE, "amd64", "pass", 60, { parent: BASE }),
+      build(BROKE, "arm64", "fail", 60, { parent: BASE }),
+    ],
+  });
+  expect(resp.status(), await resp.text()).toBe(201);
+});
+
+async function hydrated(page: Page) {
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+}
+
+test("search a SHA, read the verdict, follow it to the history chart", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+
+  await page.goto("/");
+  await hydrated(page);
+  await page.getByLabel("Commit SHA or PR number").fill("deadbee");
+  await page.getByRole("button", { name: "Find" }).click();
+  await expect(page.locator(".headline")).toHaveText(
+    "This commit broke orc8r unit-tests on arm64; 17 required builds missing",
+  );
+  await expect(page).toHaveTitle(/Commit deadbee/);
+  await expect(page.locator('tr[data-verdict="new_failure"]')).toContainText("arm64");
+  await expect(page.locator(".divergent")).toContainText("orc8r unit-tests fails on arm64 but passes on amd64");
+  await expect(page.locator(".meta")).toContainText("<script>window.__xss = 1</script> Fix Vec<u8> parsing");
+
+  await page.locator('tr[data-verdict="new_failure"]').getByRole("link", { name: "unit-tests" }).click();
+  await expect(page).toHaveURL(/\/history\/v1\.9\/orc8r\/arm64\/unit-tests$/);
+  await expect(page.locator("h1")).toHaveText("orc8r unit-tests arm64 on v1.9");
+  await expect(page.locator("figure.chart svg").first()).toBeVisible();
+  await expect(page.locator("table.builds tbody tr")).toHaveCount(2);
+  await page.getByRole("link", { name: "90 days" }).click();
+  await expect(page).toHaveURL(/days=90/);
+  await expect(page.locator(".tab.current")).toHaveText("90 days");
+
+  expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
+  expect(errors).toEqual([]);
+});
+
+test("a PR number with several commits lists them", async ({ page }) => {
+  await page.goto("/search?q=%234242");
+  await expect(page.locator("h1")).toContainText("Several commits match");
+  await expect(page.locator("ul.candidates li")).toHaveCount(2);
+});
+
+test("the release page says what blocks v1.9", async ({ page }) => {
+  await page.goto("/releases");
+  await hydrated(page);
+  await page.getByRole("link", { name: "v1.9" }).click();
+  await expect(page.locator("[data-ready]")).toHaveText("Not ready");
+  await expect(page).toHaveTitle(/Release v1.9/);
+  await expect(page.locator("textarea.markdown")).toHaveValue(/NOT READY/);
+  await expect(page.locator("table.blockers")).toBeVisible();
+});
