@@ -608,7 +608,8 @@ pub struct ReleaseSummary {
     pub blockers: usize,
 }
 
-/// One build as listed on history pages and by `GET /api/v1/builds`.
+/// One build as validated at ingestion, stored, and listed on history
+/// pages and by `GET /api/v1/builds`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildRow {
     pub id: String,
@@ -631,6 +632,19 @@ pub struct BuildRow {
 }
 
 impl BuildRow {
+    pub fn summary(&self) -> BuildSummary {
+        BuildSummary {
+            id: self.id.clone(),
+            repository: self.repository.clone(),
+            commit: self.commit.clone(),
+            pr: self.pr,
+            result: self.result,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            url: self.url.clone(),
+        }
+    }
+
     pub fn duration_minutes(&self) -> Option<f64> {
         self.finished_at
             .map(|f| (f - self.started_at).num_milliseconds() as f64 / 60_000.0)

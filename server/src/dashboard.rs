@@ -341,10 +341,7 @@ impl Views {
             builds.truncate(limit);
             builds.last().map(|b| Cursor::of(b).encode())
         });
-        Ok((
-            builds.into_iter().map(BuildRow::from).collect(),
-            next.flatten(),
-        ))
+        Ok((builds, next.flatten()))
     }
 
     pub async fn history(
@@ -368,13 +365,7 @@ impl Views {
         };
         let listing = BuildFilter { result, ..filter };
         let (builds, next_cursor) = self.builds(&listing, cursor, PAGE_SIZE).await?;
-        let recent: Vec<BuildRow> = self
-            .store
-            .builds(&window, None, WINDOW_LIMIT)
-            .await?
-            .into_iter()
-            .map(BuildRow::from)
-            .collect();
+        let recent: Vec<BuildRow> = self.store.builds(&window, None, WINDOW_LIMIT).await?;
         Ok(HistoryView {
             stats: history::stats(&recent, days),
             pass_rate_chart: history::pass_rate_chart(&recent, days, now),

@@ -7,32 +7,6 @@ use app::model::{BuildResult, BuildRow, CellStats};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use plotters::prelude::*;
 
-use crate::ingest::Build;
-
-impl From<Build> for BuildRow {
-    fn from(b: Build) -> Self {
-        BuildRow {
-            id: b.id,
-            repository: b.repository,
-            commit: b.commit,
-            parent: b.parent,
-            branch: b.branch,
-            pr: b.pr,
-            component: b.component,
-            arch: b.arch,
-            build_type: b.build_type,
-            result: b.result,
-            started_at: b.started_at,
-            finished_at: b.finished_at,
-            url: b.url,
-            runner: b.runner,
-            version: b.version,
-            commit_title: b.commit_title,
-            author: b.author,
-        }
-    }
-}
-
 fn ratio(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }

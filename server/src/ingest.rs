@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use app::model::{is_http_url, BuildResult, BuildSummary};
+use app::model::{is_http_url, BuildResult};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
@@ -35,47 +35,8 @@ const FIELDS: [&str; 17] = [
     "author",
 ];
 
-/// A validated, normalised build record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Build {
-    pub id: String,
-    pub repository: String,
-    pub commit: String,
-    pub parent: Option<String>,
-    pub branch: String,
-    pub pr: Option<u64>,
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
-    pub result: BuildResult,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub url: Option<String>,
-    pub runner: Option<String>,
-    pub version: Option<String>,
-    pub commit_title: Option<String>,
-    pub author: Option<String>,
-}
-
-impl Build {
-    pub fn summary(&self) -> BuildSummary {
-        BuildSummary {
-            id: self.id.clone(),
-            repository: self.repository.clone(),
-            commit: self.commit.clone(),
-            pr: self.pr,
-            result: self.result,
-            started_at: self.started_at,
-            finished_at: self.finished_at,
-            url: self.url.clone(),
-        }
-    }
-
-    /// The health cell this build belongs to.
-    pub fn cell_key(&self) -> (&str, &str, &str, &str) {
-        (&self.branch, &self.component, &self.arch, &self.build_type)
-    }
-}
+/// A validated, normalised build record: the same record the API lists.
+pub use app::model::BuildRow as Build;
 
 /// What the server knows that the body does not.
 pub struct Context<'a> {
