@@ -70,6 +70,18 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
     Step::Updated(Box::new(next))
 }
 
+/// What several builds of one commit in one cell (reruns) amount to: the
+/// newest finished one, else the newest running one.
+pub fn decisive(builds: &[BuildSummary]) -> Option<&BuildSummary> {
+    let newest = |finished: bool| {
+        builds
+            .iter()
+            .filter(|b| b.result.is_finished() == finished)
+            .max_by(|a, b| a.order_key().cmp(&b.order_key()))
+    };
+    newest(true).or_else(|| newest(false))
+}
+
 /// The cell from its history: `finished` yields the cell's finished builds
 /// newest first and is only read as far as the red streak goes;
 /// `newest_running` is the cell's newest running build.

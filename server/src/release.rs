@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::model::{Blocker, BlockerReason, BuildResult, BuildSummary, Cell, VersionConflict};
 use serde::Deserialize;
+
+use crate::health::decisive;
 use wildmatch::WildMatch;
 
 /// Magma's required matrix, used when no file is configured.
@@ -76,18 +78,6 @@ pub fn key_of(cell: &Cell) -> CellKey {
     )
 }
 
-/// The newest finished build, else a running one: what a commit's builds in
-/// one cell amount to.
-pub fn decisive(builds: &[&BuildSummary]) -> Option<BuildSummary> {
-    let newest = |finished: bool| {
-        builds
-            .iter()
-            .filter(|b| b.result.is_finished() == finished)
-            .max_by(|a, b| a.order_key().cmp(&b.order_key()))
-    };
-    newest(true).or_else(|| newest(false)).map(|b| (*b).clone())
-}
-
 /// Blockers of a release at `head`, whose builds are `at_head`.
 pub fn blockers(
     required: &[CellKey],
@@ -99,8 +89,7 @@ pub fn blockers(
         let cell = cells.get(key);
         let here = at_head
             .get(key)
-            .map(|builds| decisive(&builds.iter().collect::<Vec<_>>()))
-            .unwrap_or_default();
+            .and_then(|builds| decisive(builds).cloned());
         let streak = cell.and_then(|c| c.streak.as_ref());
         let blocker = |reason, build: Option<&BuildSummary>, failing: bool| Blocker {
             component: key.0.clone(),
@@ -150,7 +139,7 @@ pub fn last_green(
             required.iter().all(|key| {
                 builds
                     .get(key)
-                    .and_then(|b| decisive(&b.iter().collect::<Vec<_>>()))
+                    .and_then(|b| decisive(b))
                     .is_some_and(|b| b.result == BuildResult::Pass)
             })
         })

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use app::model::{BuildResult, BuildSummary, CellVerdict, Divergence, Verdict};
 
+use crate::health::decisive;
+
 /// What is known about one cell for one commit.
 #[derive(Clone, Debug)]
 pub struct Evidence {
@@ -22,24 +24,12 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// The newest finished build of this commit, else a running one.
     pub fn result(&self) -> Option<BuildResult> {
-        let newest = |finished: bool| {
-            self.here
-                .iter()
-                .filter(|b| b.result.is_finished() == finished)
-                .max_by(|a, b| a.order_key().cmp(&b.order_key()))
-        };
-        newest(true).or_else(|| newest(false)).map(|b| b.result)
+        decisive(&self.here).map(|b| b.result)
     }
 
     fn url(&self) -> Option<String> {
-        self.here
-            .iter()
-            .filter(|b| b.result.is_finished())
-            .max_by(|a, b| a.order_key().cmp(&b.order_key()))
-            .or_else(|| self.here.first())
-            .and_then(|b| b.safe_url().map(str::to_string))
+        decisive(&self.here).and_then(|b| b.safe_url().map(str::to_string))
     }
 }
 
