@@ -398,6 +398,13 @@ fn time(
         .with_timezone(&Utc)
         .duration_trunc(TimeDelta::microseconds(1))
         .map_err(|e| FieldError::new(field, format!("{field} is out of range: {e}")))?;
+    // Stores order builds by non-negative microseconds since the epoch.
+    if utc.timestamp() < 0 {
+        return Err(FieldError::new(
+            field,
+            format!("{field} is before 1970-01-01"),
+        ));
+    }
     if utc > ctx.now + MAX_FUTURE {
         return Err(FieldError::new(
             field,
@@ -652,6 +659,10 @@ mod tests {
     #[test]
     fn identifiers() {
         assert_eq!(field_of(with("id", json!(""))), "id");
+        assert_eq!(
+            field_of(with("started_at", json!("1969-12-31T23:59:59Z"))),
+            "started_at"
+        );
         assert_eq!(field_of(with("id", json!("a b"))), "id");
         assert_eq!(field_of(with("id", json!("x".repeat(129)))), "id");
         assert!(parse(with("id", json!("x".repeat(128)))).is_ok());

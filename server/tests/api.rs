@@ -501,6 +501,9 @@ impl Store for WritesDown {
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
         self.0.revoke_token(name).await
     }
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<app::model::Cell> {
+        self.0.subscribe()
+    }
 }
 
 #[tokio::test]

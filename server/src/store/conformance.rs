@@ -346,6 +346,28 @@ pub async fn pages_builds_newest_first(store: &dyn Store) {
     assert_eq!(ids, ["h20", "h15", "h10"]);
 }
 
+pub async fn announces_cell_changes(store: &dyn Store) {
+    let mut events = store.subscribe();
+    store
+        .ingest(vec![build("live", AGW_ARM, 1, BuildResult::Fail)])
+        .await
+        .unwrap();
+    let cell = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let cell = events.recv().await.unwrap();
+            if cell.latest.as_ref().is_some_and(|l| l.id == "live") {
+                return cell;
+            }
+        }
+    })
+    .await
+    .expect("the change is announced");
+    assert_eq!(
+        (cell.arch.as_str(), cell.status()),
+        ("arm64", BuildResult::Fail)
+    );
+}
+
 /// Instantiates every conformance test for one store. `$make` is an async
 /// expression giving `(store, guard)`; the guard keeps test resources alive.
 macro_rules! conformance_suite {
@@ -363,6 +385,7 @@ macro_rules! conformance_suite {
             finds_baselines,
             recent_commits_and_versions,
             pages_builds_newest_first,
+            announces_cell_changes,
         );
     };
     (@tests $make:expr; $($name:ident,)*) => {

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{
     params, Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior,
 };
+use tokio::sync::broadcast;
 
 use super::{
     identity_conflict, Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError,
@@ -93,6 +94,9 @@ const SUMMARY_COLUMNS: &str =
 pub struct EmbeddedStore {
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
+    // One process owns the file, so an in-process broadcast is the whole
+    // change feed.
+    events: broadcast::Sender<Cell>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -121,6 +125,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
+            events: broadcast::channel(1024).0,
         })
     }
 
@@ -429,7 +434,17 @@ fn get_cell(tx: &Transaction, b: &Build) -> Result<Option<Cell>, StoreError> {
         .transpose()
 }
 
-fn put_cell(tx: &Transaction, cell: &Cell) -> Result<(), StoreError> {
+fn put_cell(tx: &Transaction, cell: &Cell, changed: &mut Vec<Cell>) -> Result<(), StoreError> {
+    let id = |c: &Cell| {
+        (
+            c.branch.clone(),
+            c.component.clone(),
+            c.arch.clone(),
+            c.build_type.clone(),
+        )
+    };
+    changed.retain(|c| id(c) != id(cell));
+    changed.push(cell.clone());
     let state = serde_json::to_string(cell).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO cells (branch, component, arch, build_type, state)
@@ -487,9 +502,14 @@ fn recompute_cell(tx: &Transaction, b: &Build) -> Result<Cell, StoreError> {
     }
 }
 
-fn ingest_all(conn: &mut Connection, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+/// Returns the outcome and the cells it changed.
+fn ingest_all(
+    conn: &mut Connection,
+    builds: Vec<Build>,
+) -> Result<(IngestOutcome, Vec<Cell>), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut changed = false;
+    let mut cells = Vec::new();
     for (index, build) in builds.iter().enumerate() {
         let stored = get_build(&tx, &build.id)?;
         if let Some(stored) = &stored {
@@ -521,22 +541,33 @@ fn ingest_all(conn: &mut Connection, builds: Vec<Build>) -> Result<IngestOutcome
         });
         let previous = stored.map(|s| s.summary());
         match health::apply(&cell, previous.as_ref(), &build.summary()) {
-            Step::Updated(next) => put_cell(&tx, &next)?,
+            Step::Updated(next) => put_cell(&tx, &next, &mut cells)?,
             Step::Unchanged => {}
-            Step::Recompute => put_cell(&tx, &recompute_cell(&tx, build)?)?,
+            Step::Recompute => put_cell(&tx, &recompute_cell(&tx, build)?, &mut cells)?,
         }
     }
     tx.commit()?;
-    Ok(IngestOutcome {
+    let outcome = IngestOutcome {
         ids: builds.into_iter().map(|b| b.id).collect(),
         changed,
-    })
+    };
+    Ok((outcome, cells))
 }
 
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
-        Self::with(&self.writer, move |conn| ingest_all(conn, builds)).await
+        let (outcome, cells) =
+            Self::with(&self.writer, move |conn| ingest_all(conn, builds)).await?;
+        for cell in cells {
+            // No open page is not an error.
+            let _ = self.events.send(cell);
+        }
+        Ok(outcome)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Cell> {
+        self.events.subscribe()
     }
 
     async fn cells(&self, branch: &str) -> Result<Vec<Cell>, StoreError> {

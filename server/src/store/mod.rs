@@ -4,10 +4,12 @@
 #[cfg(test)]
 mod conformance;
 pub mod embedded;
+pub mod firestore;
 
 use app::model::{BuildResult, Cell, CommitCandidate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
 
 use crate::ingest::Build;
 
@@ -177,6 +179,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns whether a token of that name existed.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Every change of a health cell after it is committed, by this server
+    /// or, where the store is shared, by any other.
+    fn subscribe(&self) -> broadcast::Receiver<Cell>;
 }
 
 /// Identity fields cannot change under an existing id: the build would

@@ -1,0 +1,1153 @@
+//! The production store on Cloud Firestore. Document layout and indexes are
+//! described in docs/storage.md: build documents, one precomputed document
+//! per health cell updated in the ingestion transaction, and small index
+//! documents (commits, versions, branches) so no page scans build history.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use firestore::errors::FirestoreError;
+use firestore::{
+    FirestoreDb, FirestoreDbOptions, FirestoreListenEvent, FirestoreListener,
+    FirestoreListenerTarget, FirestoreMemListenStateStorage, FirestoreTransactionOptions,
+    FirestoreValue,
+};
+use futures::{FutureExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::{
+    identity_conflict, Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError,
+    TokenRecord,
+};
+use crate::health::{self, Step};
+use crate::ingest::Build;
+
+const BUILDS: &str = "builds";
+const CELLS: &str = "cells";
+const COMMITS: &str = "commits";
+const VERSIONS: &str = "versions";
+const BRANCHES: &str = "branches";
+const TOKENS: &str = "tokens";
+
+const CELLS_TARGET: FirestoreListenerTarget = FirestoreListenerTarget::new(1);
+
+/// Where and how to reach Firestore.
+#[derive(Debug, Clone)]
+pub struct FirestoreSettings {
+    pub project: String,
+    pub database: Option<String>,
+    /// Each request, and each ingestion as a whole, gives up after this long
+    /// so that an unreachable Firestore becomes a 503, not a hung request.
+    pub timeout: Duration,
+}
+
+pub struct FirestoreStore {
+    db: FirestoreDb,
+    timeout: Duration,
+    reads: Arc<AtomicU64>,
+    events: broadcast::Sender<Cell>,
+    // Dropping the listener stops it; it lives as long as the store.
+    _listener: FirestoreListener<FirestoreDb, FirestoreMemListenStateStorage>,
+}
+
+/// A part of a document id: Firestore ids cannot contain `/`, and `|`
+/// separates parts, so both are escaped (and `%`, to keep it reversible).
+fn key_part(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            '|' => out.push_str("%7C"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn doc_id(parts: &[&str]) -> String {
+    let id = parts
+        .iter()
+        .map(|p| key_part(p))
+        .collect::<Vec<_>>()
+        .join("|");
+    // Firestore reserves `.`, `..` and `__name__`-like ids.
+    if id.starts_with('.') || id.starts_with("__") {
+        format!("%{:02X}{}", id.as_bytes()[0], &id[1..])
+    } else {
+        id
+    }
+}
+
+fn cell_key(branch: &str, component: &str, arch: &str, build_type: &str) -> String {
+    doc_id(&[branch, component, arch, build_type])
+}
+
+fn cell_key_of(build: &Build) -> String {
+    cell_key(
+        &build.branch,
+        &build.component,
+        &build.arch,
+        &build.build_type,
+    )
+}
+
+/// One string that sorts like `(started_at, id)`, so ordering, cursors and
+/// "since" are all a single range on one indexed field.
+fn seq(started_at: DateTime<Utc>, id: &str) -> String {
+    format!("{:020}|{id}", started_at.timestamp_micros().max(0))
+}
+
+fn seq_floor(started_at: DateTime<Utc>) -> String {
+    format!("{:020}|", started_at.timestamp_micros().max(0))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BuildDoc {
+    id: String,
+    repository: String,
+    commit: String,
+    parent: Option<String>,
+    branch: String,
+    pr: Option<i64>,
+    component: String,
+    arch: String,
+    build_type: String,
+    result: String,
+    started_at: SystemTime,
+    finished_at: Option<SystemTime>,
+    url: Option<String>,
+    runner: Option<String>,
+    version: Option<String>,
+    commit_title: Option<String>,
+    author: Option<String>,
+    cell: String,
+    seq: String,
+    finished: bool,
+    decisive: bool,
+    received_at: SystemTime,
+}
+
+impl BuildDoc {
+    fn of(b: &Build) -> Self {
+        BuildDoc {
+            id: b.id.clone(),
+            repository: b.repository.clone(),
+            commit: b.commit.clone(),
+            parent: b.parent.clone(),
+            branch: b.branch.clone(),
+            pr: b.pr.and_then(|p| i64::try_from(p).ok()),
+            component: b.component.clone(),
+            arch: b.arch.clone(),
+            build_type: b.build_type.clone(),
+            result: b.result.as_str().to_string(),
+            started_at: b.started_at.into(),
+            finished_at: b.finished_at.map(Into::into),
+            url: b.url.clone(),
+            runner: b.runner.clone(),
+            version: b.version.clone(),
+            commit_title: b.commit_title.clone(),
+            author: b.author.clone(),
+            cell: cell_key_of(b),
+            seq: seq(b.started_at, &b.id),
+            finished: b.result.is_finished(),
+            decisive: matches!(b.result, BuildResult::Pass | BuildResult::Fail),
+            received_at: SystemTime::now(),
+        }
+    }
+
+    fn build(self) -> Result<Build, StoreError> {
+        let result = BuildResult::parse(&self.result)
+            .ok_or_else(|| StoreError::Corrupt(format!("result '{}'", self.result)))?;
+        Ok(Build {
+            id: self.id,
+            repository: self.repository,
+            commit: self.commit,
+            parent: self.parent,
+            branch: self.branch,
+            pr: self.pr.and_then(|p| u64::try_from(p).ok()),
+            component: self.component,
+            arch: self.arch,
+            build_type: self.build_type,
+            result,
+            started_at: self.started_at.into(),
+            finished_at: self.finished_at.map(Into::into),
+            url: self.url,
+            runner: self.runner,
+            version: self.version,
+            commit_title: self.commit_title,
+            author: self.author,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CellDoc {
+    branch: String,
+    component: String,
+    arch: String,
+    build_type: String,
+    /// The whole cell as JSON: pages read it as one value, never query inside.
+    state: String,
+    updated_at: SystemTime,
+}
+
+impl CellDoc {
+    fn of(cell: &Cell) -> Result<Self, StoreError> {
+        Ok(CellDoc {
+            branch: cell.branch.clone(),
+            component: cell.component.clone(),
+            arch: cell.arch.clone(),
+            build_type: cell.build_type.clone(),
+            state: serde_json::to_string(cell).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            updated_at: SystemTime::now(),
+        })
+    }
+
+    fn cell(&self) -> Result<Cell, StoreError> {
+        serde_json::from_str(&self.state).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CommitDoc {
+    branch: String,
+    commit: String,
+    pr: Option<i64>,
+    title: Option<String>,
+    /// Kept with a server-side `maximum` transform, so concurrent posts of
+    /// one commit never read this document and never contend on it.
+    last_started_micros: i64,
+}
+
+impl CommitDoc {
+    fn candidate(self) -> CommitCandidate {
+        CommitCandidate {
+            commit: self.commit,
+            branch: self.branch,
+            pr: self.pr.and_then(|p| u64::try_from(p).ok()),
+            title: self.title,
+            started_at: DateTime::from_timestamp_micros(self.last_started_micros)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct VersionDoc {
+    branch: String,
+    version: String,
+    commit: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BranchDoc {
+    branch: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenDoc {
+    name: String,
+    hash: String,
+    created_at: SystemTime,
+}
+
+impl From<FirestoreError> for StoreError {
+    fn from(e: FirestoreError) -> Self {
+        match e {
+            FirestoreError::DeserializeError(e) => StoreError::Corrupt(e.to_string()),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// A query over build documents, newest first.
+#[derive(Clone, Default)]
+struct BuildQuery {
+    eq: Vec<(&'static str, FirestoreValue)>,
+    /// Only builds strictly older than this `seq`.
+    below: Option<String>,
+    /// Only builds at or after this `seq`.
+    at_least: Option<String>,
+    limit: u32,
+}
+
+impl BuildQuery {
+    fn new(limit: u32) -> Self {
+        BuildQuery {
+            limit,
+            ..Default::default()
+        }
+    }
+
+    fn eq(mut self, field: &'static str, value: impl Into<FirestoreValue>) -> Self {
+        self.eq.push((field, value.into()));
+        self
+    }
+
+    fn of_cell(cell: &str, limit: u32) -> Self {
+        BuildQuery::new(limit).eq("cell", cell.to_string())
+    }
+}
+
+/// Counts the documents Firestore returns, which is what it bills and what
+/// the benchmark reports per page view.
+fn counted<T>(reads: &AtomicU64, docs: Vec<T>) -> Vec<T> {
+    // A query that matches nothing is still billed one read.
+    reads.fetch_add(docs.len().max(1) as u64, Ordering::Relaxed);
+    docs
+}
+
+async fn query_builds(
+    db: &FirestoreDb,
+    reads: &AtomicU64,
+    q: BuildQuery,
+) -> Result<Vec<BuildDoc>, FirestoreError> {
+    let BuildQuery {
+        eq,
+        below,
+        at_least,
+        limit,
+    } = q;
+    let docs: Vec<BuildDoc> = db
+        .fluent()
+        .select()
+        .from(BUILDS)
+        .filter(move |f| {
+            let mut all: Vec<_> = eq
+                .iter()
+                .map(|(field, value)| f.field(field).eq(value.clone()))
+                .collect();
+            all.push(below.clone().and_then(|s| f.field("seq").less_than(s)));
+            all.push(
+                at_least
+                    .clone()
+                    .and_then(|s| f.field("seq").greater_than_or_equal(s)),
+            );
+            f.for_all(all)
+        })
+        .order(|o| o.fields([o.field("seq").desc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await?;
+    Ok(counted(reads, docs))
+}
+
+/// Builds matching `q`, newest first, page by page, for as long as `more`
+/// says the walk is not over.
+async fn walk_builds(
+    db: &FirestoreDb,
+    reads: &AtomicU64,
+    q: BuildQuery,
+    mut more: impl FnMut(&BuildDoc) -> bool,
+) -> Result<(), FirestoreError> {
+    let mut page = q;
+    loop {
+        let docs = query_builds(db, reads, page.clone()).await?;
+        let full = docs.len() as u32 == page.limit;
+        let Some(last) = docs.last().map(|d| d.seq.clone()) else {
+            return Ok(());
+        };
+        for doc in &docs {
+            if !more(doc) {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+        page.below = Some(last);
+    }
+}
+
+fn summary(doc: &BuildDoc) -> Result<BuildSummary, StoreError> {
+    Ok(doc.clone().build()?.summary())
+}
+
+/// The cell recomputed from its stored history, with this batch's builds
+/// (not yet visible to queries in the transaction) laid over it.
+async fn recompute_cell(
+    db: &FirestoreDb,
+    reads: &AtomicU64,
+    cell: &Cell,
+    batch: &HashMap<String, Build>,
+) -> Result<Result<Cell, StoreError>, FirestoreError> {
+    let key = cell_key(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
+    let mine: Vec<&Build> = batch.values().filter(|b| cell_key_of(b) == key).collect();
+
+    let mut running: Vec<BuildDoc> = query_builds(
+        db,
+        reads,
+        BuildQuery::of_cell(&key, 50).eq("result", "running"),
+    )
+    .await?;
+    running.retain(|d| !batch.contains_key(&d.id));
+
+    // Stored finished builds down to the first pass this batch does not
+    // rewrite: older ones cannot change the streak.
+    let mut finished = Vec::new();
+    walk_builds(
+        db,
+        reads,
+        BuildQuery::of_cell(&key, 200).eq("finished", true),
+        |doc| {
+            if batch.contains_key(&doc.id) {
+                return true;
+            }
+            finished.push(doc.clone());
+            doc.result != BuildResult::Pass.as_str()
+        },
+    )
+    .await?;
+
+    let summaries = |docs: Vec<BuildDoc>| -> Result<Vec<BuildSummary>, StoreError> {
+        docs.iter().map(summary).collect()
+    };
+    let (Ok(mut finished), Ok(running)) = (summaries(finished), summaries(running)) else {
+        return Ok(Err(StoreError::Corrupt(format!("builds of cell {key}"))));
+    };
+    finished.extend(
+        mine.iter()
+            .filter(|b| b.result.is_finished())
+            .map(|b| b.summary()),
+    );
+    finished.sort_by(|a, b| b.order_key().cmp(&a.order_key()));
+    let newest_running = running
+        .into_iter()
+        .chain(
+            mine.iter()
+                .filter(|b| !b.result.is_finished())
+                .map(|b| b.summary()),
+        )
+        .max_by(|a, b| a.order_key().cmp(&b.order_key()));
+    let empty = Cell::empty(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
+    Ok(Ok(health::recompute(
+        empty,
+        finished.into_iter(),
+        newest_running,
+    )))
+}
+
+/// What one ingestion attempt decided to write.
+struct Plan {
+    builds: Vec<Build>,
+    cells: HashMap<String, CellDoc>,
+    new_cells: HashSet<String>,
+}
+
+/// Reads what the batch touches and works out the writes. Runs inside the
+/// transaction, so every document read here is locked until commit.
+async fn plan(
+    db: &FirestoreDb,
+    reads: &AtomicU64,
+    builds: &[Build],
+) -> Result<Result<Plan, StoreError>, FirestoreError> {
+    let stored: HashMap<String, BuildDoc> = db
+        .fluent()
+        .select()
+        .by_id_in(BUILDS)
+        .obj::<BuildDoc>()
+        .batch(builds.iter().map(|b| doc_id(&[&b.id])))
+        .await?
+        .filter_map(|(_, doc)| async move { doc })
+        .map(|doc| (doc.id.clone(), doc))
+        .collect()
+        .await;
+    reads.fetch_add(builds.len() as u64, Ordering::Relaxed);
+
+    let mut stored_builds = HashMap::new();
+    for (id, doc) in stored {
+        match doc.build() {
+            Ok(b) => stored_builds.insert(id, b),
+            Err(e) => return Ok(Err(e)),
+        };
+    }
+    let mut changed = Vec::new();
+    for (index, build) in builds.iter().enumerate() {
+        if let Some(stored) = stored_builds.get(&build.id) {
+            if stored == build {
+                continue;
+            }
+            if let Some(field) = identity_conflict(stored, build) {
+                return Ok(Err(StoreError::Conflict {
+                    index,
+                    field,
+                    message: format!(
+                        "build '{}' already exists with a different {field}; \
+                         post the new build under a new id",
+                        build.id
+                    ),
+                }));
+            }
+        }
+        changed.push(build.clone());
+    }
+
+    if changed.is_empty() {
+        return Ok(Ok(Plan {
+            builds: changed,
+            cells: HashMap::new(),
+            new_cells: HashSet::new(),
+        }));
+    }
+    let keys: HashSet<String> = changed.iter().map(cell_key_of).collect();
+    let mut cells: HashMap<String, Cell> = HashMap::new();
+    let mut stream = db
+        .fluent()
+        .select()
+        .by_id_in(CELLS)
+        .obj::<CellDoc>()
+        .batch(keys.iter())
+        .await?;
+    while let Some((id, doc)) = stream.next().await {
+        reads.fetch_add(1, Ordering::Relaxed);
+        if let Some(doc) = doc {
+            match doc.cell() {
+                Ok(cell) => cells.insert(id, cell),
+                Err(e) => return Ok(Err(e)),
+            };
+        }
+    }
+    drop(stream);
+    let new_cells: HashSet<String> = keys
+        .iter()
+        .filter(|k| !cells.contains_key(*k))
+        .cloned()
+        .collect();
+
+    let mut batch: HashMap<String, Build> = HashMap::new();
+    for build in &changed {
+        let key = cell_key_of(build);
+        let cell = cells.get(&key).cloned().unwrap_or_else(|| {
+            Cell::empty(
+                &build.branch,
+                &build.component,
+                &build.arch,
+                &build.build_type,
+            )
+        });
+        // Within a batch, an earlier build of the same id is the previous one.
+        let previous = batch
+            .get(&build.id)
+            .or_else(|| stored_builds.get(&build.id))
+            .map(Build::summary);
+        batch.insert(build.id.clone(), build.clone());
+        match health::apply(&cell, previous.as_ref(), &build.summary()) {
+            Step::Updated(next) => {
+                cells.insert(key, *next);
+            }
+            Step::Unchanged => {
+                cells.insert(key, cell);
+            }
+            Step::Recompute => match recompute_cell(db, reads, &cell, &batch).await? {
+                Ok(next) => {
+                    cells.insert(key, next);
+                }
+                Err(e) => return Ok(Err(e)),
+            },
+        }
+    }
+    cells.retain(|k, _| keys.contains(k));
+    let cells = match cells
+        .into_iter()
+        .map(|(key, cell)| Ok((key, CellDoc::of(&cell)?)))
+        .collect::<Result<HashMap<_, _>, StoreError>>()
+    {
+        Ok(cells) => cells,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(Plan {
+        builds: changed,
+        cells,
+        new_cells,
+    }))
+}
+
+fn queue_writes(
+    db: &FirestoreDb,
+    tx: &mut firestore::FirestoreTransaction,
+    plan: &Plan,
+) -> Result<(), FirestoreError> {
+    let mut versions = HashSet::new();
+    for build in &plan.builds {
+        let doc = BuildDoc::of(build);
+        db.fluent()
+            .update()
+            .in_col(BUILDS)
+            .document_id(doc_id(&[&build.id]))
+            .object(&doc)
+            .add_to_transaction(tx)?;
+        let commit = CommitDoc {
+            branch: build.branch.clone(),
+            commit: build.commit.clone(),
+            pr: build.pr.and_then(|p| i64::try_from(p).ok()),
+            title: build.commit_title.clone(),
+            last_started_micros: 0,
+        };
+        // Only present fields are written, so a later build without a
+        // title or PR never erases what an earlier one reported.
+        let mut fields = vec!["branch", "commit"];
+        if commit.pr.is_some() {
+            fields.push("pr");
+        }
+        if commit.title.is_some() {
+            fields.push("title");
+        }
+        let started = build.started_at.timestamp_micros();
+        db.fluent()
+            .update()
+            .fields(fields)
+            .in_col(COMMITS)
+            .document_id(doc_id(&[&build.branch, &build.commit]))
+            .object(&commit)
+            .transforms(|t| t.fields([t.field("last_started_micros").maximum(started)]))
+            .add_to_transaction(tx)?;
+        if let Some(version) = &build.version {
+            if versions.insert((build.branch.clone(), version.clone(), build.commit.clone())) {
+                db.fluent()
+                    .update()
+                    .in_col(VERSIONS)
+                    .document_id(doc_id(&[&build.branch, version, &build.commit]))
+                    .object(&VersionDoc {
+                        branch: build.branch.clone(),
+                        version: version.clone(),
+                        commit: build.commit.clone(),
+                    })
+                    .add_to_transaction(tx)?;
+            }
+        }
+    }
+    let mut branches = HashSet::new();
+    for (key, doc) in &plan.cells {
+        db.fluent()
+            .update()
+            .in_col(CELLS)
+            .document_id(key)
+            .object(doc)
+            .add_to_transaction(tx)?;
+        if plan.new_cells.contains(key) && branches.insert(doc.branch.clone()) {
+            db.fluent()
+                .update()
+                .in_col(BRANCHES)
+                .document_id(doc_id(&[&doc.branch]))
+                .object(&BranchDoc {
+                    branch: doc.branch.clone(),
+                })
+                .add_to_transaction(tx)?;
+        }
+    }
+    Ok(())
+}
+
+impl FirestoreStore {
+    pub async fn open(settings: &FirestoreSettings) -> Result<Self, StoreError> {
+        let mut options = FirestoreDbOptions::new(settings.project.clone())
+            .with_request_timeout(settings.timeout);
+        if let Some(database) = &settings.database {
+            options = options.with_database_id(database.clone());
+        }
+        let db = FirestoreDb::with_options(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to Firestore: {e}")))?;
+        let (events, _) = broadcast::channel(1024);
+        let listener = listen_to_cells(&db, events.clone()).await?;
+        Ok(FirestoreStore {
+            db,
+            timeout: settings.timeout,
+            reads: Arc::new(AtomicU64::new(0)),
+            events,
+            _listener: listener,
+        })
+    }
+
+    /// Documents read from Firestore so far: what a page view costs.
+    pub fn document_reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        // An ingestion is several round trips; give it a few request timeouts.
+        tokio::time::timeout(self.timeout * 3, work)
+            .await
+            .map_err(|_| StoreError::Unavailable("Firestore did not answer in time".into()))?
+    }
+
+    async fn candidates(
+        &self,
+        docs: Vec<CommitDoc>,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError> {
+        let mut docs = counted(&self.reads, docs);
+        docs.sort_by(|a, b| {
+            b.last_started_micros
+                .cmp(&a.last_started_micros)
+                .then_with(|| a.branch.cmp(&b.branch))
+        });
+        docs.truncate(limit);
+        Ok(docs.into_iter().map(CommitDoc::candidate).collect())
+    }
+
+    /// The newest pass or fail of a cell older than `below`, skipping
+    /// builds of `exclude_commit`.
+    async fn decisive_before(
+        &self,
+        key: &str,
+        exclude_commit: &str,
+        below: String,
+    ) -> Result<Option<BuildDoc>, StoreError> {
+        let mut found = None;
+        let q = BuildQuery {
+            below: Some(below),
+            ..BuildQuery::of_cell(key, 20).eq("decisive", true)
+        };
+        walk_builds(&self.db, &self.reads, q, |doc| {
+            if doc.commit == exclude_commit {
+                return true;
+            }
+            found = Some(doc.clone());
+            false
+        })
+        .await?;
+        Ok(found)
+    }
+}
+
+/// Feeds every change of a cell document, from any server, into `events`.
+/// Listen resets re-send unchanged documents; those are dropped here.
+async fn listen_to_cells(
+    db: &FirestoreDb,
+    events: broadcast::Sender<Cell>,
+) -> Result<FirestoreListener<FirestoreDb, FirestoreMemListenStateStorage>, StoreError> {
+    let mut listener = db
+        .create_listener(FirestoreMemListenStateStorage::new())
+        .await?;
+    db.fluent()
+        .select()
+        .from(CELLS)
+        .listen()
+        .add_target(CELLS_TARGET, &mut listener)?;
+    let seen: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    listener
+        .start(move |event| {
+            let (events, seen) = (events.clone(), seen.clone());
+            async move {
+                if let FirestoreListenEvent::DocumentChange(change) = event {
+                    if let Some(doc) = &change.document {
+                        let cell_doc = FirestoreDb::deserialize_doc_to::<CellDoc>(doc)?;
+                        let fresh = seen
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(doc.name.clone(), cell_doc.state.clone())
+                            .is_none_or(|old| old != cell_doc.state);
+                        if fresh {
+                            if let Ok(cell) = cell_doc.cell() {
+                                // No subscriber is not an error.
+                                let _ = events.send(cell);
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        })
+        .await?;
+    Ok(listener)
+}
+
+#[async_trait]
+impl Store for FirestoreStore {
+    async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+        let ids: Vec<String> = builds.iter().map(|b| b.id.clone()).collect();
+        let builds = Arc::new(builds);
+        let reads = self.reads.clone();
+        let options = FirestoreTransactionOptions::new()
+            .with_max_retries(10)
+            .with_retry_max_elapsed_time(self.timeout * 2);
+        let decided = self.bounded(async {
+            Ok(self
+                .db
+                .run_transaction_with_options(
+                    |db, tx| {
+                        let (builds, reads) = (builds.clone(), reads.clone());
+                        async move {
+                            let plan = match plan(&db, &reads, &builds).await? {
+                                Ok(plan) => plan,
+                                Err(e) => return Ok(Err(e)),
+                            };
+                            queue_writes(&db, tx, &plan)?;
+                            Ok(Ok(!plan.builds.is_empty()))
+                        }
+                        .boxed()
+                    },
+                    options,
+                )
+                .await?)
+        });
+        let changed = decided.await??;
+        Ok(IngestOutcome { ids, changed })
+    }
+
+    async fn cells(&self, branch: &str) -> Result<Vec<Cell>, StoreError> {
+        let branch = branch.to_string();
+        let docs: Vec<CellDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(CELLS)
+            .filter(move |q| q.for_all([q.field("branch").eq(branch.clone())]))
+            .obj()
+            .query()
+            .await?;
+        counted(&self.reads, docs)
+            .iter()
+            .map(CellDoc::cell)
+            .collect()
+    }
+
+    async fn branches(&self) -> Result<Vec<String>, StoreError> {
+        let docs: Vec<BranchDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(BRANCHES)
+            .obj()
+            .query()
+            .await?;
+        let mut branches: Vec<String> = counted(&self.reads, docs)
+            .into_iter()
+            .map(|d| d.branch)
+            .collect();
+        branches.sort();
+        Ok(branches)
+    }
+
+    async fn build(&self, id: &str) -> Result<Option<Build>, StoreError> {
+        let doc: Option<BuildDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(BUILDS)
+            .obj()
+            .one(doc_id(&[id]))
+            .await?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        doc.map(BuildDoc::build).transpose()
+    }
+
+    async fn commits_by_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError> {
+        // A range on the SHA must be ordered by the SHA first, so the newest
+        // are picked here; prefixes are long enough to match few commits.
+        let low = prefix.to_ascii_lowercase();
+        let high = format!("{low}g");
+        let docs: Vec<CommitDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(COMMITS)
+            .filter(move |q| {
+                q.for_all([
+                    q.field("commit").greater_than_or_equal(low.clone()),
+                    q.field("commit").less_than(high.clone()),
+                ])
+            })
+            .order(|o| o.fields([o.field("commit").asc()]))
+            .limit(2000)
+            .obj()
+            .query()
+            .await?;
+        self.candidates(docs, limit).await
+    }
+
+    async fn commits_by_pr(
+        &self,
+        pr: u64,
+        limit: usize,
+    ) -> Result<Vec<CommitCandidate>, StoreError> {
+        let pr = i64::try_from(pr).unwrap_or(i64::MAX);
+        let docs: Vec<CommitDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(COMMITS)
+            .filter(move |q| q.for_all([q.field("pr").eq(pr)]))
+            .order(|o| o.fields([o.field("last_started_micros").desc()]))
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        self.candidates(docs, limit).await
+    }
+
+    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
+        let commit = commit.to_string();
+        let docs: Vec<BuildDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(BUILDS)
+            .filter(move |q| q.for_all([q.field("commit").eq(commit.clone())]))
+            .obj()
+            .query()
+            .await?;
+        let mut builds = counted(&self.reads, docs)
+            .into_iter()
+            .map(BuildDoc::build)
+            .collect::<Result<Vec<_>, _>>()?;
+        builds.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(builds)
+    }
+
+    async fn baseline(
+        &self,
+        cell: &CellId,
+        commit: &str,
+        parent: Option<&str>,
+        before: &Cursor,
+    ) -> Result<Option<Baseline>, StoreError> {
+        let key = cell_key(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
+        let at_parent = match parent {
+            Some(parent) => {
+                let q = BuildQuery::of_cell(&key, 50)
+                    .eq("commit", parent.to_string())
+                    .eq("decisive", true);
+                query_builds(&self.db, &self.reads, q)
+                    .await?
+                    .into_iter()
+                    .next()
+            }
+            None => None,
+        };
+        let build = match at_parent {
+            Some(doc) => doc,
+            None => match self
+                .decisive_before(&key, commit, seq(before.started_at, &before.id))
+                .await?
+            {
+                Some(doc) => doc,
+                None => return Ok(None),
+            },
+        };
+        // Walk back through the red streak the baseline belongs to.
+        let mut streak_since = None;
+        if build.result == BuildResult::Fail.as_str() {
+            let mut earliest = build.clone();
+            let q = BuildQuery {
+                below: Some(build.seq.clone()),
+                ..BuildQuery::of_cell(&key, 200).eq("decisive", true)
+            };
+            walk_builds(&self.db, &self.reads, q, |doc| {
+                if doc.result == BuildResult::Fail.as_str() {
+                    earliest = doc.clone();
+                    true
+                } else {
+                    false
+                }
+            })
+            .await?;
+            streak_since = Some(summary(&earliest)?);
+        }
+        Ok(Some(Baseline {
+            build: summary(&build)?,
+            streak_since,
+        }))
+    }
+
+    async fn recent_commits(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<Build>)>, StoreError> {
+        let owned = branch.to_string();
+        let commits: Vec<CommitDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(COMMITS)
+            .filter(move |q| q.for_all([q.field("branch").eq(owned.clone())]))
+            .order(|o| o.fields([o.field("last_started_micros").desc()]))
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        let mut out = Vec::new();
+        for commit in counted(&self.reads, commits) {
+            let q = BuildQuery::new(1000)
+                .eq("commit", commit.commit.clone())
+                .eq("branch", branch.to_string());
+            let builds = query_builds(&self.db, &self.reads, q)
+                .await?
+                .into_iter()
+                .map(BuildDoc::build)
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push((commit.commit, builds));
+        }
+        Ok(out)
+    }
+
+    async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let branch = branch.to_string();
+        let docs: Vec<VersionDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(VERSIONS)
+            .filter(move |q| q.for_all([q.field("branch").eq(branch.clone())]))
+            .obj()
+            .query()
+            .await?;
+        let mut versions: Vec<(String, String)> = counted(&self.reads, docs)
+            .into_iter()
+            .map(|d| (d.version, d.commit))
+            .collect();
+        versions.sort();
+        Ok(versions)
+    }
+
+    async fn builds(
+        &self,
+        filter: &BuildFilter,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Build>, StoreError> {
+        let mut q = BuildQuery::new(limit as u32);
+        for (field, value) in [
+            ("branch", &filter.branch),
+            ("component", &filter.component),
+            ("arch", &filter.arch),
+            ("build_type", &filter.build_type),
+        ] {
+            if let Some(value) = value {
+                q = q.eq(field, value.clone());
+            }
+        }
+        if let Some(result) = filter.result {
+            q = q.eq("result", result.as_str());
+        }
+        q.at_least = filter.since.map(seq_floor);
+        q.below = cursor.map(|c| seq(c.started_at, &c.id));
+        query_builds(&self.db, &self.reads, q)
+            .await?
+            .into_iter()
+            .map(BuildDoc::build)
+            .collect()
+    }
+
+    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+        let doc = TokenDoc {
+            name: name.to_string(),
+            hash: hash.to_string(),
+            created_at: SystemTime::now(),
+        };
+        let created: Result<TokenDoc, FirestoreError> = self
+            .db
+            .fluent()
+            .insert()
+            .into(TOKENS)
+            .document_id(doc_id(&[name]))
+            .object(&doc)
+            .execute()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(FirestoreError::DataConflictError(_)) => {
+                Err(StoreError::TokenExists(name.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let docs: Vec<TokenDoc> = self.db.fluent().select().from(TOKENS).obj().query().await?;
+        let mut tokens: Vec<TokenRecord> = counted(&self.reads, docs)
+            .into_iter()
+            .map(|d| TokenRecord {
+                name: d.name,
+                hash: d.hash,
+                created_at: d.created_at.into(),
+            })
+            .collect();
+        tokens.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(tokens)
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let id = doc_id(&[name]);
+        let existed = self
+            .db
+            .run_transaction(|db, tx| {
+                let id = id.clone();
+                async move {
+                    let doc: Option<TokenDoc> =
+                        db.fluent().select().by_id_in(TOKENS).obj().one(&id).await?;
+                    if doc.is_some() {
+                        db.fluent()
+                            .delete()
+                            .from(TOKENS)
+                            .document_id(&id)
+                            .add_to_transaction(tx)?;
+                    }
+                    Ok(doc.is_some())
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(existed)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Cell> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_ids_are_valid_and_distinct() {
+        assert_eq!(doc_id(&["release/v1.8", "agw"]), "release%2Fv1.8|agw");
+        assert_eq!(doc_id(&[".."]), "%2E.");
+        assert_eq!(doc_id(&["__x__"]), "%5F_x__");
+        assert_ne!(doc_id(&["a|b", "c"]), doc_id(&["a", "b|c"]));
+        assert_ne!(doc_id(&["a%7Cb"]), doc_id(&["a|b"]));
+    }
+
+    #[test]
+    fn seq_sorts_like_time_then_id() {
+        let t = |micros| DateTime::from_timestamp_micros(micros).unwrap();
+        assert!(seq(t(9), "z") < seq(t(10), "a"));
+        assert!(seq(t(10), "a") < seq(t(10), "b"));
+        assert!(seq_floor(t(10)) <= seq(t(10), "a"));
+        assert!(seq_floor(t(10)) > seq(t(9), "zzz"));
+    }
+
+    crate::store::conformance::conformance_suite!({
+        let host = std::env::var("FIRESTORE_EMULATOR_HOST").expect(
+            "the Firestore tests need the emulator: run ./scripts/test, or start it and set \
+             FIRESTORE_EMULATOR_HOST",
+        );
+        assert!(!host.is_empty());
+        // One project per test keeps parallel tests apart on one emulator.
+        let settings = FirestoreSettings {
+            project: format!("test-{}", uuid::Uuid::new_v4().simple()),
+            database: None,
+            timeout: Duration::from_secs(10),
+        };
+        let store = FirestoreStore::open(&settings).await.unwrap();
+        (Box::new(store) as Box<dyn Store>, ())
+    });
+}
