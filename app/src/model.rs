@@ -251,6 +251,34 @@ impl HealthMatrix {
         }
     }
 
+    /// The matrix after a live change of one cell; cells of other branches
+    /// are ignored. The clock moves to the change, so ages stay consistent.
+    pub fn with_cell(&self, cell: Cell) -> HealthMatrix {
+        if cell.branch != self.branch {
+            return self.clone();
+        }
+        let newest = [&cell.latest, &cell.running]
+            .into_iter()
+            .flatten()
+            .map(|b| b.finished_at.unwrap_or(b.started_at))
+            .max();
+        let generated_at = newest.map_or(self.generated_at, |t| t.max(self.generated_at));
+        let mut cells = self.cells.clone();
+        match cells.iter_mut().find(|c| {
+            (&c.component, &c.arch, &c.build_type)
+                == (&cell.component, &cell.arch, &cell.build_type)
+        }) {
+            Some(slot) => *slot = cell,
+            None => cells.push(cell),
+        }
+        HealthMatrix::new(
+            self.branch.clone(),
+            self.branches.clone(),
+            cells,
+            generated_at,
+        )
+    }
+
     /// Cells of one component on one architecture, ordered by build type.
     pub fn cells_of(&self, component: &str, arch: &str) -> Vec<Cell> {
         self.cells
@@ -289,6 +317,34 @@ mod tests {
             finished_at: None,
             url: Some("javascript:alert(1)".into()),
         }
+    }
+
+    #[test]
+    fn live_cells_replace_their_slot() {
+        let mut pass = Cell::empty("master", "agw", "arm64", "bazel");
+        pass.latest = Some(summary("1", BuildResult::Pass));
+        let matrix = HealthMatrix::new(
+            "master".into(),
+            vec!["master".into()],
+            vec![pass.clone()],
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        );
+        let mut fail = pass.clone();
+        let mut failed = summary("2", BuildResult::Fail);
+        failed.finished_at = Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap());
+        fail.latest = Some(failed.clone());
+        let live = matrix.with_cell(fail);
+        assert_eq!(live.cells.len(), 1);
+        assert_eq!(live.cells[0].status(), BuildResult::Fail);
+        assert_eq!(live.summary[0].red, 1);
+        assert_eq!(live.generated_at, failed.finished_at.unwrap());
+
+        let mut other = pass.clone();
+        other.component = "feg".into();
+        assert_eq!(live.with_cell(other).components, ["agw", "feg"]);
+        let mut elsewhere = pass;
+        elsewhere.branch = "v1.8".into();
+        assert_eq!(live.with_cell(elsewhere), live);
     }
 
     #[test]

@@ -50,7 +50,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve => {
-            let store = open_store(&settings, DATA_DIR)?;
+            let store = open_store(&settings, DATA_DIR).await?;
             if store.tokens().await?.is_empty() {
                 tracing::warn!(
                     "no ingestion token exists yet: create one with `ci-dashboard token create NAME`"
@@ -59,7 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(settings, store, None).await
         }
         Command::Demo => {
-            let store = open_store(&settings, DEMO_DATA_DIR)?;
+            let store = open_store(&settings, DEMO_DATA_DIR).await?;
             if store.branches().await?.is_empty() {
                 let count = demo::seed(store.as_ref(), &settings.repository).await?;
                 println!(
@@ -72,7 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(settings, store, Some(secret)).await
         }
         Command::Token(command) => {
-            let store = open_store(&settings, DATA_DIR)?;
+            let store = open_store(&settings, DATA_DIR).await?;
             manage_tokens(store.as_ref(), command).await
         }
     }

@@ -46,6 +46,8 @@ pub enum TokenCommand {
 pub enum StoreKind {
     /// SQLite file in the data directory.
     Embedded,
+    /// Cloud Firestore (or its emulator, with FIRESTORE_EMULATOR_HOST set).
+    Firestore,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -64,6 +66,20 @@ pub struct Settings {
     /// Where builds are stored.
     #[arg(long, value_enum, env = "CI_DASHBOARD_STORE", default_value_t = StoreKind::Embedded, global = true)]
     pub store: StoreKind,
+    /// Google Cloud project of the Firestore database [default: $GOOGLE_CLOUD_PROJECT]
+    #[arg(long, env = "CI_DASHBOARD_FIRESTORE_PROJECT", global = true)]
+    pub firestore_project: Option<String>,
+    /// Firestore database id [default: (default)]
+    #[arg(long, env = "CI_DASHBOARD_FIRESTORE_DATABASE", global = true)]
+    pub firestore_database: Option<String>,
+    /// Seconds to wait for the store before answering 503.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_STORE_TIMEOUT",
+        default_value_t = 5,
+        global = true
+    )]
+    pub store_timeout: u64,
     /// Repository (owner/name) of builds that do not name one; used for commit links.
     #[arg(
         long,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod history;
 pub mod ingest;

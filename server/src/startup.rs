@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::ssr::DashboardContext;
 use app::{shell, App};
@@ -13,13 +14,16 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
-use crate::api;
 use crate::config::{Settings, StoreKind};
 use crate::dashboard::Views;
 use crate::release::{ReleaseConfig, MAGMA_DEFAULT};
-use crate::store::{embedded::EmbeddedStore, Store, StoreError};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::firestore::{FirestoreSettings, FirestoreStore};
+use crate::store::Store;
+use crate::{api, events};
 use anyhow::Context as _;
 
 #[derive(Clone)]
@@ -27,6 +31,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub views: Views,
     pub settings: Arc<Settings>,
+    /// Turns true when the server begins to shut down.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -35,12 +41,29 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-pub fn open_store(settings: &Settings, default_dir: &str) -> Result<Arc<dyn Store>, StoreError> {
-    match settings.store {
-        StoreKind::Embedded => Ok(Arc::new(EmbeddedStore::open(
-            &settings.data_dir_or(default_dir),
-        )?)),
-    }
+pub async fn open_store(settings: &Settings, default_dir: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match settings.store {
+        StoreKind::Embedded => Arc::new(EmbeddedStore::open(&settings.data_dir_or(default_dir))?),
+        StoreKind::Firestore => {
+            let project = settings
+                .firestore_project
+                .clone()
+                .or_else(|| std::env::var("GOOGLE_CLOUD_PROJECT").ok())
+                .filter(|p| !p.is_empty())
+                .context(
+                    "--store firestore needs --firestore-project \
+                     (or CI_DASHBOARD_FIRESTORE_PROJECT or GOOGLE_CLOUD_PROJECT)",
+                )?;
+            Arc::new(
+                FirestoreStore::open(&FirestoreSettings {
+                    project,
+                    database: settings.firestore_database.clone(),
+                    timeout: Duration::from_secs(settings.store_timeout.max(1)),
+                })
+                .await?,
+            )
+        }
+    })
 }
 
 pub fn load_release_config(settings: &Settings) -> anyhow::Result<ReleaseConfig> {
@@ -62,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/health", get(api::get_health))
+        .route("/api/v1/events", get(events::cell_events))
         .route("/api/v1/commits/{sha}", get(api::get_commit))
         .route("/api/v1/builds", get(api::list_builds))
         .route("/api/v1/releases", get(api::list_releases))
@@ -82,6 +106,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    stopping: watch::Sender<bool>,
 }
 
 impl Application {
@@ -104,14 +129,17 @@ impl Application {
             default_branch: settings.default_branch.clone(),
             release,
         };
+        let (stopping, shutdown) = watch::channel(false);
         let state = AppState {
             leptos_options,
             views,
             settings: Arc::new(settings),
+            shutdown,
         };
         Ok(Application {
             listener,
             router: router(state),
+            stopping,
         })
     }
 
@@ -126,8 +154,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let stopping = self.stopping;
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stopping.send_replace(true);
+            })
             .await
     }
 }

@@ -1,122 +1,21 @@
 //! HTTP tests against the real router and the real embedded store, each on
 //! its own port and temporary data directory.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use app::model::CommitCandidate;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::config::{Settings, StoreKind};
 use server::ingest::Build;
-use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
 use server::store::{
     Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError, TokenRecord,
 };
 use server::token;
 
-const SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
-
-struct TestApp {
-    url: String,
-    token: String,
-    client: reqwest::Client,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-fn settings() -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        store: StoreKind::Embedded,
-        repository: "magma/magma".into(),
-        default_branch: "master".into(),
-        site_root: "target/site".into(),
-        release_config: None,
-    }
-}
-
-async fn spawn_with(store: Arc<dyn Store>) -> TestApp {
-    spawn_configured(store, settings()).await
-}
-
-async fn spawn_configured(store: Arc<dyn Store>, settings: Settings) -> TestApp {
-    let secret = token::generate();
-    // The name may exist already when an app restarts on the same data.
-    let name = format!("ci-{}", &secret[4..12]);
-    store
-        .create_token(&name, &token::hash(&secret))
-        .await
-        .unwrap();
-    let app = Application::build(settings, store).await.unwrap();
-    let url = format!("http://{}", app.local_addr());
-    let server = tokio::spawn(app.run(std::future::pending()));
-    TestApp {
-        url,
-        token: secret,
-        client: reqwest::Client::new(),
-        server,
-    }
-}
-
-async fn spawn(dir: &Path) -> TestApp {
-    spawn_with(Arc::new(EmbeddedStore::open(dir).unwrap())).await
-}
-
-impl TestApp {
-    async fn post(&self, body: &Value) -> (StatusCode, Value) {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/builds", self.url))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap())
-    }
-
-    async fn health(&self, branch: &str) -> Value {
-        let resp = self
-            .client
-            .get(format!("{}/api/v1/health?branch={branch}", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        resp.json().await.unwrap()
-    }
-
-    async fn cell(&self, branch: &str, component: &str, arch: &str) -> Option<Value> {
-        self.health(branch).await["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["component"] == component && c["arch"] == arch)
-            .cloned()
-    }
-}
-
-fn build(arch: &str, result: &str) -> Value {
-    let mut b = json!({
-        "commit": SHA,
-        "branch": "master",
-        "component": "agw",
-        "arch": arch,
-        "build_type": "bazel-build",
-        "result": result,
-        "started_at": "2026-01-10T10:00:00Z",
-        "url": "https://github.com/magma/magma/actions/runs/1",
-        "commit_title": "<script>alert(1)</script> Fix Vec<u8> parsing",
-    });
-    if result != "running" {
-        b["finished_at"] = json!("2026-01-10T10:20:00Z");
-    }
-    b
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn posted_build_appears_in_health() {
@@ -528,4 +427,30 @@ async fn an_unavailable_store_gives_503_with_retry_after() {
         !body["error"].as_str().unwrap().contains("disk"),
         "no internals leak"
     );
+}
+
+#[tokio::test]
+async fn open_pages_receive_cell_changes_of_their_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let events = app.events("master").await;
+    let mut release = build("amd64", "pass");
+    release["branch"] = json!("v1.8");
+    assert_eq!(app.post(&release).await.0, StatusCode::CREATED);
+    let (status, body) = app.post(&build("arm64", "fail")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body["ids"][0].as_str().unwrap();
+
+    let event = await_event(events, "event: cell", std::time::Duration::from_secs(5)).await;
+    assert!(event.contains(r#""branch":"master""#), "{event}");
+    assert!(event.contains(&format!(r#""id":"{id}""#)), "{event}");
+    assert!(event.contains(r#""result":"fail""#), "{event}");
+
+    let bad = app
+        .client
+        .get(format!("{}/api/v1/events?branch=..%2Fx", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }

@@ -53,6 +53,9 @@ async fn spawn() -> App {
         default_branch: "master".into(),
         release_config: Some(config),
         site_root: "target/site".into(),
+        firestore_project: None,
+        firestore_database: None,
+        store_timeout: 10,
     };
     let app = Application::build(settings, store).await.unwrap();
     let url = format!("http://{}", app.local_addr());

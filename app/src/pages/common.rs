@@ -13,6 +13,13 @@ pub fn ErrorNotice(error: String) -> impl IntoView {
         .split_once(": ")
         .map(|(_, m)| m.to_string())
         .unwrap_or(error);
+    // Monitors and retrying clients should see what people read.
+    #[cfg(feature = "ssr")]
+    if message == crate::api::UNAVAILABLE {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
     view! {
         <Title text="Unavailable"/>
         <div class="notice error" role="alert">{message}</div>

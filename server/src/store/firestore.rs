@@ -649,7 +649,10 @@ fn queue_writes(
 impl FirestoreStore {
     pub async fn open(settings: &FirestoreSettings) -> Result<Self, StoreError> {
         let mut options = FirestoreDbOptions::new(settings.project.clone())
-            .with_request_timeout(settings.timeout);
+            .with_request_timeout(settings.timeout)
+            // One retry: a dead connection is replaced, but a page does not
+            // wait out many timeouts before saying storage is unavailable.
+            .with_max_retries(1);
         if let Some(database) = &settings.database {
             options = options.with_database_id(database.clone());
         }

@@ -1,0 +1,151 @@
+//! Helpers shared by the HTTP test binaries: the real app on a random port.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::config::{Settings, StoreKind};
+use server::startup::Application;
+use server::store::embedded::EmbeddedStore;
+use server::store::Store;
+use server::token;
+
+pub const SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+
+pub struct TestApp {
+    pub url: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        store: StoreKind::Embedded,
+        repository: "magma/magma".into(),
+        default_branch: "master".into(),
+        site_root: "target/site".into(),
+        release_config: None,
+        firestore_project: None,
+        firestore_database: None,
+        store_timeout: 10,
+    }
+}
+
+pub async fn spawn_with(store: Arc<dyn Store>) -> TestApp {
+    spawn_configured(store, settings()).await
+}
+
+pub async fn spawn_configured(store: Arc<dyn Store>, settings: Settings) -> TestApp {
+    let secret = token::generate();
+    // The name may exist already when an app restarts on the same data.
+    let name = format!("ci-{}", &secret[4..12]);
+    store
+        .create_token(&name, &token::hash(&secret))
+        .await
+        .unwrap();
+    let app = Application::build(settings, store).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    let server = tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        url,
+        token: secret,
+        client: reqwest::Client::new(),
+        server,
+    }
+}
+
+pub async fn spawn(dir: &Path) -> TestApp {
+    spawn_with(Arc::new(EmbeddedStore::open(dir).unwrap())).await
+}
+
+impl TestApp {
+    pub async fn post(&self, body: &Value) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/builds", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    pub async fn health(&self, branch: &str) -> Value {
+        let resp = self
+            .client
+            .get(format!("{}/api/v1/health?branch={branch}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    pub async fn cell(&self, branch: &str, component: &str, arch: &str) -> Option<Value> {
+        self.health(branch).await["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == component && c["arch"] == arch)
+            .cloned()
+    }
+}
+
+pub fn build(arch: &str, result: &str) -> Value {
+    let mut b = json!({
+        "commit": SHA,
+        "branch": "master",
+        "component": "agw",
+        "arch": arch,
+        "build_type": "bazel-build",
+        "result": result,
+        "started_at": "2026-01-10T10:00:00Z",
+        "url": "https://github.com/magma/magma/actions/runs/1",
+        "commit_title": "<script>alert(1)</script> Fix Vec<u8> parsing",
+    });
+    if result != "running" {
+        b["finished_at"] = json!("2026-01-10T10:20:00Z");
+    }
+    b
+}
+
+/// Reads a server-sent event stream until an event containing `needle`
+/// arrives; panics after `wait`.
+pub async fn await_event(resp: reqwest::Response, needle: &str, wait: Duration) -> String {
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    tokio::time::timeout(wait, async {
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if let Some(event) = text.split("\n\n").find(|e| e.contains(needle)) {
+                return event.to_string();
+            }
+        }
+        panic!("the event stream ended before an event with {needle}: {text}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no event with {needle} within {wait:?}"))
+}
+
+impl TestApp {
+    /// Opens the live event stream of a branch and waits for its `ready`.
+    pub async fn events(&self, branch: &str) -> reqwest::Response {
+        let resp = self
+            .client
+            .get(format!("{}/api/v1/events?branch={branch}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp
+    }
+}
