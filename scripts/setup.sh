@@ -61,3 +61,50 @@ build_release() {
 }
 
 BIN="$CARGO_TARGET_DIR/release/ci-dashboard"
+
+FIRESTORE_EMULATOR=/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts the Firestore emulator in its own process group (its launcher does
+# not exec java, so only the group can be stopped) and exports
+# FIRESTORE_EMULATOR_HOST. Callers stop it with stop_firestore_emulator.
+start_firestore_emulator() {
+  if ! command -v java > /dev/null; then
+    step "Installing Java for the Firestore emulator"
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openjdk-17-jre-headless
+  fi
+  if [ ! -x "$FIRESTORE_EMULATOR" ]; then
+    echo "error: the Firestore emulator is missing ($FIRESTORE_EMULATOR); see DEVELOPERS.md" >&2
+    return 1
+  fi
+  step "Starting the Firestore emulator"
+  local port log
+  port="$(free_port)"
+  log="$(mktemp)"
+  setsid "$FIRESTORE_EMULATOR" start --host=127.0.0.1 --port="$port" > "$log" 2>&1 &
+  EMULATOR_PID=$!
+  for _ in $(seq 1 300); do
+    if grep -q "Dev App Server is now running" "$log"; then
+      export FIRESTORE_EMULATOR_HOST="127.0.0.1:$port"
+      echo "Firestore emulator on $FIRESTORE_EMULATOR_HOST (process group $EMULATOR_PID)"
+      return 0
+    fi
+    if ! kill -0 "$EMULATOR_PID" 2>/dev/null; then cat "$log" >&2; return 1; fi
+    sleep 0.2
+  done
+  cat "$log" >&2
+  echo "error: the Firestore emulator did not start within 60 s" >&2
+  return 1
+}
+
+stop_firestore_emulator() {
+  if [ -n "${EMULATOR_PID:-}" ]; then
+    kill -- "-$EMULATOR_PID" 2>/dev/null || true
+    wait "$EMULATOR_PID" 2>/dev/null || true
+    EMULATOR_PID=""
+  fi
+}

@@ -102,3 +102,36 @@ test("an unknown page is a 404 with a way back", async ({ page }) => {
   expect(resp?.status()).toBe(404);
   await expect(page.getByRole("link", { name: "Back to the overview" })).toBeVisible();
 });
+
+test("an open overview turns a cell red when a failure is posted, without a reload", async ({
+  page,
+  request,
+}) => {
+  const errors = watchErrors(page);
+  const branch = `live-${Date.now()}`;
+  await post(request, build({ commit: sha(30), branch, component: "feg", arch: "amd64", result: "pass" }));
+  await page.goto(`/?branch=${branch}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+  await expect(page.locator("section.overview[data-live=on]")).toBeVisible();
+  const cell = page.locator('[data-cell="feg/amd64/bazel-build"]');
+  await expect(cell).toHaveAttribute("data-status", "pass");
+  // A reload would drop this marker.
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+
+  const now = new Date().toISOString();
+  await post(request, {
+    ...build({ commit: sha(31), branch, component: "feg", arch: "amd64", result: "fail" }),
+    started_at: now,
+    finished_at: now,
+  });
+  await expect(cell).toHaveAttribute("data-status", "fail", { timeout: 3000 });
+  await expect(cell).toContainText("failing since");
+  // A component the page has never seen gets its own row.
+  await post(request, build({ commit: sha(31), branch, component: "nms", arch: "arm64", result: "pass" }));
+  await expect(page.locator('[data-cell="nms/arm64/bazel-build"]')).toHaveAttribute("data-status", "pass", {
+    timeout: 3000,
+  });
+  await expect(page.locator(".summary [data-arch=amd64]")).toHaveText("amd64: 1 of 1 red");
+  expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+  expect(errors).toEqual([]);
+});

@@ -34,68 +34,136 @@ pub fn OverviewPage() -> impl IntoView {
 #[component]
 fn Overview(matrix: HealthMatrix) -> impl IntoView {
     let title = format!("{} health", matrix.branch);
+    let branch = matrix.branch.clone();
+    let branches = matrix.branches.clone();
+    // Ages stay relative to the first render, so a live change re-renders
+    // only its own cell ("just now"), never the whole matrix.
     let now = matrix.generated_at;
-    let empty = matrix.cells.is_empty();
-    let header = matrix
-        .architectures
-        .iter()
-        .map(|arch| view! { <th scope="col">{arch.clone()}</th> })
-        .collect_view();
-    let rows = matrix
-        .components
-        .iter()
-        .map(|component| {
-            let cells = matrix
-                .architectures
-                .iter()
-                .map(|arch| {
-                    let cells = matrix.cells_of(component, arch);
-                    view! { <td><CellList cells now/></td> }
-                })
-                .collect_view();
-            view! {
-                <tr>
-                    <th scope="row" class="component">{component.clone()}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
+    let live = RwSignal::new(matrix);
+    let connected = RwSignal::new(false);
+    follow_changes(branch.clone(), live, connected);
+
+    let layout = Memo::new(move |_| live.with(|m| (m.components.clone(), m.architectures.clone())));
+    let empty = Memo::new(move |_| live.with(|m| m.cells.is_empty()));
+    let matrix_table = move || {
+        let (components, architectures) = layout.get();
+        let header = architectures
+            .iter()
+            .map(|arch| view! { <th scope="col">{arch.clone()}</th> })
+            .collect_view();
+        let rows = components
+            .into_iter()
+            .map(|component| {
+                let cells = architectures
+                    .iter()
+                    .map(|arch| {
+                        let (component, arch) = (component.clone(), arch.clone());
+                        let cells =
+                            Memo::new(move |_| live.with(|m| m.cells_of(&component, &arch)));
+                        view! { <td>{move || view! { <CellList cells=cells.get() now/> }}</td> }
+                    })
+                    .collect_view();
+                view! {
+                    <tr>
+                        <th scope="row" class="component">{component.clone()}</th>
+                        {cells}
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="matrix-scroll">
+                <table class="matrix">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Component"</th>
+                            {header}
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+    };
 
     view! {
         <Title text=title/>
-        <section class="overview">
+        <section class="overview" data-live=move || if connected.get() { "on" } else { "off" }>
             <div class="overview-head">
-                <h1>"Health of " <code>{matrix.branch.clone()}</code></h1>
-                <BranchSelector current=matrix.branch.clone() branches=matrix.branches.clone()/>
+                <h1>"Health of " <code>{branch.clone()}</code></h1>
+                <BranchSelector current=branch branches/>
             </div>
-            <Summary matrix=matrix.clone()/>
-            {if empty {
-                view! {
-                    <p class="notice">
-                        "No builds have been posted for this branch yet."
-                    </p>
+            {move || view! { <Summary matrix=live.get()/> }}
+            <Show
+                when=move || !empty.get()
+                fallback=|| {
+                    view! {
+                        <p class="notice">"No builds have been posted for this branch yet."</p>
+                    }
                 }
-                    .into_any()
-            } else {
-                view! {
-                    <div class="matrix-scroll">
-                        <table class="matrix">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Component"</th>
-                                    {header}
-                                </tr>
-                            </thead>
-                            <tbody>{rows}</tbody>
-                        </table>
-                    </div>
-                }
-                    .into_any()
-            }}
+            >
+                {matrix_table}
+            </Show>
         </section>
     }
 }
+
+/// Keeps `live` up to date from the server's cell events. The `ready`
+/// event (on connecting and after any gap) triggers one refetch, so
+/// nothing posted between the page render and the connection is missed.
+#[cfg(feature = "hydrate")]
+fn follow_changes(branch: String, live: RwSignal<HealthMatrix>, connected: RwSignal<bool>) {
+    use futures::future::{AbortHandle, Abortable};
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+
+    let query: ParamsMap = [("branch", branch.clone())].into_iter().collect();
+    let url = format!("/api/v1/events{}", query.to_query_string());
+    let (abort, registration) = AbortHandle::new_pair();
+    on_cleanup(move || abort.abort());
+    leptos::task::spawn_local(async move {
+        let follow = async move {
+            let Ok(mut source) = EventSource::new(&url) else {
+                return;
+            };
+            let (Ok(ready), Ok(cells)) = (source.subscribe("ready"), source.subscribe("cell"))
+            else {
+                return;
+            };
+            let mut events = futures::stream::select(ready, cells);
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok((kind, _)) if kind == "ready" => {
+                        if let Ok(fresh) = get_health(Some(branch.clone())).await {
+                            live.update(|m| {
+                                let now = m.generated_at;
+                                *m = fresh;
+                                m.generated_at = now;
+                            });
+                        }
+                        connected.set(true);
+                    }
+                    Ok((_, message)) => {
+                        let cell = message
+                            .data()
+                            .as_string()
+                            .and_then(|data| serde_json::from_str::<Cell>(&data).ok());
+                        if let Some(cell) = cell {
+                            live.update(|m| *m = m.with_cell(cell));
+                        }
+                    }
+                    // The browser reconnects by itself; `ready` follows.
+                    Err(_) => connected.set(false),
+                }
+            }
+            drop(source);
+        };
+        let _ = Abortable::new(follow, registration).await;
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow_changes(_: String, _: RwSignal<HealthMatrix>, _: RwSignal<bool>) {}
 
 /// A plain GET form, so it works without JavaScript; once hydrated,
 /// choosing a branch navigates at once, client-side.
