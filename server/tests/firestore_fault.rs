@@ -73,7 +73,14 @@ impl Drop for Emulator {
 }
 
 fn numbered(i: usize) -> serde_json::Value {
-    let mut b = build(if i.is_multiple_of(2) { "amd64" } else { "arm64" }, "pass");
+    let mut b = build(
+        if i.is_multiple_of(2) {
+            "amd64"
+        } else {
+            "arm64"
+        },
+        "pass",
+    );
     b["id"] = json!(format!("fault-{i}"));
     b["started_at"] = json!(format!("2026-01-10T10:{:02}:{:02}Z", i / 60, i % 60));
     b["finished_at"] = json!(format!("2026-01-10T11:{:02}:{:02}Z", i / 60, i % 60));
