@@ -1,5 +1,7 @@
 //! The ci-dashboard server: configuration, the ingestion API, stores and
 //! the command-line interface. `main.rs` only calls [`cli::main`].
+// Leptos view types of the deeper pages nest beyond the default limit.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod badge;

@@ -1,0 +1,325 @@
+//! The stores side by side through the real HTTP app: ingestion rate
+//! (single posts and batches of 100, 16 concurrent clients), overview page
+//! latency at 1,000 and 100,000 stored builds, and Firestore document reads
+//! per overview view. Run with `./scripts/bench` (starts the emulator);
+//! results go to BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use serde_json::{json, Value};
+use server::config::{Settings, StoreKind};
+use server::ingest::Build;
+use server::startup::Application;
+use server::store::embedded::EmbeddedStore;
+use server::store::firestore::{FirestoreSettings, FirestoreStore};
+use server::store::Store;
+use server::token;
+
+const CLIENTS: usize = 16;
+const COMPONENTS: &[&str] = &["agw", "orc8r", "feg", "cwag", "nms", "dp", "helm", "lte"];
+const ARCHES: &[&str] = &["amd64", "arm64"];
+const BUILD_TYPES: &[&str] = &["bazel-build", "unit-tests", "integ-test"];
+
+fn settings() -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        store: StoreKind::Embedded,
+        firestore_project: None,
+        firestore_database: None,
+        store_timeout: 30,
+        repository: "magma/magma".into(),
+        default_branch: "master".into(),
+        release_config: None,
+        site_root: "target/site".into(),
+    }
+}
+
+struct Server {
+    url: String,
+    token: String,
+}
+
+async fn serve(store: Arc<dyn Store>) -> Server {
+    let secret = token::generate();
+    store
+        .create_token(&format!("bench-{}", &secret[4..12]), &token::hash(&secret))
+        .await
+        .unwrap();
+    let app = Application::build(settings(), store).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    Server { url, token: secret }
+}
+
+/// The n-th build of a realistic history: every commit builds every cell.
+fn nth(n: usize, tag: &str) -> Build {
+    let cells = COMPONENTS.len() * ARCHES.len() * BUILD_TYPES.len();
+    let (commit, cell) = (n / cells, n % cells);
+    let component = COMPONENTS[cell / (ARCHES.len() * BUILD_TYPES.len())];
+    let arch = ARCHES[(cell / BUILD_TYPES.len()) % ARCHES.len()];
+    let build_type = BUILD_TYPES[cell % BUILD_TYPES.len()];
+    let started = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
+        + TimeDelta::minutes(commit as i64 * 30)
+        + TimeDelta::seconds(cell as i64);
+    // About one build in seven fails, in streaks, like a real branch.
+    let result = if (commit / 3 + cell) % 7 == 0 {
+        app::model::BuildResult::Fail
+    } else {
+        app::model::BuildResult::Pass
+    };
+    Build {
+        id: format!("{tag}-{n}"),
+        repository: "magma/magma".into(),
+        commit: format!("{:040x}", commit * 7919 + 1),
+        parent: None,
+        branch: "master".into(),
+        pr: Some(10_000 + commit as u64),
+        component: component.into(),
+        arch: arch.into(),
+        build_type: build_type.into(),
+        result,
+        started_at: started,
+        finished_at: Some(started + TimeDelta::minutes(12)),
+        url: Some(format!("https://github.com/magma/magma/actions/runs/{n}")),
+        runner: Some("ubuntu-latest".into()),
+        version: Some("1.9.0".into()),
+        commit_title: Some("fix(agw): Fix Vec<u8> parsing".into()),
+        author: Some("alice".into()),
+    }
+}
+
+fn body(build: &Build) -> Value {
+    json!({
+        "id": build.id,
+        "commit": build.commit,
+        "branch": build.branch,
+        "pr": build.pr,
+        "component": build.component,
+        "arch": build.arch,
+        "build_type": build.build_type,
+        "result": build.result.as_str(),
+        "started_at": build.started_at.to_rfc3339(),
+        "finished_at": build.finished_at.map(|t| t.to_rfc3339()),
+        "url": build.url,
+        "commit_title": build.commit_title,
+        "author": build.author,
+        "runner": build.runner,
+        "version": build.version,
+    })
+}
+
+struct Rate {
+    requests_per_s: f64,
+    builds_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// `CLIENTS` concurrent clients post `requests` bodies of `per_request`
+/// builds each, every client on its own cells (as CI jobs are).
+async fn ingestion(server: &Server, requests: usize, per_request: usize) -> Rate {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (client, url, token) = (client.clone(), server.url.clone(), server.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for r in (c..requests).step_by(CLIENTS) {
+                let builds: Vec<Value> = (0..per_request)
+                    .map(|i| body(&nth(r * per_request + i, "ingest")))
+                    .collect();
+                let payload = if per_request == 1 {
+                    builds[0].clone()
+                } else {
+                    Value::Array(builds)
+                };
+                let t = Instant::now();
+                let resp = client
+                    .post(format!("{url}/api/v1/builds"))
+                    .bearer_auth(&token)
+                    .json(&payload)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Rate {
+        requests_per_s: requests as f64 / elapsed,
+        builds_per_s: (requests * per_request) as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// Median and p95 of the overview page's full server response.
+async fn overview(server: &Server, views: usize) -> (f64, f64) {
+    let client = reqwest::Client::new();
+    let mut times = Vec::new();
+    for _ in 0..views {
+        let t = Instant::now();
+        let resp = client
+            .get(format!("{}/?branch=master", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let html = resp.text().await.unwrap();
+        times.push(t.elapsed());
+        assert!(html.contains("data-cell=\"agw/amd64/bazel-build\""));
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.95))
+}
+
+async fn fill(store: &dyn Store, from: usize, to: usize) {
+    let mut n = from;
+    while n < to {
+        let end = (n + 500).min(to);
+        store
+            .ingest((n..end).map(|i| nth(i, "history")).collect())
+            .await
+            .unwrap();
+        n = end;
+    }
+}
+
+struct Results {
+    name: &'static str,
+    single: Rate,
+    batched: Rate,
+    overview: Vec<(usize, f64, f64, Option<u64>)>,
+}
+
+/// A fresh store, and how to read its Firestore document read count.
+struct Opened {
+    store: Arc<dyn Store>,
+    reads: Box<dyn Fn() -> u64>,
+}
+
+type Open = dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Opened>>>;
+
+async fn measure(name: &'static str, open: &Open, singles: usize, batches: usize) -> Results {
+    eprintln!("{name}: single posts");
+    let single = ingestion(&serve(open().await.store).await, singles, 1).await;
+    eprintln!("{name}: batches of 100");
+    let batched = ingestion(&serve(open().await.store).await, batches, 100).await;
+    let Opened { store, reads } = open().await;
+    let counts = name.starts_with("firestore");
+    let server = serve(store.clone()).await;
+    let mut overview_rows = Vec::new();
+    let mut stored = 0;
+    for size in [1_000, 100_000] {
+        eprintln!("{name}: filling to {size} builds");
+        fill(store.as_ref(), stored, size).await;
+        stored = size;
+        overview(&server, 5).await;
+        let before = reads();
+        let (p50, p95) = overview(&server, 50).await;
+        let per_view = counts.then(|| (reads() - before) / 50);
+        overview_rows.push((size, p50, p95, per_view));
+    }
+    Results {
+        name,
+        single,
+        batched,
+        overview: overview_rows,
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dirs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let embedded: Box<Open> = Box::new(move || {
+            let dir = tempfile::tempdir().unwrap();
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            dirs.lock().unwrap().push(dir);
+            Box::pin(async move {
+                Opened {
+                    store: Arc::new(store),
+                    reads: Box::new(|| 0),
+                }
+            })
+        });
+        let mut all = vec![measure("embedded", &*embedded, 4_000, 400).await];
+        if std::env::var("FIRESTORE_EMULATOR_HOST").is_ok() {
+            let firestore: Box<Open> = Box::new(|| {
+                Box::pin(async {
+                    let settings = FirestoreSettings {
+                        project: format!("bench-{}", uuid::Uuid::new_v4().simple()),
+                        database: None,
+                        timeout: Duration::from_secs(30),
+                    };
+                    let store = Arc::new(FirestoreStore::open(&settings).await.unwrap());
+                    let counter = store.clone();
+                    Opened {
+                        store,
+                        reads: Box::new(move || counter.document_reads()),
+                    }
+                })
+            });
+            all.push(measure("firestore (emulator)", &*firestore, 1_000, 100).await);
+        } else {
+            eprintln!("FIRESTORE_EMULATOR_HOST is not set: measuring the embedded store only");
+        }
+        print_report(&all);
+    });
+}
+
+fn print_report(all: &[Results]) {
+    println!(
+        "| | {} |",
+        all.iter().map(|r| r.name).collect::<Vec<_>>().join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(all.len()));
+    let row = |label: &str, f: &dyn Fn(&Results) -> String| {
+        println!(
+            "| {label} | {} |",
+            all.iter().map(f).collect::<Vec<_>>().join(" | ")
+        );
+    };
+    row("single posts/s (16 clients)", &|r| {
+        format!("{:.0}", r.single.requests_per_s)
+    });
+    row("single post p50 / p99 ms", &|r| {
+        format!("{:.1} / {:.1}", r.single.p50_ms, r.single.p99_ms)
+    });
+    row("batched builds/s (100 per post)", &|r| {
+        format!("{:.0}", r.batched.builds_per_s)
+    });
+    row("batch post p50 / p99 ms", &|r| {
+        format!("{:.1} / {:.1}", r.batched.p50_ms, r.batched.p99_ms)
+    });
+    for i in 0..all[0].overview.len() {
+        let size = all[0].overview[i].0;
+        row(&format!("overview p50 / p95 ms at {size} builds"), &|r| {
+            format!("{:.1} / {:.1}", r.overview[i].1, r.overview[i].2)
+        });
+        row(
+            &format!("Firestore reads per overview at {size} builds"),
+            &|r| r.overview[i].3.map_or("–".into(), |n| n.to_string()),
+        );
+    }
+}
