@@ -54,10 +54,14 @@ async fn serve(store: Arc<dyn Store>) -> Server {
     Server { url, token: secret }
 }
 
+const CELLS: usize = COMPONENTS.len() * ARCHES.len() * BUILD_TYPES.len();
+
 /// The n-th build of a realistic history: every commit builds every cell.
 fn nth(n: usize, tag: &str) -> Build {
-    let cells = COMPONENTS.len() * ARCHES.len() * BUILD_TYPES.len();
-    let (commit, cell) = (n / cells, n % cells);
+    build_at(n / CELLS, n % CELLS, &format!("{tag}-{n}"))
+}
+
+fn build_at(commit: usize, cell: usize, id: &str) -> Build {
     let component = COMPONENTS[cell / (ARCHES.len() * BUILD_TYPES.len())];
     let arch = ARCHES[(cell / BUILD_TYPES.len()) % ARCHES.len()];
     let build_type = BUILD_TYPES[cell % BUILD_TYPES.len()];
@@ -65,13 +69,13 @@ fn nth(n: usize, tag: &str) -> Build {
         + TimeDelta::minutes(commit as i64 * 30)
         + TimeDelta::seconds(cell as i64);
     // About one build in seven fails, in streaks, like a real branch.
-    let result = if (commit / 3 + cell) % 7 == 0 {
+    let result = if (commit / 3 + cell).is_multiple_of(7) {
         app::model::BuildResult::Fail
     } else {
         app::model::BuildResult::Pass
     };
     Build {
-        id: format!("{tag}-{n}"),
+        id: id.to_string(),
         repository: "magma/magma".into(),
         commit: format!("{:040x}", commit * 7919 + 1),
         parent: None,
@@ -83,7 +87,9 @@ fn nth(n: usize, tag: &str) -> Build {
         result,
         started_at: started,
         finished_at: Some(started + TimeDelta::minutes(12)),
-        url: Some(format!("https://github.com/magma/magma/actions/runs/{n}")),
+        url: Some(format!(
+            "https://github.com/magma/magma/actions/runs/{commit}"
+        )),
         runner: Some("ubuntu-latest".into()),
         version: Some("1.9.0".into()),
         commit_title: Some("fix(agw): Fix Vec<u8> parsing".into()),
@@ -124,7 +130,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// `CLIENTS` concurrent clients post `requests` bodies of `per_request`
-/// builds each, every client on its own cells (as CI jobs are).
+/// builds each, every client on its own three cells (as CI jobs are: a job
+/// posts its own cell; a lab runner posts its backlog).
 async fn ingestion(server: &Server, requests: usize, per_request: usize) -> Rate {
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -134,8 +141,13 @@ async fn ingestion(server: &Server, requests: usize, per_request: usize) -> Rate
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             for r in (c..requests).step_by(CLIENTS) {
+                let round = r / CLIENTS;
                 let builds: Vec<Value> = (0..per_request)
-                    .map(|i| body(&nth(r * per_request + i, "ingest")))
+                    .map(|i| {
+                        let commit = round * per_request + i / 3;
+                        let cell = (c * 3 + i % 3) % CELLS;
+                        body(&build_at(commit, cell, &format!("ingest-{r}-{i}")))
+                    })
                     .collect();
                 let payload = if per_request == 1 {
                     builds[0].clone()

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use anyhow::bail;
 use clap::Parser;
 
+use crate::client::{self, Outcome};
 use crate::config::{Cli, Command, Settings, TokenCommand};
 use crate::startup::{open_store, Application};
 use crate::store::{Store, StoreError};
-use crate::{demo, ingest, token};
+use crate::{demo, ingest, legacy, token};
+use anyhow::Context as _;
+use std::path::Path;
 
 const DATA_DIR: &str = "./data";
 const DEMO_DATA_DIR: &str = "./demo-data";
@@ -32,7 +35,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -40,15 +43,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = cli.settings;
+    // The client runs on CI machines: no store, no server settings.
+    let command = match cli.command {
+        Command::Post(args) => return Ok(post(&args).await),
+        other => other,
+    };
     if let Err(e) = ingest::parse_repository(&settings.repository) {
         bail!("--repository: {}", e.message);
     }
     if let Err(e) = ingest::parse_branch(&settings.default_branch) {
         bail!("--default-branch: {}", e.message);
     }
-    match cli.command {
+    match command {
         Command::Serve => {
             let store = open_store(&settings, DATA_DIR).await?;
             if store.tokens().await?.is_empty() {
@@ -56,7 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "no ingestion token exists yet: create one with `ci-dashboard token create NAME`"
                 );
             }
-            serve(settings, store, None).await
+            serve(settings, store, None).await?;
         }
         Command::Demo => {
             let store = open_store(&settings, DEMO_DATA_DIR).await?;
@@ -69,13 +77,80 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             store.revoke_token(DEMO_TOKEN).await?;
             let secret = create_token(store.as_ref(), DEMO_TOKEN).await?;
-            serve(settings, store, Some(secret)).await
+            serve(settings, store, Some(secret)).await?;
         }
         Command::Token(command) => {
             let store = open_store(&settings, DATA_DIR).await?;
-            manage_tokens(store.as_ref(), command).await
+            manage_tokens(store.as_ref(), command).await?;
+        }
+        Command::ImportLegacy { export } => {
+            let store = open_store(&settings, DATA_DIR).await?;
+            import_legacy(store.as_ref(), &export, &settings.repository).await?;
+        }
+        Command::Post(_) => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn post(args: &client::PostArgs) -> ExitCode {
+    let body = client::body(args, &|name| std::env::var(name).ok());
+    let outcome = client::post(args, body).await;
+    match &outcome {
+        Outcome::Posted { id, status } => {
+            let what = if *status == 201 {
+                "posted"
+            } else {
+                "already posted"
+            };
+            println!("ci-dashboard: build {id} {what}");
+        }
+        Outcome::Rejected { status, message } => {
+            eprintln!("error: the dashboard refused the build (HTTP {status}): {message}");
+        }
+        Outcome::Unreachable { last_error } if args.strict => {
+            eprintln!("error: the dashboard is unreachable ({last_error})");
+        }
+        Outcome::Unreachable { last_error } => {
+            // GitHub Actions shows this as an annotation on the job.
+            eprintln!(
+                "::warning::ci-dashboard: result not posted, the dashboard is unreachable \
+                 ({last_error}); the job is not failed for it (use --strict to fail it)"
+            );
         }
     }
+    ExitCode::from(outcome.exit_code(args.strict))
+}
+
+async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let export: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
+        .with_context(|| format!("{} is not a JSON export", path.display()))?;
+    let ctx = ingest::Context {
+        default_repository: repository,
+        now: chrono::Utc::now(),
+    };
+    let entries = legacy::entries(&export, &ctx);
+    let builds = entries
+        .iter()
+        .filter(|e| matches!(e, legacy::Entry::Build(_)))
+        .count();
+    let bar = indicatif::ProgressBar::new(builds as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} builds ({eta} left)")
+            .expect("a valid template"),
+    );
+    let summary = legacy::import(store, entries, |n| bar.inc(n as u64)).await?;
+    bar.finish_and_clear();
+    for (path, reason) in &summary.skipped {
+        eprintln!("skipped {path}: {reason}");
+    }
+    println!(
+        "Imported {} builds, {} already present, {} entries skipped.",
+        summary.imported,
+        summary.unchanged,
+        summary.skipped.len()
+    );
+    Ok(())
 }
 
 async fn create_token(store: &dyn Store, name: &str) -> anyhow::Result<String> {

@@ -30,6 +30,15 @@ pub enum Command {
     /// Manage ingestion tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Post one build from a CI job (reads GitHub Actions' environment).
+    /// A dashboard outage only warns, unless --strict.
+    Post(Box<crate::client::PostArgs>),
+    /// Import a JSON export of the old magma-ci Firebase database
+    /// (`firebase database:get /`); importing twice changes nothing.
+    ImportLegacy {
+        /// The export file.
+        export: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod badge;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod health;
 pub mod history;
 pub mod ingest;
+pub mod legacy;
 pub mod release;
 pub mod startup;
 pub mod store;

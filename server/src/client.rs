@@ -1,0 +1,340 @@
+//! `ci-dashboard post`: the CI-side client. It fills fields from GitHub
+//! Actions' environment, derives a stable id so retries and re-runs of a
+//! step are idempotent, retries outages with backoff, and by default never
+//! fails the CI job because the dashboard is down.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+/// One build to post; flags win over GitHub Actions' environment.
+#[derive(Args, Debug, Clone)]
+pub struct PostArgs {
+    /// Dashboard URL, e.g. https://ci.example.org
+    #[arg(long, env = "CI_DASHBOARD_URL")]
+    pub server: String,
+    /// Ingestion token (`ci-dashboard token create`).
+    #[arg(long, env = "CI_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Component, e.g. agw.
+    #[arg(long)]
+    pub component: String,
+    /// Build type, e.g. bazel-build or lte-integ-test.
+    #[arg(long)]
+    pub build_type: String,
+    /// pass, fail, error, cancelled or running (success/failure accepted).
+    #[arg(long)]
+    pub result: String,
+    /// Architecture [default: this machine's, amd64 or arm64]
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Commit SHA [default: $GITHUB_SHA]
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Branch [default: $GITHUB_HEAD_REF for pull requests, else $GITHUB_REF_NAME]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// owner/name [default: $GITHUB_REPOSITORY]
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Idempotency key [default: gha:$GITHUB_RUN_ID:$GITHUB_RUN_ATTEMPT:component-arch-build_type]
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Pull request number.
+    #[arg(long)]
+    pub pr: Option<u64>,
+    /// Parent commit SHA, the baseline for verdicts.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// RFC 3339 start time [default: now]
+    #[arg(long)]
+    pub started_at: Option<String>,
+    /// RFC 3339 end time [default: now, for finished results]
+    #[arg(long)]
+    pub finished_at: Option<String>,
+    /// Logs link [default: the GitHub Actions run]
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Runner name [default: $RUNNER_NAME]
+    #[arg(long)]
+    pub runner: Option<String>,
+    /// Package version built.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Commit title.
+    #[arg(long)]
+    pub commit_title: Option<String>,
+    /// Commit author [default: $GITHUB_ACTOR]
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Fail (exit 1) when the dashboard cannot be reached, instead of warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// Attempts before giving up on an unreachable dashboard.
+    #[arg(long, default_value_t = 6)]
+    pub attempts: u32,
+    /// Seconds of the first retry delay; it doubles each time, up to 60.
+    #[arg(long, default_value_t = 2.0)]
+    pub backoff: f64,
+}
+
+/// How a post ended, and what the process should exit with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Posted {
+        id: String,
+        status: u16,
+    },
+    /// The dashboard refused the build: fix the call.
+    Rejected {
+        status: u16,
+        message: String,
+    },
+    /// The dashboard stayed unreachable or failing for every attempt.
+    Unreachable {
+        last_error: String,
+    },
+}
+
+impl Outcome {
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        match self {
+            Outcome::Posted { .. } => 0,
+            Outcome::Rejected { .. } => 1,
+            Outcome::Unreachable { .. } => u8::from(strict),
+        }
+    }
+}
+
+fn this_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        "x86_64" => "amd64",
+        other => other,
+    }
+}
+
+/// The JSON body: flags, else GitHub Actions' variables from `env`.
+pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Value {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let arch = args.arch.clone().unwrap_or_else(|| this_arch().to_string());
+    let id = args.id.clone().or_else(|| {
+        let run = env("GITHUB_RUN_ID")?;
+        let attempt = env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into());
+        Some(format!(
+            "gha:{run}:{attempt}:{}-{arch}-{}",
+            args.component, args.build_type
+        ))
+    });
+    let repository = args.repository.clone().or_else(|| env("GITHUB_REPOSITORY"));
+    let url = args.url.clone().or_else(|| {
+        Some(format!(
+            "{}/{}/actions/runs/{}",
+            env("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
+            repository.clone()?,
+            env("GITHUB_RUN_ID")?
+        ))
+    });
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let running = matches!(args.result.to_ascii_lowercase().as_str(), "running");
+    let fields = [
+        ("id", id),
+        ("commit", args.commit.clone().or_else(|| env("GITHUB_SHA"))),
+        (
+            "branch",
+            args.branch
+                .clone()
+                .or_else(|| env("GITHUB_HEAD_REF"))
+                .or_else(|| env("GITHUB_REF_NAME")),
+        ),
+        ("repository", repository),
+        ("component", Some(args.component.clone())),
+        ("arch", Some(arch)),
+        ("build_type", Some(args.build_type.clone())),
+        ("result", Some(args.result.clone())),
+        (
+            "started_at",
+            Some(args.started_at.clone().unwrap_or_else(|| now.clone())),
+        ),
+        (
+            "finished_at",
+            args.finished_at
+                .clone()
+                .or_else(|| (!running).then(|| now.clone())),
+        ),
+        ("url", url),
+        ("parent", args.parent.clone()),
+        ("runner", args.runner.clone().or_else(|| env("RUNNER_NAME"))),
+        ("version", args.version.clone()),
+        ("commit_title", args.commit_title.clone()),
+        (
+            "author",
+            args.author.clone().or_else(|| env("GITHUB_ACTOR")),
+        ),
+    ];
+    let mut body: Map<String, Value> = fields
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), Value::String(v?))))
+        .collect();
+    if let Some(pr) = args.pr {
+        body.insert("pr".into(), json!(pr));
+    }
+    Value::Object(body)
+}
+
+/// Posts `body`, retrying network errors and 5xx (honouring Retry-After).
+pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
+    // Without a stable id from the environment, one id for every attempt
+    // still keeps retries from creating duplicates.
+    if body.get("id").is_none() {
+        body["id"] = json!(format!("post:{}", uuid::Uuid::new_v4()));
+    }
+    let endpoint = format!("{}/api/v1/builds", args.server.trim_end_matches('/'));
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("ci-dashboard-post/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::Unreachable {
+                last_error: e.to_string(),
+            }
+        }
+    };
+    let mut delay = args.backoff;
+    let mut last_error = String::new();
+    for attempt in 1..=args.attempts.max(1) {
+        let sent = client
+            .post(&endpoint)
+            .bearer_auth(&args.token)
+            .json(&body)
+            .send()
+            .await;
+        let mut wait = delay;
+        match sent {
+            Ok(resp) if resp.status().is_success() => {
+                let status = resp.status().as_u16();
+                let answer: Value = resp.json().await.unwrap_or_default();
+                let id = answer["ids"][0].as_str().unwrap_or_default().to_string();
+                return Outcome::Posted { id, status };
+            }
+            Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => {
+                let status = resp.status().as_u16();
+                let answer: Value = resp.json().await.unwrap_or_default();
+                let message = match (answer["error"].as_str(), answer["field"].as_str()) {
+                    (Some(error), Some(field)) => format!("{error} (field: {field})"),
+                    (Some(error), None) => error.to_string(),
+                    _ => format!("HTTP {status}"),
+                };
+                return Outcome::Rejected { status, message };
+            }
+            Ok(resp) => {
+                if let Some(after) = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                {
+                    wait = after.min(300.0);
+                }
+                last_error = format!("HTTP {}", resp.status());
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+        if attempt < args.attempts {
+            eprintln!(
+                "ci-dashboard post: attempt {attempt} failed ({last_error}); retrying in {wait:.1} s"
+            );
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            delay = (delay * 2.0).min(60.0);
+        }
+    }
+    Outcome::Unreachable { last_error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        post: PostArgs,
+    }
+
+    fn args(extra: &[&str]) -> PostArgs {
+        let base = [
+            "post",
+            "--server",
+            "http://x",
+            "--token",
+            "t",
+            "--component",
+            "agw",
+            "--build-type",
+            "bazel-build",
+            "--result",
+            "pass",
+        ];
+        Cli::parse_from(base.iter().chain(extra)).post
+    }
+
+    #[test]
+    fn fills_fields_from_github_actions() {
+        let env = |name: &str| {
+            Some(
+                match name {
+                    "GITHUB_SHA" => "abc1234abc1234abc1234abc1234abc1234abc12",
+                    "GITHUB_REF_NAME" => "master",
+                    "GITHUB_HEAD_REF" => "",
+                    "GITHUB_REPOSITORY" => "magma/magma",
+                    "GITHUB_RUN_ID" => "99",
+                    "GITHUB_RUN_ATTEMPT" => "2",
+                    "GITHUB_ACTOR" => "alice",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        let body = body(&args(&["--arch", "arm64"]), &env);
+        assert_eq!(body["id"], "gha:99:2:agw-arm64-bazel-build");
+        assert_eq!(body["commit"], "abc1234abc1234abc1234abc1234abc1234abc12");
+        assert_eq!(body["branch"], "master");
+        assert_eq!(
+            body["url"],
+            "https://github.com/magma/magma/actions/runs/99"
+        );
+        assert_eq!(body["author"], "alice");
+        assert!(body["finished_at"].is_string());
+    }
+
+    #[test]
+    fn flags_win_and_running_has_no_end() {
+        let env = |name: &str| (name == "GITHUB_SHA").then(|| "f".repeat(40));
+        let mut a = args(&["--commit", "abc1234", "--branch", "v1.8", "--pr", "12"]);
+        a.result = "running".into();
+        let body = body(&a, &env);
+        assert_eq!(body["commit"], "abc1234");
+        assert_eq!(body["branch"], "v1.8");
+        assert_eq!(body["pr"], 12);
+        assert!(body.get("finished_at").is_none());
+        assert!(body.get("id").is_none());
+        assert!(body.get("url").is_none());
+    }
+
+    #[test]
+    fn outages_only_fail_strict_jobs() {
+        let down = Outcome::Unreachable {
+            last_error: "refused".into(),
+        };
+        assert_eq!((down.exit_code(false), down.exit_code(true)), (0, 1));
+        let bad = Outcome::Rejected {
+            status: 400,
+            message: "x".into(),
+        };
+        assert_eq!(bad.exit_code(false), 1);
+    }
+}

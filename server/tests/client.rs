@@ -1,0 +1,140 @@
+//! `ci-dashboard post` against the real app, and against a flaky one.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use clap::Parser;
+use serde_json::{json, Value};
+use server::client::{self, Outcome, PostArgs};
+
+mod common;
+use common::*;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    post: PostArgs,
+}
+
+fn args(server: &str, token: &str, extra: &[&str]) -> PostArgs {
+    let base = [
+        "post",
+        "--server",
+        server,
+        "--token",
+        token,
+        "--component",
+        "agw",
+        "--build-type",
+        "bazel-build",
+        "--result",
+        "failure",
+        "--arch",
+        "arm64",
+        "--commit",
+        SHA,
+        "--branch",
+        "master",
+        "--backoff",
+        "0.05",
+    ];
+    Cli::parse_from(base.iter().chain(extra)).post
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+#[tokio::test]
+async fn posts_a_build_that_the_overview_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let a = args(&app.url, &app.token, &["--id", "gha:1:1:agw"]);
+    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    assert_eq!(
+        outcome,
+        Outcome::Posted {
+            id: "gha:1:1:agw".into(),
+            status: 201
+        }
+    );
+    // A retried step posts the same id: a no-op.
+    let again = client::post(&a, client::body(&a, &no_env)).await;
+    assert!(matches!(again, Outcome::Posted { status: 200, .. }));
+    let cell = app.cell("master", "agw", "arm64").await.unwrap();
+    assert_eq!(cell["latest"]["id"], "gha:1:1:agw");
+}
+
+#[tokio::test]
+async fn a_refused_build_prints_the_servers_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let a = args(&app.url, &app.token, &["--url", "javascript:alert(1)"]);
+    match client::post(&a, client::body(&a, &no_env)).await {
+        Outcome::Rejected { status, message } => {
+            assert_eq!(status, 400);
+            assert!(message.contains("field: url"), "{message}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let wrong_token = args(&app.url, "cid_nope", &[]);
+    let outcome = client::post(&wrong_token, client::body(&wrong_token, &no_env)).await;
+    assert!(matches!(outcome, Outcome::Rejected { status: 401, .. }));
+}
+
+#[tokio::test]
+async fn outages_are_retried_honouring_retry_after() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let router = {
+        let (calls, ids) = (calls.clone(), ids.clone());
+        Router::new().route(
+            "/api/v1/builds",
+            post(
+                move |headers: HeaderMap, Json(body): Json<Value>| async move {
+                    assert_eq!(headers["authorization"], "Bearer secret");
+                    ids.lock().unwrap().push(body["id"].clone());
+                    if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [("retry-after", "0")],
+                            Json(json!({"error": "storage unavailable"})),
+                        )
+                    } else {
+                        (
+                            StatusCode::CREATED,
+                            [("retry-after", "0")],
+                            Json(json!({"ids": [body["id"]]})),
+                        )
+                    }
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let a = args(&url, "secret", &[]);
+    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    assert!(matches!(outcome, Outcome::Posted { status: 201, .. }));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let ids = ids.lock().unwrap().clone();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one id for every attempt: {ids:?}"
+    );
+
+    // Nobody listening: a warning (exit 0), unless --strict.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let a = args(&closed, "secret", &["--attempts", "2"]);
+    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    assert!(matches!(outcome, Outcome::Unreachable { .. }));
+    assert_eq!((outcome.exit_code(false), outcome.exit_code(true)), (0, 1));
+}
