@@ -30,6 +30,7 @@ fn settings() -> Settings {
         firestore_project: None,
         firestore_database: None,
         store_timeout: 30,
+        log_format: server::config::LogFormat::Text,
         repository: "magma/magma".into(),
         default_branch: "master".into(),
         release_config: None,

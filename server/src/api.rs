@@ -12,13 +12,13 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::badge;
 use crate::dashboard::{badge_state, PAGE_SIZE};
 use crate::error::ApiError;
 use crate::ingest::{self, Context, FieldError};
 use crate::startup::AppState;
 use crate::store::BuildFilter;
 use crate::token;
+use crate::{badge, metrics};
 
 /// Largest accepted body: 1000 builds of realistic size fit well within it.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -39,13 +39,26 @@ pub async fn post_builds(
     };
     let builds = ingest::parse_body(&bytes, &ctx, || uuid::Uuid::new_v4().to_string())?;
     tracing::Span::current().record("builds", builds.len());
+    let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
     let outcome = state.views.store.ingest(builds).await?;
+    metrics::ingested(&results);
     let status = if outcome.changed {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(json!({ "ids": outcome.ids }))).into_response())
+}
+
+/// The process is up and serving.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The store answers: load balancers send traffic only then.
+pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.views.store.branches().await?;
+    Ok("ready")
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {

@@ -7,7 +7,7 @@ use anyhow::bail;
 use clap::Parser;
 
 use crate::client::{self, Outcome};
-use crate::config::{Cli, Command, Settings, TokenCommand};
+use crate::config::{Cli, Command, LogFormat, Settings, TokenCommand};
 use crate::startup::{open_store, Application};
 use crate::store::{Store, StoreError};
 use crate::{demo, ingest, legacy, token};
@@ -20,13 +20,16 @@ const DEMO_TOKEN: &str = "demo";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=info".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.settings.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

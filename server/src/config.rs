@@ -59,6 +59,14 @@ pub enum StoreKind {
     Firestore,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// Address to listen on.
@@ -89,6 +97,9 @@ pub struct Settings {
         global = true
     )]
     pub store_timeout: u64,
+    /// Log format on stderr; RUST_LOG sets the level.
+    #[arg(long, value_enum, env = "CI_DASHBOARD_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     /// Repository (owner/name) of builds that do not name one; used for commit links.
     #[arg(
         long,

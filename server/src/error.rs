@@ -39,7 +39,10 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(why) => ApiError::Unavailable(why),
+            StoreError::Unavailable(why) => {
+                crate::metrics::store_error();
+                ApiError::Unavailable(why)
+            }
             StoreError::Conflict {
                 index,
                 field,

@@ -16,6 +16,7 @@ pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod legacy;
+pub mod metrics;
 pub mod release;
 pub mod startup;
 pub mod store;

@@ -9,12 +9,16 @@ use std::time::Duration;
 use app::ssr::DashboardContext;
 use app::{shell, App};
 use axum::extract::FromRef;
+use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Settings, StoreKind};
@@ -23,7 +27,7 @@ use crate::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::store::embedded::EmbeddedStore;
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
 use crate::store::Store;
-use crate::{api, events};
+use crate::{api, events, metrics};
 use anyhow::Context as _;
 
 #[derive(Clone)]
@@ -86,6 +90,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/health", get(api::get_health))
         .route("/api/v1/events", get(events::cell_events))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(metrics::render))
         .route("/api/v1/commits/{sha}", get(api::get_commit))
         .route("/api/v1/builds", get(api::list_builds))
         .route("/api/v1/releases", get(api::list_releases))
@@ -99,6 +106,29 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(metrics::track))
+        // Pages set their own policy with a per-response nonce; everything
+        // else (JSON, SVG badges) may not run or embed anything.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        // Live event streams must reach the browser event by event.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("text/event-stream")),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -112,6 +142,7 @@ pub struct Application {
 impl Application {
     /// Binds the listen address (port 0 picks a free port, as tests do).
     pub async fn build(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        metrics::install();
         let release = Arc::new(load_release_config(&settings)?);
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -454,3 +454,88 @@ async fn open_pages_receive_cell_changes_of_their_branch() {
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn probes_metrics_and_security_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.url)).send();
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
+    let (status, _) = app.post(&build("arm64", "fail")).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"builds_ingested_total{result="fail"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="/api/v1/builds""#), "{metrics}");
+    assert!(
+        metrics.contains("http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+
+    let api = get("/api/v1/health").await.unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        api.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+
+    // reqwest may decompress on its own; raw HTTP shows what is sent.
+    let raw = raw_headers(&app.url, "/").await;
+    assert!(raw.contains("content-encoding: gzip"), "{raw}");
+    let page = get("/").await.unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the page policy carries a nonce")
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"));
+    let html = app
+        .client
+        .get(&app.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(&nonce), "a fresh nonce per response");
+    assert!(html.contains("<script"), "{html}");
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(
+            tag.contains("nonce="),
+            "a script without nonce: <script{tag}>"
+        );
+    }
+
+    let events = raw_headers(&app.url, "/api/v1/events?branch=master").await;
+    assert!(events.contains("text/event-stream"), "{events}");
+    assert!(!events.contains("content-encoding"), "{events}");
+}
+
+/// The response head of a GET that accepts gzip, read off the socket.
+async fn raw_headers(url: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nAccept-Encoding: gzip\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        socket.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}

@@ -23,7 +23,7 @@ fn free_port() -> u16 {
 }
 
 async fn start(data: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data)
@@ -42,6 +42,8 @@ async fn start(data: &std::path::Path, port: u16) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 
@@ -67,7 +69,14 @@ async fn acknowledged_builds_survive_sigkill() {
             let client = reqwest::Client::new();
             for i in 0u32.. {
                 let id = format!("kill-{client_no}-{i}");
-                let mut b = build(if i.is_multiple_of(2) { "amd64" } else { "arm64" }, "pass");
+                let mut b = build(
+                    if i.is_multiple_of(2) {
+                        "amd64"
+                    } else {
+                        "arm64"
+                    },
+                    "pass",
+                );
                 b["id"] = json!(id);
                 b["component"] = json!(format!("c{client_no}"));
                 let sent = client
@@ -92,7 +101,11 @@ async fn acknowledged_builds_survive_sigkill() {
         p.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 50, "only {} posts before the kill", acknowledged.len());
+    assert!(
+        acknowledged.len() > 50,
+        "only {} posts before the kill",
+        acknowledged.len()
+    );
 
     let mut server = start(data.path(), port).await;
     let client = reqwest::Client::new();
@@ -114,7 +127,10 @@ async fn acknowledged_builds_survive_sigkill() {
     }
     let unique: HashSet<&String> = stored.iter().collect();
     assert_eq!(unique.len(), stored.len(), "duplicates after the restart");
-    let missing: Vec<&String> = acknowledged.iter().filter(|id| !unique.contains(id)).collect();
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !unique.contains(id))
+        .collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     server.kill().unwrap();
     server.wait().unwrap();

@@ -38,53 +38,197 @@ fn corpus() -> Vec<(Vec<u8>, Option<&'static str>, &'static str)> {
         (raw("[]"), None, "empty array"),
         (raw("{"), None, "truncated JSON"),
         (raw("{\"commit\": 'single quotes'}"), None, "not JSON"),
-        (b"{\"commit\": \"\xff\xfe\xfd\"}".to_vec(), None, "invalid UTF-8"),
+        (
+            b"{\"commit\": \"\xff\xfe\xfd\"}".to_vec(),
+            None,
+            "invalid UTF-8",
+        ),
         (deep_array.into_bytes(), None, "5000 nested arrays"),
         (deep_object.into_bytes(), None, "3000 nested objects"),
         (raw("{}"), Some("commit"), "empty object"),
-        (with("commit", json!(1234567)), Some("commit"), "commit as a number"),
-        (with("commit", json!("abc")), Some("commit"), "commit too short"),
-        (with("commit", json!("zzzzzzzz")), Some("commit"), "commit not hex"),
-        (with("commit", json!("<script>alert(1)</script>")), Some("commit"), "HTML in commit"),
-        (with("parent", json!("not-a-sha")), Some("parent"), "bad parent"),
-        (with("branch", json!("mas\u{0}ter")), Some("branch"), "NUL in branch"),
-        (with("branch", json!("../../etc/passwd")), Some("branch"), "path in branch"),
-        (with("branch", json!("my branch")), Some("branch"), "space in branch"),
-        (with("branch", json!("x".repeat(300))), Some("branch"), "huge branch"),
-        (with("component", json!("<img src=x onerror=alert(1)>")), Some("component"), "HTML in component"),
-        (with("component", json!("a".repeat(65))), Some("component"), "long component"),
+        (
+            with("commit", json!(1234567)),
+            Some("commit"),
+            "commit as a number",
+        ),
+        (
+            with("commit", json!("abc")),
+            Some("commit"),
+            "commit too short",
+        ),
+        (
+            with("commit", json!("zzzzzzzz")),
+            Some("commit"),
+            "commit not hex",
+        ),
+        (
+            with("commit", json!("<script>alert(1)</script>")),
+            Some("commit"),
+            "HTML in commit",
+        ),
+        (
+            with("parent", json!("not-a-sha")),
+            Some("parent"),
+            "bad parent",
+        ),
+        (
+            with("branch", json!("mas\u{0}ter")),
+            Some("branch"),
+            "NUL in branch",
+        ),
+        (
+            with("branch", json!("../../etc/passwd")),
+            Some("branch"),
+            "path in branch",
+        ),
+        (
+            with("branch", json!("my branch")),
+            Some("branch"),
+            "space in branch",
+        ),
+        (
+            with("branch", json!("x".repeat(300))),
+            Some("branch"),
+            "huge branch",
+        ),
+        (
+            with("component", json!("<img src=x onerror=alert(1)>")),
+            Some("component"),
+            "HTML in component",
+        ),
+        (
+            with("component", json!("a".repeat(65))),
+            Some("component"),
+            "long component",
+        ),
         (with("arch", json!("x86 64")), Some("arch"), "space in arch"),
-        (with("build_type", json!("")), Some("build_type"), "empty build type"),
-        (with("build_type", json!(["bazel"])), Some("build_type"), "array build type"),
-        (with("result", json!("exploded")), Some("result"), "unknown result"),
-        (with("result", json!(true)), Some("result"), "boolean result"),
-        (with("started_at", json!("yesterday")), Some("started_at"), "words as a date"),
-        (with("started_at", json!("+10000-01-01T00:00:00Z")), Some("started_at"), "year 10000"),
-        (with("started_at", json!("10000-01-01T00:00:00Z")), Some("started_at"), "year 10000 plain"),
-        (with("started_at", json!("1969-12-31T23:59:59Z")), Some("started_at"), "before 1970"),
-        (with("started_at", json!("2999-01-01T00:00:00Z")), Some("started_at"), "far future"),
-        (with("finished_at", json!("2026-01-10T09:00:00Z")), Some("finished_at"), "ends before it starts"),
-        (with("url", json!("javascript:alert(1)")), Some("url"), "javascript: URL"),
-        (with("url", json!("data:text/html,<script>alert(1)</script>")), Some("url"), "data: URL"),
-        (with("url", json!("JaVaScRiPt:alert(1)")), Some("url"), "mixed-case javascript: URL"),
-        (with("url", json!("ftp://example.org/log")), Some("url"), "ftp URL"),
-        (with("url", json!("http://")), Some("url"), "URL without host"),
-        (with("url", json!(format!("https://x.org/{}", "a".repeat(3000)))), Some("url"), "huge URL"),
+        (
+            with("build_type", json!("")),
+            Some("build_type"),
+            "empty build type",
+        ),
+        (
+            with("build_type", json!(["bazel"])),
+            Some("build_type"),
+            "array build type",
+        ),
+        (
+            with("result", json!("exploded")),
+            Some("result"),
+            "unknown result",
+        ),
+        (
+            with("result", json!(true)),
+            Some("result"),
+            "boolean result",
+        ),
+        (
+            with("started_at", json!("yesterday")),
+            Some("started_at"),
+            "words as a date",
+        ),
+        (
+            with("started_at", json!("+10000-01-01T00:00:00Z")),
+            Some("started_at"),
+            "year 10000",
+        ),
+        (
+            with("started_at", json!("10000-01-01T00:00:00Z")),
+            Some("started_at"),
+            "year 10000 plain",
+        ),
+        (
+            with("started_at", json!("1969-12-31T23:59:59Z")),
+            Some("started_at"),
+            "before 1970",
+        ),
+        (
+            with("started_at", json!("2999-01-01T00:00:00Z")),
+            Some("started_at"),
+            "far future",
+        ),
+        (
+            with("finished_at", json!("2026-01-10T09:00:00Z")),
+            Some("finished_at"),
+            "ends before it starts",
+        ),
+        (
+            with("url", json!("javascript:alert(1)")),
+            Some("url"),
+            "javascript: URL",
+        ),
+        (
+            with("url", json!("data:text/html,<script>alert(1)</script>")),
+            Some("url"),
+            "data: URL",
+        ),
+        (
+            with("url", json!("JaVaScRiPt:alert(1)")),
+            Some("url"),
+            "mixed-case javascript: URL",
+        ),
+        (
+            with("url", json!("ftp://example.org/log")),
+            Some("url"),
+            "ftp URL",
+        ),
+        (
+            with("url", json!("http://")),
+            Some("url"),
+            "URL without host",
+        ),
+        (
+            with("url", json!(format!("https://x.org/{}", "a".repeat(3000)))),
+            Some("url"),
+            "huge URL",
+        ),
         (with("pr", json!(-1)), Some("pr"), "negative PR"),
         (with("pr", json!("12")), Some("pr"), "PR as a string"),
         (with("pr", json!(1.5)), Some("pr"), "fractional PR"),
         (with("id", json!("a b")), Some("id"), "space in id"),
         (with("id", json!("<b>x</b>")), Some("id"), "HTML in id"),
         (with("id", json!("x".repeat(129))), Some("id"), "long id"),
-        (with("repository", json!("<script>")), Some("repository"), "HTML in repository"),
-        (with("repository", json!("not a repo")), Some("repository"), "bad repository"),
-        (with("commit_title", json!({"text": "x"})), Some("commit_title"), "object as title"),
-        (with("commit_title", json!("line\u{1b}[31mred")), Some("commit_title"), "escape codes in title"),
-        (with("author", json!("a".repeat(5000))), Some("author"), "huge author"),
+        (
+            with("repository", json!("<script>")),
+            Some("repository"),
+            "HTML in repository",
+        ),
+        (
+            with("repository", json!("not a repo")),
+            Some("repository"),
+            "bad repository",
+        ),
+        (
+            with("commit_title", json!({"text": "x"})),
+            Some("commit_title"),
+            "object as title",
+        ),
+        (
+            with("commit_title", json!("line\u{1b}[31mred")),
+            Some("commit_title"),
+            "escape codes in title",
+        ),
+        (
+            with("author", json!("a".repeat(5000))),
+            Some("author"),
+            "huge author",
+        ),
         (with("admin", json!(true)), Some("admin"), "unknown field"),
-        (serde_json::to_vec(&dup).unwrap(), Some("id"), "duplicate ids in one batch"),
-        (serde_json::to_vec(&bad_second).unwrap(), Some("result"), "second of a batch invalid"),
-        (serde_json::to_vec(&vec![valid.clone(); 1001]).unwrap(), None, "1001 builds"),
+        (
+            serde_json::to_vec(&dup).unwrap(),
+            Some("id"),
+            "duplicate ids in one batch",
+        ),
+        (
+            serde_json::to_vec(&bad_second).unwrap(),
+            Some("result"),
+            "second of a batch invalid",
+        ),
+        (
+            serde_json::to_vec(&vec![valid.clone(); 1001]).unwrap(),
+            None,
+            "1001 builds",
+        ),
     ]
 }
 
@@ -121,7 +265,10 @@ async fn hostile_bodies_are_refused_and_change_nothing() {
         let status = resp.status();
         let answer: Value = resp.json().await.unwrap_or(Value::Null);
         assert!(status.is_client_error(), "{label}: {status} {answer}");
-        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{label}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{label}: {answer}"
+        );
         assert_eq!(answer["field"].as_str(), field, "{label}: {answer}");
     }
 

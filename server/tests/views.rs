@@ -56,6 +56,7 @@ async fn spawn() -> App {
         firestore_project: None,
         firestore_database: None,
         store_timeout: 10,
+        log_format: server::config::LogFormat::Text,
     };
     let app = Application::build(settings, store).await.unwrap();
     let url = format!("http://{}", app.local_addr());

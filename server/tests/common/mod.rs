@@ -35,6 +35,7 @@ pub fn settings() -> Settings {
         firestore_project: None,
         firestore_database: None,
         store_timeout: 10,
+        log_format: server::config::LogFormat::Text,
     }
 }
 
