@@ -8,6 +8,8 @@ cd "$ROOT"
 # A target directory outside the clone is reused across clones when it
 # exists; cargo creates it otherwise.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ci-dashboard-target}"
+# Scripted runs build once; incremental caches would only fill the disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Keeps cargo-leptos' cache out of the home directory.
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$ROOT/.cache}"
 export PATH="$ROOT/end2end/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

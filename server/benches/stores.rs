@@ -30,6 +30,8 @@ fn settings() -> Settings {
         firestore_project: None,
         firestore_database: None,
         store_timeout: 30,
+        rate_limit: 0,
+        rate_burst: 200,
         log_format: server::config::LogFormat::Text,
         repository: "magma/magma".into(),
         default_branch: "master".into(),

@@ -31,6 +31,12 @@ pub async fn post_builds(
 ) -> Result<Response, ApiError> {
     let token_name = authorize(&state, &headers).await?;
     tracing::Span::current().record("token", token_name.as_str());
+    if let Some(limiter) = &state.limiter {
+        limiter
+            .check(&token_name)
+            .map_err(|wait| ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))?;
+    }
+    record_use(&state, &token_name);
     require_json(&headers)?;
     let bytes = read_body(&headers, body).await?;
     let ctx = Context {
@@ -59,6 +65,28 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.views.store.branches().await?;
     Ok("ready")
+}
+
+/// Writes a token's last use at most once a minute, off the request path:
+/// `token list` shows it, and a post never waits for it.
+fn record_use(state: &AppState, name: &str) {
+    let now = std::time::Instant::now();
+    {
+        let mut uses = state.token_uses.lock().unwrap_or_else(|p| p.into_inner());
+        if uses
+            .get(name)
+            .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
+        {
+            return;
+        }
+        uses.insert(name.to_string(), now);
+    }
+    let (store, name) = (state.views.store.clone(), name.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = store.touch_token(&name, Utc::now()).await {
+            tracing::warn!(error = %e, token = %name, "cannot record the token's last use");
+        }
+    });
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {

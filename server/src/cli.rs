@@ -183,8 +183,12 @@ async fn manage_tokens(store: &dyn Store, command: TokenCommand) -> anyhow::Resu
                 println!("no tokens");
             }
             for t in tokens {
+                let used = t.last_used_at.map_or_else(
+                    || "never used".to_string(),
+                    |at| format!("last used {}", at.format("%Y-%m-%d %H:%M UTC")),
+                );
                 println!(
-                    "{}\tcreated {}",
+                    "{}\tcreated {}\t{used}",
                     t.name,
                     t.created_at.format("%Y-%m-%d %H:%M UTC")
                 );

@@ -97,6 +97,23 @@ pub struct Settings {
         global = true
     )]
     pub store_timeout: u64,
+    /// Posts per second each token may make on average (0: no limit);
+    /// over it, posts get 429 with Retry-After.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_RATE_LIMIT",
+        default_value_t = 50,
+        global = true
+    )]
+    pub rate_limit: u32,
+    /// Posts a token may make at once before the rate limit applies.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_RATE_BURST",
+        default_value_t = 200,
+        global = true
+    )]
+    pub rate_burst: u32,
     /// Log format on stderr; RUST_LOG sets the level.
     #[arg(long, value_enum, env = "CI_DASHBOARD_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

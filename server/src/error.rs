@@ -30,6 +30,8 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    #[error("too many posts with this token; retry after {0} s")]
+    RateLimited(u64),
     #[error("storage unavailable, retry later")]
     Unavailable(String),
     #[error("internal error")]
@@ -62,6 +64,7 @@ impl IntoResponse for ApiError {
         let (status, field, index) = match &self {
             ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, e.field.clone(), e.index),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, None),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, None, None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, None, None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, None),
@@ -91,6 +94,11 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),
                 );
+            }
+            ApiError::RateLimited(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             ApiError::Unauthorized => {
                 response

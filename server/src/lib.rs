@@ -17,6 +17,7 @@ pub mod history;
 pub mod ingest;
 pub mod legacy;
 pub mod metrics;
+pub mod ratelimit;
 pub mod release;
 pub mod startup;
 pub mod store;

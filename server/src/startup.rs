@@ -1,10 +1,12 @@
 //! Builds the application from its configuration, so `main` and the tests
 //! run exactly the same router.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use app::ssr::DashboardContext;
 use app::{shell, App};
@@ -23,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{Settings, StoreKind};
 use crate::dashboard::Views;
+use crate::ratelimit::TokenLimiter;
 use crate::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::store::embedded::EmbeddedStore;
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
@@ -37,6 +40,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Turns true when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
+    pub limiter: Option<Arc<TokenLimiter>>,
+    /// When each token's last use was last written to the store.
+    pub token_uses: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -164,6 +170,8 @@ impl Application {
         let state = AppState {
             leptos_options,
             views,
+            limiter: TokenLimiter::new(settings.rate_limit, settings.rate_burst).map(Arc::new),
+            token_uses: Arc::default(),
             settings: Arc::new(settings),
             shutdown,
         };

@@ -57,11 +57,13 @@ mod tests {
                 name: "other".into(),
                 hash: hash(&generate()),
                 created_at: Utc::now(),
+                last_used_at: None,
             },
             TokenRecord {
                 name: "ci".into(),
                 hash: hash(&token),
                 created_at: Utc::now(),
+                last_used_at: None,
             },
         ];
         assert_eq!(verify(&token, &records), Some("ci"));

@@ -400,6 +400,13 @@ impl Store for WritesDown {
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
         self.0.revoke_token(name).await
     }
+    async fn touch_token(
+        &self,
+        name: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.0.touch_token(name, at).await
+    }
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<app::model::Cell> {
         self.0.subscribe()
     }
@@ -538,4 +545,49 @@ async fn raw_headers(url: &str, path: &str) -> String {
         head.push(byte[0]);
     }
     String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn each_token_is_rate_limited_and_its_last_use_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let mut limited = settings();
+    limited.rate_limit = 1;
+    limited.rate_burst = 2;
+    let app = spawn_configured(store.clone(), limited).await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for arch in ["amd64", "arm64", "riscv64"] {
+        let resp = app
+            .client
+            .post(format!("{}/api/v1/builds", app.url))
+            .bearer_auth(&app.token)
+            .json(&build(arch, "pass"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+        retry_after = resp.headers().get("retry-after").cloned();
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(retry_after.unwrap(), "1");
+    // The refused post stored nothing.
+    assert!(app.cell("master", "agw", "riscv64").await.is_none());
+
+    let mut last_used = None;
+    for _ in 0..50 {
+        last_used = store.tokens().await.unwrap()[0].last_used_at;
+        if last_used.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(last_used.is_some_and(|t| (chrono::Utc::now() - t).num_seconds() < 60));
 }

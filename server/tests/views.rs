@@ -56,6 +56,8 @@ async fn spawn() -> App {
         firestore_project: None,
         firestore_database: None,
         store_timeout: 10,
+        rate_limit: 50,
+        rate_burst: 200,
         log_format: server::config::LogFormat::Text,
     };
     let app = Application::build(settings, store).await.unwrap();

@@ -188,8 +188,14 @@ pub async fn manages_tokens(store: &dyn Store) {
         ["ci", "lab"]
     );
     assert_eq!(tokens[0].hash, "a".repeat(64));
+    assert_eq!(tokens[0].last_used_at, None);
+    let used = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
+    store.touch_token("ci", used).await.unwrap();
+    assert_eq!(store.tokens().await.unwrap()[0].last_used_at, Some(used));
     assert!(store.revoke_token("ci").await.unwrap());
     assert!(!store.revoke_token("ci").await.unwrap());
+    // Using a revoked token's name does not bring it back.
+    store.touch_token("ci", used).await.unwrap();
     assert_eq!(store.tokens().await.unwrap().len(), 1);
 }
 

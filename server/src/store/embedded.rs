@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS versions (
 CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
 );
 ";
 
@@ -121,6 +122,7 @@ impl EmbeddedStore {
         let path = data_dir.join(FILE_NAME);
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
+        migrate(&writer)?;
         let reader = connect(&path)?;
         Ok(EmbeddedStore {
             writer: Arc::new(Mutex::new(writer)),
@@ -143,6 +145,17 @@ impl EmbeddedStore {
         .await
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
+}
+
+/// Brings a data directory made by an older version up to the schema.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_last_used = conn
+        .prepare("SELECT 1 FROM pragma_table_info('tokens') WHERE name = 'last_used_at'")?
+        .exists([])?;
+    if !has_last_used {
+        conn.execute_batch("ALTER TABLE tokens ADD COLUMN last_used_at INTEGER")?;
+    }
+    Ok(())
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -756,14 +769,16 @@ impl Store for EmbeddedStore {
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         Self::with(&self.reader, |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT name, hash, created_at FROM tokens ORDER BY name")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, hash, created_at, last_used_at FROM tokens ORDER BY name",
+            )?;
             let tokens = stmt
                 .query_map([], |row| {
                     Ok(TokenRecord {
                         name: row.get(0)?,
                         hash: row.get(1)?,
                         created_at: from_micros(row.get(2)?)?,
+                        last_used_at: row.get::<_, Option<i64>>(3)?.map(from_micros).transpose()?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -776,6 +791,18 @@ impl Store for EmbeddedStore {
         let name = name.to_string();
         Self::with(&self.writer, move |conn| {
             Ok(conn.execute("DELETE FROM tokens WHERE name = ?1", [name])? > 0)
+        })
+        .await
+    }
+
+    async fn touch_token(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let name = name.to_string();
+        Self::with(&self.writer, move |conn| {
+            conn.execute(
+                "UPDATE tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE name = ?1",
+                params![name, micros(at)],
+            )?;
+            Ok(())
         })
         .await
     }

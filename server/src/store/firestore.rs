@@ -256,6 +256,8 @@ struct TokenDoc {
     name: String,
     hash: String,
     created_at: SystemTime,
+    #[serde(default)]
+    last_used_at: Option<SystemTime>,
 }
 
 impl From<FirestoreError> for StoreError {
@@ -1054,6 +1056,7 @@ impl Store for FirestoreStore {
             name: name.to_string(),
             hash: hash.to_string(),
             created_at: SystemTime::now(),
+            last_used_at: None,
         };
         let created: Result<TokenDoc, FirestoreError> = self
             .db
@@ -1081,6 +1084,7 @@ impl Store for FirestoreStore {
                 name: d.name,
                 hash: d.hash,
                 created_at: d.created_at.into(),
+                last_used_at: d.last_used_at.map(Into::into),
             })
             .collect();
         tokens.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1109,6 +1113,31 @@ impl Store for FirestoreStore {
             })
             .await?;
         Ok(existed)
+    }
+
+    async fn touch_token(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let used = TokenDoc {
+            name: name.to_string(),
+            hash: String::new(),
+            created_at: SystemTime::UNIX_EPOCH,
+            last_used_at: Some(at.into()),
+        };
+        let written: Result<Option<TokenDoc>, FirestoreError> = self
+            .db
+            .fluent()
+            .update()
+            .fields(["last_used_at"])
+            .in_col(TOKENS)
+            // Never recreate a revoked token's document.
+            .precondition(firestore::FirestoreWritePrecondition::Exists(true))
+            .document_id(doc_id(&[name]))
+            .object(&used)
+            .execute()
+            .await;
+        match written {
+            Ok(_) | Err(FirestoreError::DataNotFoundError(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Cell> {

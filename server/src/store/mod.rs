@@ -113,6 +113,7 @@ pub struct TokenRecord {
     /// Hex SHA-256 of the token; the token itself is never stored.
     pub hash: String,
     pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -179,6 +180,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns whether a token of that name existed.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Records that the token was used at `at`; nothing if it is gone.
+    async fn touch_token(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Every change of a health cell after it is committed, by this server
     /// or, where the store is shared, by any other.

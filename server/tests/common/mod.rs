@@ -35,6 +35,8 @@ pub fn settings() -> Settings {
         firestore_project: None,
         firestore_database: None,
         store_timeout: 10,
+        rate_limit: 50,
+        rate_burst: 200,
         log_format: server::config::LogFormat::Text,
     }
 }
