@@ -786,4 +786,74 @@ mod tests {
         let deep = "[".repeat(10_000);
         assert!(parse_body(deep.as_bytes(), &ctx(), &mut gen).is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values a hostile or confused client might send for any field.
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| json!(f)),
+                ".{0,80}".prop_map(Value::String),
+                "[0-9a-f]{7,40}".prop_map(Value::String),
+                "(https?|javascript|data|ftp):.{0,40}".prop_map(Value::String),
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z".prop_map(Value::String),
+                Just(json!(["pass"])),
+                Just(json!({"nested": {"deeper": [1, 2]}})),
+            ]
+        }
+
+        /// A valid build with some fields replaced, removed or added.
+        fn mutated() -> impl Strategy<Value = Value> {
+            let names = prop_oneof![
+                proptest::sample::select(FIELDS.to_vec()).prop_map(str::to_string),
+                "[a-z_]{1,12}",
+            ];
+            proptest::collection::vec((names, proptest::option::of(value())), 0..6).prop_map(
+                |changes| {
+                    let mut build = valid();
+                    let obj = build.as_object_mut().unwrap();
+                    for (name, change) in changes {
+                        match change {
+                            Some(v) => obj.insert(name, v),
+                            None => obj.remove(&name),
+                        };
+                    }
+                    build
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+                let _ = parse_body(&bytes, &ctx(), || "generated".into());
+            }
+
+            #[test]
+            fn every_outcome_is_a_valid_build_or_a_named_rejection(body in mutated()) {
+                let sent = body.as_object().unwrap().clone();
+                match parse(body) {
+                    Ok(builds) => {
+                        let b = &builds[0];
+                        prop_assert!(b.url.as_deref().is_none_or(|u| u.starts_with("http://") || u.starts_with("https://")));
+                        prop_assert!(b.commit.len() >= 7 && b.commit.chars().all(|c| c.is_ascii_hexdigit()));
+                        prop_assert!(b.finished_at.is_none_or(|f| f >= b.started_at));
+                        prop_assert!(b.started_at.timestamp() >= 0);
+                    }
+                    Err(e) => {
+                        prop_assert!(!e.message.is_empty());
+                        let field = e.field.expect("a rejected object names its field");
+                        prop_assert!(FIELDS.contains(&field.as_str()) || sent.contains_key(&field), "{}", field);
+                    }
+                }
+            }
+        }
+    }
 }
