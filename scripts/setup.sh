@@ -58,8 +58,9 @@ ensure_chromium() {
 }
 
 build_release() {
-  step "Building the dashboard (cargo leptos build --release)"
-  cargo leptos build --release
+  step "Building the dashboard (cargo leptos build --release --precompress)"
+  # Precompressed .br/.gz assets are served as they are, at maximum quality.
+  cargo leptos build --release --precompress
 }
 
 BIN="$CARGO_TARGET_DIR/release/ci-dashboard"

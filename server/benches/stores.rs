@@ -185,24 +185,49 @@ async fn ingestion(server: &Server, requests: usize, per_request: usize) -> Rate
     }
 }
 
-/// Median and p95 of the overview page's full server response.
-async fn overview(server: &Server, views: usize) -> (f64, f64) {
+/// Median and p95 of a page's full server response, timed to the last byte.
+async fn page(server: &Server, path: &str, views: usize, must_contain: &str) -> (f64, f64) {
     let client = reqwest::Client::new();
     let mut times = Vec::new();
     for _ in 0..views {
         let t = Instant::now();
         let resp = client
-            .get(format!("{}/?branch=master", server.url))
+            .get(format!("{}{path}", server.url))
             .send()
             .await
             .unwrap();
-        assert!(resp.status().is_success());
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
         let html = resp.text().await.unwrap();
         times.push(t.elapsed());
-        assert!(html.contains("data-cell=\"agw/amd64/bazel-build\""));
+        assert!(html.contains(must_contain), "{path} lacks {must_contain}");
     }
     times.sort();
     (percentile(&times, 0.5), percentile(&times, 0.95))
+}
+
+/// The ceiling: `/healthz` requests per second with the same 16 clients.
+async fn healthz_rate(server: &Server, requests: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (client, url) = (client.clone(), format!("{}/healthz", server.url));
+            tokio::spawn(async move {
+                for _ in 0..requests / CLIENTS {
+                    let resp = client.get(&url).send().await.unwrap();
+                    assert!(resp.status().is_success());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    requests as f64 / started.elapsed().as_secs_f64()
+}
+
+fn newest_commit(size: usize) -> String {
+    format!("{:040x}", ((size - 1) / CELLS) * 7919 + 1)
 }
 
 async fn fill(store: &dyn Store, from: usize, to: usize) {
@@ -221,7 +246,9 @@ struct Results {
     name: &'static str,
     single: Rate,
     batched: Rate,
+    healthz: f64,
     overview: Vec<(usize, f64, f64, Option<u64>)>,
+    commit: Vec<(usize, f64, f64)>,
 }
 
 /// A fresh store, and how to read its Firestore document read count.
@@ -232,31 +259,48 @@ struct Opened {
 
 type Open = dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Opened>>>;
 
-async fn measure(name: &'static str, open: &Open, singles: usize, batches: usize) -> Results {
+async fn measure(
+    name: &'static str,
+    open: &Open,
+    singles: usize,
+    batches: usize,
+    sizes: &[usize],
+) -> Results {
     eprintln!("{name}: single posts");
-    let single = ingestion(&serve(open().await.store).await, singles, 1).await;
+    let server = serve(open().await.store).await;
+    let healthz = healthz_rate(&server, 20_000).await;
+    let single = ingestion(&server, singles, 1).await;
     eprintln!("{name}: batches of 100");
     let batched = ingestion(&serve(open().await.store).await, batches, 100).await;
     let Opened { store, reads } = open().await;
     let counts = name.starts_with("firestore");
     let server = serve(store.clone()).await;
     let mut overview_rows = Vec::new();
+    let mut commit_rows = Vec::new();
     let mut stored = 0;
-    for size in [1_000, 100_000] {
+    let cell = "data-cell=\"agw/amd64/bazel-build\"";
+    for &size in sizes {
         eprintln!("{name}: filling to {size} builds");
         fill(store.as_ref(), stored, size).await;
         stored = size;
-        overview(&server, 5).await;
+        page(&server, "/?branch=master", 5, cell).await;
         let before = reads();
-        let (p50, p95) = overview(&server, 50).await;
+        let (p50, p95) = page(&server, "/?branch=master", 50, cell).await;
         let per_view = counts.then(|| (reads() - before) / 50);
         overview_rows.push((size, p50, p95, per_view));
+        let sha = newest_commit(size);
+        let path = format!("/commit/{sha}");
+        page(&server, &path, 5, &sha[..7]).await;
+        let (p50, p95) = page(&server, &path, 50, &sha[..7]).await;
+        commit_rows.push((size, p50, p95));
     }
     Results {
         name,
         single,
         batched,
+        healthz,
         overview: overview_rows,
+        commit: commit_rows,
     }
 }
 
@@ -278,7 +322,16 @@ fn main() {
                 }
             })
         });
-        let mut all = vec![measure("embedded", &*embedded, 4_000, 400).await];
+        let mut all = vec![
+            measure(
+                "embedded",
+                &*embedded,
+                4_000,
+                400,
+                &[1_000, 100_000, 1_000_000],
+            )
+            .await,
+        ];
         if std::env::var("FIRESTORE_EMULATOR_HOST").is_ok() {
             let firestore: Box<Open> = Box::new(|| {
                 Box::pin(async {
@@ -295,7 +348,16 @@ fn main() {
                     }
                 })
             });
-            all.push(measure("firestore (emulator)", &*firestore, 1_000, 100).await);
+            all.push(
+                measure(
+                    "firestore (emulator)",
+                    &*firestore,
+                    1_000,
+                    100,
+                    &[1_000, 100_000],
+                )
+                .await,
+            );
         } else {
             eprintln!("FIRESTORE_EMULATOR_HOST is not set: measuring the embedded store only");
         }
@@ -315,8 +377,15 @@ fn print_report(all: &[Results]) {
             all.iter().map(f).collect::<Vec<_>>().join(" | ")
         );
     };
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+    row("/healthz requests/s (16 clients): the ceiling", &|r| {
+        format!("{:.0}", r.healthz)
+    });
     row("single posts/s (16 clients)", &|r| {
         format!("{:.0}", r.single.requests_per_s)
+    });
+    row("single posts/s ÷ /healthz ceiling", &|r| {
+        format!("{:.2}", r.single.requests_per_s / r.healthz)
     });
     row("single post p50 / p99 ms", &|r| {
         format!("{:.1} / {:.1}", r.single.p50_ms, r.single.p99_ms)
@@ -330,11 +399,25 @@ fn print_report(all: &[Results]) {
     for i in 0..all[0].overview.len() {
         let size = all[0].overview[i].0;
         row(&format!("overview p50 / p95 ms at {size} builds"), &|r| {
-            format!("{:.1} / {:.1}", r.overview[i].1, r.overview[i].2)
+            or_dash(
+                r.overview
+                    .get(i)
+                    .map(|o| format!("{:.1} / {:.1}", o.1, o.2)),
+            )
         });
         row(
             &format!("Firestore reads per overview at {size} builds"),
-            &|r| r.overview[i].3.map_or("–".into(), |n| n.to_string()),
+            &|r| or_dash(r.overview.get(i).and_then(|o| o.3).map(|n| n.to_string())),
+        );
+        row(
+            &format!("commit page p50 / p95 ms at {size} builds"),
+            &|r| or_dash(r.commit.get(i).map(|c| format!("{:.1} / {:.1}", c.1, c.2))),
         );
     }
+    row("overview p50: largest ÷ 1000 builds", &|r| {
+        format!("{:.2}", r.overview.last().unwrap().1 / r.overview[0].1)
+    });
+    row("commit page p50: largest ÷ 1000 builds", &|r| {
+        format!("{:.2}", r.commit.last().unwrap().1 / r.commit[0].1)
+    });
 }

@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(cache_static))
         // Pages set their own policy with a per-response nonce; everything
         // else (JSON, SVG badges) may not run or embed anything.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -139,6 +140,50 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `cargo leptos build` with `hash-files` writes hash.txt next to the
+/// binary; test binaries have none and use the plain names.
+fn asset_hashes_exist() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").is_file()))
+        .unwrap_or(false)
+}
+
+/// Hashed site files never change under their name: cache them for a
+/// year. Others are revalidated on every use.
+async fn cache_static(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    if let Some(file) = path.strip_prefix("/pkg/") {
+        if response.status().is_success() {
+            let policy = if is_hashed(file) {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            };
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        }
+    }
+    response
+}
+
+/// `ci-dashboard.3f9a0c1e2b.js` is hashed; `ci-dashboard.js` is not.
+fn is_hashed(file: &str) -> bool {
+    let mut parts = file.split('.');
+    parts.next();
+    let hash = parts.next().unwrap_or_default();
+    parts.next().is_some()
+        && hash.len() >= 8
+        && hash
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -160,6 +205,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .env(leptos::config::Env::PROD)
+            .hash_files(asset_hashes_exist())
             .build();
         let views = Views {
             store,
@@ -200,5 +246,19 @@ impl Application {
                 stopping.send_replace(true);
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed;
+
+    #[test]
+    fn only_hashed_asset_names_are_cached_for_good() {
+        assert!(is_hashed("ci-dashboard.2b6f1c0d9e8a7f65.wasm"));
+        assert!(is_hashed("ci-dashboard.2b6f1c0d9e8a7f65.js.br"));
+        assert!(!is_hashed("ci-dashboard.wasm"));
+        assert!(!is_hashed("ci-dashboard.css"));
+        assert!(!is_hashed("ci-dashboard_bg.wasm.d.ts"));
     }
 }
