@@ -2,7 +2,7 @@
 // (as sent on the wire, compressed) and time until the WASM app has
 // hydrated the page. Usage: node bench/page-load.mjs http://127.0.0.1:PORT/
 import { chromium } from "@playwright/test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
 const url = process.argv[2];
@@ -37,7 +37,10 @@ const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const last = results[results.length - 1].bytes;
 const total = Object.values(last).reduce((a, b) => a + b, 0);
 const pkg = new URL("../../target/site/pkg/", import.meta.url);
-const wasmName = readdirSync(pkg).find((f) => f.endsWith(".wasm"));
+// The newest build's file (older, differently hashed ones may linger).
+const wasmName = readdirSync(pkg)
+  .filter((f) => f.endsWith(".wasm"))
+  .sort((a, b) => statSync(new URL(b, pkg)).mtimeMs - statSync(new URL(a, pkg)).mtimeMs)[0];
 const wasm = readFileSync(new URL(wasmName, pkg));
 const kb = (n) => `${(n / 1024).toFixed(0)} KB`;
 console.log(`| first load, median of ${runs} | value |`);
