@@ -45,7 +45,7 @@ const wasm = readFileSync(new URL(wasmName, pkg));
 const kb = (n) => `${(n / 1024).toFixed(0)} KB`;
 console.log(`| first load, median of ${runs} | value |`);
 console.log("|---|---|");
-console.log(`| HTML received (ms) | ${median(results.map((r) => r.html))} |`);
+console.log(`| load event (ms) | ${median(results.map((r) => r.html))} |`);
 console.log(`| time to interactive: page hydrated (ms) | ${median(results.map((r) => r.interactive))} |`);
 for (const [type, n] of Object.entries(last).sort()) console.log(`| bytes on the wire: ${type} | ${kb(n)} |`);
 console.log(`| bytes on the wire: total | ${kb(total)} |`);
