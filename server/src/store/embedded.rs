@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use app::model::{BuildResult, BuildSummary, Cell};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{
-    params, Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use tokio::sync::broadcast;
 
 use super::{
@@ -98,6 +96,8 @@ pub struct EmbeddedStore {
     // One process owns the file, so an in-process broadcast is the whole
     // change feed.
     events: broadcast::Sender<Cell>,
+    /// Ingestion goes through one writer thread that groups commits.
+    ingests: std::sync::mpsc::Sender<Job>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -124,10 +124,17 @@ impl EmbeddedStore {
         writer.execute_batch(SCHEMA)?;
         migrate(&writer)?;
         let reader = connect(&path)?;
+        let (ingests, jobs) = std::sync::mpsc::channel();
+        let group_writer = connect(&path)?;
+        std::thread::Builder::new()
+            .name("ci-dashboard-writer".into())
+            .spawn(move || group_commits(group_writer, jobs))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         Ok(EmbeddedStore {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
             events: broadcast::channel(1024).0,
+            ingests,
         })
     }
 
@@ -222,7 +229,7 @@ fn get_build(conn: &Connection, id: &str) -> Result<Option<Build>, rusqlite::Err
         .optional()
 }
 
-fn upsert_build(tx: &Transaction, b: &Build) -> Result<(), rusqlite::Error> {
+fn upsert_build(tx: &Connection, b: &Build) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO builds ({BUILD_COLUMNS}, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
@@ -252,7 +259,7 @@ fn upsert_build(tx: &Transaction, b: &Build) -> Result<(), rusqlite::Error> {
 
 /// Keeps the per-commit and per-version tables that commit search, release
 /// heads and version checks read instead of scanning builds.
-fn index_commit(tx: &Transaction, b: &Build) -> Result<(), rusqlite::Error> {
+fn index_commit(tx: &Connection, b: &Build) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(
         "INSERT INTO commits (branch, commit_sha, pr, title, last_started_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -431,7 +438,7 @@ fn list_builds(
     Ok(rows)
 }
 
-fn get_cell(tx: &Transaction, b: &Build) -> Result<Option<Cell>, StoreError> {
+fn get_cell(tx: &Connection, b: &Build) -> Result<Option<Cell>, StoreError> {
     let state: Option<String> = tx
         .prepare_cached(
             "SELECT state FROM cells
@@ -447,7 +454,7 @@ fn get_cell(tx: &Transaction, b: &Build) -> Result<Option<Cell>, StoreError> {
         .transpose()
 }
 
-fn put_cell(tx: &Transaction, cell: &Cell, changed: &mut Vec<Cell>) -> Result<(), StoreError> {
+fn put_cell(tx: &Connection, cell: &Cell, changed: &mut Vec<Cell>) -> Result<(), StoreError> {
     let id = |c: &Cell| {
         (
             c.branch.clone(),
@@ -474,7 +481,7 @@ fn put_cell(tx: &Transaction, cell: &Cell, changed: &mut Vec<Cell>) -> Result<()
 }
 
 /// Reads the cell's history newest first, only as far as the streak goes.
-fn recompute_cell(tx: &Transaction, b: &Build) -> Result<Cell, StoreError> {
+fn recompute_cell(tx: &Connection, b: &Build) -> Result<Cell, StoreError> {
     let key = params![b.branch, b.component, b.arch, b.build_type];
     let running = tx
         .prepare_cached(&format!(
@@ -515,16 +522,73 @@ fn recompute_cell(tx: &Transaction, b: &Build) -> Result<Cell, StoreError> {
     }
 }
 
-/// Returns the outcome and the cells it changed.
-fn ingest_all(
-    conn: &mut Connection,
+/// The outcome of one post and the cells it changed.
+type Ingested = Result<(IngestOutcome, Vec<Cell>), StoreError>;
+
+/// One post waiting for the writer.
+struct Job {
     builds: Vec<Build>,
-) -> Result<(IngestOutcome, Vec<Cell>), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    reply: tokio::sync::oneshot::Sender<Ingested>,
+}
+
+/// Posts that arrive together are committed together: one transaction and
+/// one fsync for all of them. Each post runs in its own savepoint, so a
+/// refused post leaves the others untouched, and every reply is sent only
+/// after the commit.
+fn group_commits(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+    const MAX_GROUP: usize = 256;
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let (builds, replies): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|j| (j.builds, j.reply)).unzip();
+        match commit_group(&mut conn, builds) {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    // A caller that gave up is not the writer's concern.
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+fn commit_group(
+    conn: &mut Connection,
+    posts: Vec<Vec<Build>>,
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(posts.len());
+    for builds in posts {
+        // Dropping a savepoint without commit rolls it back.
+        let savepoint = tx.savepoint()?;
+        match ingest_into(&savepoint, builds) {
+            Ok(done) => {
+                savepoint.commit()?;
+                results.push(Ok(done));
+            }
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
     let mut changed = false;
     let mut cells = Vec::new();
     for (index, build) in builds.iter().enumerate() {
-        let stored = get_build(&tx, &build.id)?;
+        let stored = get_build(conn, &build.id)?;
         if let Some(stored) = &stored {
             if stored == build {
                 continue;
@@ -541,10 +605,10 @@ fn ingest_all(
                 });
             }
         }
-        upsert_build(&tx, build)?;
-        index_commit(&tx, build)?;
+        upsert_build(conn, build)?;
+        index_commit(conn, build)?;
         changed = true;
-        let cell = get_cell(&tx, build)?.unwrap_or_else(|| {
+        let cell = get_cell(conn, build)?.unwrap_or_else(|| {
             Cell::empty(
                 &build.branch,
                 &build.component,
@@ -554,12 +618,11 @@ fn ingest_all(
         });
         let previous = stored.map(|s| s.summary());
         match health::apply(&cell, previous.as_ref(), &build.summary()) {
-            Step::Updated(next) => put_cell(&tx, &next, &mut cells)?,
+            Step::Updated(next) => put_cell(conn, &next, &mut cells)?,
             Step::Unchanged => {}
-            Step::Recompute => put_cell(&tx, &recompute_cell(&tx, build)?, &mut cells)?,
+            Step::Recompute => put_cell(conn, &recompute_cell(conn, build)?, &mut cells)?,
         }
     }
-    tx.commit()?;
     let outcome = IngestOutcome {
         ids: builds.into_iter().map(|b| b.id).collect(),
         changed,
@@ -570,8 +633,12 @@ fn ingest_all(
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
-        let (outcome, cells) =
-            Self::with(&self.writer, move |conn| ingest_all(conn, builds)).await?;
+        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.ingests
+            .send(Job { builds, reply })
+            .map_err(|_| stopped())?;
+        let (outcome, cells) = answer.await.map_err(|_| stopped())??;
         for cell in cells {
             // No open page is not an error.
             let _ = self.events.send(cell);
@@ -811,6 +878,44 @@ impl Store for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn posts_committed_together_stay_independent() {
+        use crate::store::conformance::build;
+        use app::model::BuildResult;
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let cell = ("agw", "arm64", "bazel");
+        store
+            .ingest(vec![build("taken", cell, 0, BuildResult::Pass)])
+            .await
+            .unwrap();
+        let posts = (1..=40).map(|i| {
+            let store = store.clone();
+            let mut b = build(&format!("p{i}"), cell, i, BuildResult::Fail);
+            if i == 20 {
+                // Same id, another component: refused on its own.
+                b.id = "taken".into();
+                b.component = "feg".into();
+            }
+            tokio::spawn(async move { store.ingest(vec![b]).await })
+        });
+        let results = futures::future::join_all(posts).await;
+        let refused: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.as_ref().unwrap().is_err())
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert_eq!(refused, [20]);
+        let cell = store.cells("master").await.unwrap().remove(0);
+        let streak = cell.streak.unwrap();
+        assert_eq!((streak.since.id.as_str(), streak.builds), ("p1", 39));
+        assert_eq!(
+            store.build("taken").await.unwrap().unwrap().component,
+            "agw"
+        );
+    }
 
     crate::store::conformance::conformance_suite!({
         let dir = tempfile::tempdir().unwrap();
