@@ -87,10 +87,19 @@ impl FieldError {
 pub fn parse_body(
     body: &[u8],
     ctx: &Context,
-    mut new_id: impl FnMut() -> String,
+    new_id: impl FnMut() -> String,
 ) -> Result<Vec<Build>, FieldError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| FieldError::body(format!("body is not valid JSON: {e}")))?;
+    parse_value(value, ctx, new_id)
+}
+
+/// [`parse_body`] for a body already parsed as JSON (the legacy import).
+pub fn parse_value(
+    value: Value,
+    ctx: &Context,
+    mut new_id: impl FnMut() -> String,
+) -> Result<Vec<Build>, FieldError> {
     let (elements, is_array) = match value {
         Value::Array(items) => (items, true),
         object @ Value::Object(_) => (vec![object], false),

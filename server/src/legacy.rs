@@ -150,7 +150,7 @@ fn rfc3339(seconds: &Value) -> Option<String> {
 fn validated(path: String, body: Value, ctx: &Context) -> Entry {
     // Every imported body carries its own deterministic id.
     let no_new_id = || unreachable!("imported builds carry their id");
-    match ingest::parse_body(body.to_string().as_bytes(), ctx, no_new_id) {
+    match ingest::parse_value(body, ctx, no_new_id) {
         Ok(mut builds) => Entry::Build(Box::new(builds.remove(0))),
         Err(e) => skipped(
             path,

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::config::{Settings, StoreKind};
+use server::config::Settings;
 use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
 use server::store::Store;
 use server::token;
+
+mod common;
 
 const BASE: &str = "aaaaaaa000000000000000000000000000000001";
 const BROKE: &str = "bbbbbbb000000000000000000000000000000002";
@@ -46,19 +48,8 @@ async fn spawn() -> App {
         .await
         .unwrap();
     let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        store: StoreKind::Embedded,
-        repository: "magma/magma".into(),
-        default_branch: "master".into(),
         release_config: Some(config),
-        site_root: "target/site".into(),
-        firestore_project: None,
-        firestore_database: None,
-        store_timeout: 10,
-        rate_limit: 50,
-        rate_burst: 200,
-        log_format: server::config::LogFormat::Text,
+        ..common::settings()
     };
     let app = Application::build(settings, store).await.unwrap();
     let url = format!("http://{}", app.local_addr());

@@ -593,16 +593,8 @@ fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
             if stored == build {
                 continue;
             }
-            if let Some(field) = identity_conflict(stored, build) {
-                return Err(StoreError::Conflict {
-                    index,
-                    field,
-                    message: format!(
-                        "build '{}' already exists with a different {field}; \
-                         post the new build under a new id",
-                        build.id
-                    ),
-                });
+            if let Some(conflict) = identity_conflict(stored, build, index) {
+                return Err(conflict);
             }
         }
         upsert_build(conn, build)?;

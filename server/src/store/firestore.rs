@@ -477,16 +477,8 @@ async fn plan(
             if stored == build {
                 continue;
             }
-            if let Some(field) = identity_conflict(stored, build) {
-                return Ok(Err(StoreError::Conflict {
-                    index,
-                    field,
-                    message: format!(
-                        "build '{}' already exists with a different {field}; \
-                         post the new build under a new id",
-                        build.id
-                    ),
-                }));
+            if let Some(conflict) = identity_conflict(stored, build, index) {
+                return Ok(Err(conflict));
             }
         }
         changed.push(build.clone());
@@ -687,11 +679,7 @@ impl FirestoreStore {
             .map_err(|_| StoreError::Unavailable("Firestore did not answer in time".into()))?
     }
 
-    async fn candidates(
-        &self,
-        docs: Vec<CommitDoc>,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError> {
+    fn candidates(&self, docs: Vec<CommitDoc>, limit: usize) -> Vec<CommitCandidate> {
         let mut docs = counted(&self.reads, docs);
         docs.sort_by(|a, b| {
             b.last_started_micros
@@ -699,7 +687,7 @@ impl FirestoreStore {
                 .then_with(|| a.branch.cmp(&b.branch))
         });
         docs.truncate(limit);
-        Ok(docs.into_iter().map(CommitDoc::candidate).collect())
+        docs.into_iter().map(CommitDoc::candidate).collect()
     }
 
     /// The newest pass or fail of a cell older than `below`, skipping
@@ -874,7 +862,7 @@ impl Store for FirestoreStore {
             .obj()
             .query()
             .await?;
-        self.candidates(docs, limit).await
+        Ok(self.candidates(docs, limit))
     }
 
     async fn commits_by_pr(
@@ -894,7 +882,7 @@ impl Store for FirestoreStore {
             .obj()
             .query()
             .await?;
-        self.candidates(docs, limit).await
+        Ok(self.candidates(docs, limit))
     }
 
     async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {

@@ -190,9 +190,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Identity fields cannot change under an existing id: the build would
-/// silently move to another cell.
-pub(crate) fn identity_conflict(stored: &Build, posted: &Build) -> Option<&'static str> {
-    [
+/// silently move to another cell. `index` is the build's place in the post.
+pub(crate) fn identity_conflict(
+    stored: &Build,
+    posted: &Build,
+    index: usize,
+) -> Option<StoreError> {
+    let field = [
         ("repository", stored.repository == posted.repository),
         ("commit", stored.commit == posted.commit),
         ("branch", stored.branch == posted.branch),
@@ -202,5 +206,14 @@ pub(crate) fn identity_conflict(stored: &Build, posted: &Build) -> Option<&'stat
     ]
     .into_iter()
     .find(|(_, same)| !same)
-    .map(|(field, _)| field)
+    .map(|(field, _)| field)?;
+    Some(StoreError::Conflict {
+        index,
+        field,
+        message: format!(
+            "build '{}' already exists with a different {field}; \
+             post the new build under a new id",
+            posted.id
+        ),
+    })
 }
