@@ -52,7 +52,20 @@ fn no_env(_: &str) -> Option<String> {
 async fn posts_a_build_that_the_overview_shows() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn(dir.path()).await;
-    let a = args(&app.url, &app.token, &["--id", "gha:1:1:agw"]);
+    // Fixed times: a default of "now" would differ between the two posts
+    // whenever they straddle a second, making the replay an update.
+    let a = args(
+        &app.url,
+        &app.token,
+        &[
+            "--id",
+            "gha:1:1:agw",
+            "--started-at",
+            "2026-11-01T10:00:00Z",
+            "--finished-at",
+            "2026-11-01T10:20:00Z",
+        ],
+    );
     let outcome = client::post(&a, client::body(&a, &no_env)).await;
     assert_eq!(
         outcome,
@@ -63,7 +76,10 @@ async fn posts_a_build_that_the_overview_shows() {
     );
     // A retried step posts the same id: a no-op.
     let again = client::post(&a, client::body(&a, &no_env)).await;
-    assert!(matches!(again, Outcome::Posted { status: 200, .. }));
+    assert!(
+        matches!(again, Outcome::Posted { status: 200, .. }),
+        "{again:?}"
+    );
     let cell = app.cell("master", "agw", "arm64").await.unwrap();
     assert_eq!(cell["latest"]["id"], "gha:1:1:agw");
 }
