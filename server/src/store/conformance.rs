@@ -175,6 +175,43 @@ pub async fn many_builds_in_one_cell(store: &dyn Store) {
     assert_eq!((streak.since.id.as_str(), streak.builds), ("b100", 200));
 }
 
+/// A batch holding a cell's history in any order ends where posting the
+/// same builds one at a time, oldest first, ends.
+pub async fn batch_order_does_not_matter(store: &dyn Store) {
+    let results = [
+        BuildResult::Pass,
+        BuildResult::Fail,
+        BuildResult::Fail,
+        BuildResult::Error,
+        BuildResult::Fail,
+        BuildResult::Running,
+    ];
+    let history: Vec<Build> = (0..60)
+        .map(|i| {
+            let cell = if i % 4 == 0 { AGW_AMD } else { AGW_ARM };
+            build(&format!("h{i}"), cell, i, results[i as usize % 6])
+        })
+        .collect();
+    for b in &history {
+        let mut one = b.clone();
+        one.id = format!("ref-{}", b.id);
+        one.branch = "ref".into();
+        store.ingest(vec![one]).await.unwrap();
+    }
+    // 37 is coprime with 60: a fixed permutation, far from sorted.
+    let shuffled: Vec<Build> = (0..60).map(|i| history[i * 37 % 60].clone()).collect();
+    store.ingest(shuffled).await.unwrap();
+    let cells = |branch: &'static str| async move {
+        let mut cells = store.cells(branch).await.unwrap();
+        cells.sort_by(|a, b| a.arch.cmp(&b.arch));
+        serde_json::to_string(&cells)
+            .unwrap()
+            .replace("ref-", "")
+            .replace("\"ref\"", "\"master\"")
+    };
+    assert_eq!(cells("master").await, cells("ref").await);
+}
+
 pub async fn manages_tokens(store: &dyn Store) {
     store.create_token("ci", &"a".repeat(64)).await.unwrap();
     store.create_token("lab", &"b".repeat(64)).await.unwrap();
@@ -386,6 +423,7 @@ macro_rules! conformance_suite {
             batches_are_all_or_nothing,
             lists_branches,
             many_builds_in_one_cell,
+            batch_order_does_not_matter,
             manages_tokens,
             finds_commits_by_prefix_and_pr,
             finds_baselines,

@@ -2,6 +2,7 @@
 //! checkout runs with no services. WAL mode with `synchronous=FULL`: a
 //! committed ingestion survives a killed process and a power cut.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -454,17 +455,7 @@ fn get_cell(tx: &Connection, b: &Build) -> Result<Option<Cell>, StoreError> {
         .transpose()
 }
 
-fn put_cell(tx: &Connection, cell: &Cell, changed: &mut Vec<Cell>) -> Result<(), StoreError> {
-    let id = |c: &Cell| {
-        (
-            c.branch.clone(),
-            c.component.clone(),
-            c.arch.clone(),
-            c.build_type.clone(),
-        )
-    };
-    changed.retain(|c| id(c) != id(cell));
-    changed.push(cell.clone());
+fn put_cell(tx: &Connection, cell: &Cell) -> Result<(), StoreError> {
     let state = serde_json::to_string(cell).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO cells (branch, component, arch, build_type, state)
@@ -586,7 +577,10 @@ fn commit_group(
 
 fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
     let mut changed = false;
-    let mut cells = Vec::new();
+    // A batch usually holds many builds of few cells: each cell is read and
+    // written once per post, not once per build.
+    let mut slots: HashMap<CellId, usize> = HashMap::new();
+    let mut cells: Vec<(Cell, bool)> = Vec::new();
     for (index, build) in builds.iter().enumerate() {
         let stored = get_build(conn, &build.id)?;
         if let Some(stored) = &stored {
@@ -600,20 +594,37 @@ fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
         upsert_build(conn, build)?;
         index_commit(conn, build)?;
         changed = true;
-        let cell = get_cell(conn, build)?.unwrap_or_else(|| {
-            Cell::empty(
-                &build.branch,
-                &build.component,
-                &build.arch,
-                &build.build_type,
-            )
-        });
+        let slot = match slots.entry(CellId::of(build)) {
+            Entry::Occupied(slot) => *slot.get(),
+            Entry::Vacant(slot) => {
+                let cell = get_cell(conn, build)?.unwrap_or_else(|| {
+                    Cell::empty(
+                        &build.branch,
+                        &build.component,
+                        &build.arch,
+                        &build.build_type,
+                    )
+                });
+                cells.push((cell, false));
+                *slot.insert(cells.len() - 1)
+            }
+        };
+        let (cell, dirty) = &mut cells[slot];
         let previous = stored.map(|s| s.summary());
-        match health::apply(&cell, previous.as_ref(), &build.summary()) {
-            Step::Updated(next) => put_cell(conn, &next, &mut cells)?,
-            Step::Unchanged => {}
-            Step::Recompute => put_cell(conn, &recompute_cell(conn, build)?, &mut cells)?,
+        match health::apply(cell, previous.as_ref(), &build.summary()) {
+            Step::Updated(next) => *cell = *next,
+            Step::Unchanged => continue,
+            // The history it reads already holds this post's earlier builds.
+            Step::Recompute => *cell = recompute_cell(conn, build)?,
         }
+        *dirty = true;
+    }
+    let cells: Vec<Cell> = cells
+        .into_iter()
+        .filter_map(|(cell, dirty)| dirty.then_some(cell))
+        .collect();
+    for cell in &cells {
+        put_cell(conn, cell)?;
     }
     let outcome = IngestOutcome {
         ids: builds.into_iter().map(|b| b.id).collect(),
