@@ -48,6 +48,33 @@ pub fn ResultBadge(result: BuildResult) -> impl IntoView {
     }
 }
 
+// Integer formatting on purpose: `{:.1}` on a float would pull Rust's float
+// printing (about 20 KB) into the WASM bundle.
 pub fn percent(ratio: Option<f64>) -> String {
-    ratio.map_or_else(|| "–".to_string(), |r| format!("{:.0}%", r * 100.0))
+    ratio.map_or_else(
+        || "–".to_string(),
+        |r| format!("{}%", (r * 100.0).round() as i64),
+    )
+}
+
+pub fn minutes(m: f64) -> String {
+    let tenths = (m * 10.0).round().max(0.0) as u64;
+    format!("{}.{} min", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_without_float_printing() {
+        assert_eq!(percent(None), "–");
+        assert_eq!(percent(Some(0.0)), "0%");
+        assert_eq!(percent(Some(0.996)), "100%");
+        assert_eq!(percent(Some(0.334)), "33%");
+        assert_eq!(minutes(12.0), "12.0 min");
+        assert_eq!(minutes(0.04), "0.0 min");
+        assert_eq!(minutes(7.25), "7.3 min");
+        assert_eq!(minutes(59.96), "60.0 min");
+    }
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::common::{percent, ErrorNotice, ResultBadge};
+use super::common::{minutes, percent, ErrorNotice, ResultBadge};
 use crate::api::get_history;
 use crate::model::{ago, HistoryView};
 
@@ -69,7 +69,7 @@ fn History(view: HistoryView) -> impl IntoView {
         .builds
         .iter()
         .map(|b| {
-            let duration = b.duration_minutes().map(|m| format!("{m:.1} min"));
+            let duration = b.duration_minutes().map(minutes);
             let logs = b
                 .url
                 .clone()
@@ -109,7 +109,7 @@ fn History(view: HistoryView) -> impl IntoView {
                 <li><strong>{s.errors}</strong>" infra errors"</li>
                 <li class="flaky">{flaky}</li>
                 <li>
-                    {s.median_minutes.map(|m| format!("median {m:.1} min")).unwrap_or_default()}
+                    {s.median_minutes.map(|m| format!("median {}", minutes(m))).unwrap_or_default()}
                 </li>
             </ul>
             <div class="charts">

@@ -1,7 +1,7 @@
 //! The health matrix of one branch: components × architectures, each cell
 //! broken down by build type.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -276,6 +276,17 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
     }
 }
 
+// Not `format("%Y-%m-%d %H:%M")`: chrono's strftime parser would ship in
+// the WASM bundle.
+fn exact(when: DateTime<Utc>) -> String {
+    format!(
+        "{} {:02}:{:02} UTC",
+        when.date_naive(),
+        when.hour(),
+        when.minute()
+    )
+}
+
 #[component]
 fn BuildLine(summary: BuildSummary, now: DateTime<Utc>) -> impl IntoView {
     let when = summary.finished_at.unwrap_or(summary.started_at);
@@ -289,7 +300,7 @@ fn BuildLine(summary: BuildSummary, now: DateTime<Utc>) -> impl IntoView {
         <div class="build-line">
             <CommitLink summary=summary.clone()/>
             " · "
-            <time datetime=when.to_rfc3339() title=when.format("%Y-%m-%d %H:%M UTC").to_string()>
+            <time datetime=when.to_rfc3339() title=exact(when)>
                 {ago(when, now)}
             </time>
             {log}
