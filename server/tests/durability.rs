@@ -94,7 +94,12 @@ async fn acknowledged_builds_survive_sigkill() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed mid-stream once enough posts are acknowledged, however slow
+    // the machine: a fixed delay would make the count depend on the load.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 200 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.kill().unwrap(); // SIGKILL: no shutdown handler runs
     server.wait().unwrap();
     for p in posters {

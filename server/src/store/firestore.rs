@@ -343,14 +343,20 @@ async fn query_builds(
 }
 
 /// Builds matching `q`, newest first, page by page, for as long as `more`
-/// says the walk is not over.
+/// says the walk is not over. Pages start small and double up to
+/// `q.limit`: most walks end after a build or two, and Firestore bills
+/// every document a page returns, used or not.
 async fn walk_builds(
     db: &FirestoreDb,
     reads: &AtomicU64,
     q: BuildQuery,
     mut more: impl FnMut(&BuildDoc) -> bool,
 ) -> Result<(), FirestoreError> {
-    let mut page = q;
+    let largest = q.limit;
+    let mut page = BuildQuery {
+        limit: largest.min(2),
+        ..q
+    };
     loop {
         let docs = query_builds(db, reads, page.clone()).await?;
         let full = docs.len() as u32 == page.limit;
@@ -366,6 +372,7 @@ async fn walk_builds(
             return Ok(());
         }
         page.below = Some(last);
+        page.limit = (page.limit * 2).min(largest);
     }
 }
 
