@@ -10,6 +10,7 @@ use app::model::{
 };
 use app::ssr::{Dashboard, DashboardError};
 use chrono::{TimeDelta, Utc};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::error::ApiError;
 use crate::ingest::{parse_branch, Build, FieldError};
@@ -20,6 +21,9 @@ use crate::{history, verdict};
 /// Commits searched for the last fully green one.
 const GREEN_SEARCH_DEPTH: usize = 50;
 const MAX_CANDIDATES: usize = 20;
+/// Baseline lookups of one commit page in flight at once: enough to hide
+/// Firestore's round trips, few enough not to flood the store.
+const BASELINE_LOOKUPS: usize = 16;
 /// Builds read for a history window's charts and statistics.
 const WINDOW_LIMIT: usize = 5000;
 pub const PAGE_SIZE: usize = 50;
@@ -186,37 +190,46 @@ impl Views {
             .chain(required.iter().cloned())
             .collect();
         let parent = builds.iter().find_map(|b| b.parent.clone());
-        let mut evidence = Vec::with_capacity(keys.len());
-        for key in keys {
-            let here = by_key.get(&key).cloned().unwrap_or_default();
-            let baseline = match here.iter().min_by(|a, b| a.order_key().cmp(&b.order_key())) {
-                Some(oldest) => {
-                    let cell = CellId {
-                        branch: branch.to_string(),
-                        component: key.0.clone(),
-                        arch: key.1.clone(),
-                        build_type: key.2.clone(),
+        // Each cell's baseline is its own query (a few round trips on
+        // Firestore): asked concurrently, a page waits for the slowest cell,
+        // not for the sum of them.
+        let evidence: Vec<verdict::Evidence> = futures::stream::iter(keys)
+            .map(|key| {
+                let here = by_key.get(&key).cloned().unwrap_or_default();
+                let required = required.contains(&key);
+                let parent = parent.as_deref();
+                async move {
+                    let oldest = here.iter().min_by(|a, b| a.order_key().cmp(&b.order_key()));
+                    let baseline = match oldest {
+                        Some(oldest) => {
+                            let cell = CellId {
+                                branch: branch.to_string(),
+                                component: key.0.clone(),
+                                arch: key.1.clone(),
+                                build_type: key.2.clone(),
+                            };
+                            let before = Cursor {
+                                started_at: oldest.started_at,
+                                id: oldest.id.clone(),
+                            };
+                            self.store.baseline(&cell, commit, parent, &before).await?
+                        }
+                        None => None,
                     };
-                    let before = Cursor {
-                        started_at: oldest.started_at,
-                        id: oldest.id.clone(),
-                    };
-                    self.store
-                        .baseline(&cell, commit, parent.as_deref(), &before)
-                        .await?
+                    Ok::<_, ApiError>(verdict::Evidence {
+                        required,
+                        component: key.0,
+                        arch: key.1,
+                        build_type: key.2,
+                        here,
+                        baseline: baseline.as_ref().map(|b| b.build.clone()),
+                        streak_since: baseline.and_then(|b| b.streak_since),
+                    })
                 }
-                None => None,
-            };
-            evidence.push(verdict::Evidence {
-                required: required.contains(&key),
-                component: key.0,
-                arch: key.1,
-                build_type: key.2,
-                here,
-                baseline: baseline.as_ref().map(|b| b.build.clone()),
-                streak_since: baseline.and_then(|b| b.streak_since),
-            });
-        }
+            })
+            .buffered(BASELINE_LOOKUPS)
+            .try_collect()
+            .await?;
         let mut verdicts: Vec<_> = evidence.iter().filter_map(verdict::judge).collect();
         verdicts.sort_by(|a, b| {
             (a.verdict.rank(), &a.component, &a.build_type, &a.arch).cmp(&(
