@@ -144,9 +144,7 @@ async fn bad_input_names_the_field() {
         assert_eq!(err.get("index"), None, "a single object has no index");
     }
     let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
+        .post_builds()
         .header("content-type", "application/json")
         .body("{\"commit\": ")
         .send()
@@ -224,11 +222,7 @@ async fn only_json_is_accepted() {
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
     ] {
-        let mut req = app
-            .client
-            .post(format!("{}/api/v1/builds", app.url))
-            .bearer_auth(&app.token)
-            .body(body.clone());
+        let mut req = app.post_builds().body(body.clone());
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -236,9 +230,7 @@ async fn only_json_is_accepted() {
         assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
     let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
+        .post_builds()
         .header("content-type", "application/json; charset=utf-8")
         .body(body)
         .send()
@@ -253,23 +245,14 @@ async fn bodies_over_one_mebibyte_are_refused() {
     let app = spawn(dir.path()).await;
     let mut huge = build("amd64", "pass");
     huge["commit_title"] = json!("x".repeat(1024 * 1024));
-    let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
-        .json(&huge)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.post_builds().json(&huge).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // Without a Content-Length the limit still holds while streaming.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..20).map(|_| Ok(vec![b' '; 100 * 1024])).collect();
     let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
+        .post_builds()
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
             chunks,
@@ -420,9 +403,7 @@ async fn an_unavailable_store_gives_503_with_retry_after() {
     )))
     .await;
     let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
+        .post_builds()
         .json(&build("amd64", "pass"))
         .send()
         .await
@@ -559,9 +540,7 @@ async fn each_token_is_rate_limited_and_its_last_use_recorded() {
     let mut retry_after = None;
     for arch in ["amd64", "arm64", "riscv64"] {
         let resp = app
-            .client
-            .post(format!("{}/api/v1/builds", app.url))
-            .bearer_auth(&app.token)
+            .post_builds()
             .json(&build(arch, "pass"))
             .send()
             .await

@@ -67,16 +67,9 @@ async fn acknowledged_builds_survive_sigkill() {
         let (url, token, acknowledged) = (url.clone(), token.clone(), acknowledged.clone());
         posters.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
-            for i in 0u32.. {
+            for i in 0usize.. {
                 let id = format!("kill-{client_no}-{i}");
-                let mut b = build(
-                    if i.is_multiple_of(2) {
-                        "amd64"
-                    } else {
-                        "arm64"
-                    },
-                    "pass",
-                );
+                let mut b = alternating(i);
                 b["id"] = json!(id);
                 b["component"] = json!(format!("c{client_no}"));
                 let sent = client

@@ -73,14 +73,7 @@ impl Drop for Emulator {
 }
 
 fn numbered(i: usize) -> serde_json::Value {
-    let mut b = build(
-        if i.is_multiple_of(2) {
-            "amd64"
-        } else {
-            "arm64"
-        },
-        "pass",
-    );
+    let mut b = alternating(i);
     b["id"] = json!(format!("fault-{i}"));
     b["started_at"] = json!(format!("2026-01-10T10:{:02}:{:02}Z", i / 60, i % 60));
     b["finished_at"] = json!(format!("2026-01-10T11:{:02}:{:02}Z", i / 60, i % 60));
@@ -111,14 +104,7 @@ async fn a_frozen_firestore_gives_503_and_loses_nothing_acknowledged() {
     }
 
     emulator.signal("-STOP");
-    let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
-        .json(&numbered(20))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.post_builds().json(&numbered(20)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()["retry-after"], "5");
     let page = app.client.get(&app.url).send().await.unwrap();

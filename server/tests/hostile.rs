@@ -254,9 +254,7 @@ async fn hostile_bodies_are_refused_and_change_nothing() {
     assert!(corpus.len() >= 40);
     for (body, field, label) in corpus {
         let resp = app
-            .client
-            .post(format!("{}/api/v1/builds", app.url))
-            .bearer_auth(&app.token)
+            .post_builds()
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -283,9 +281,7 @@ async fn bodies_over_the_limit_are_413() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn(dir.path()).await;
     let resp = app
-        .client
-        .post(format!("{}/api/v1/builds", app.url))
-        .bearer_auth(&app.token)
+        .post_builds()
         .header("content-type", "application/json")
         .body(with("commit_title", json!("x".repeat(2 * 1024 * 1024))))
         .send()

@@ -7,10 +7,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::Settings;
-use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
-use server::store::Store;
-use server::token;
 
 mod common;
 
@@ -19,10 +16,16 @@ const BROKE: &str = "bbbbbbb000000000000000000000000000000002";
 const NEXT: &str = "bbbbbbb000000000000000000000000000000003";
 
 struct App {
-    url: String,
-    token: String,
-    client: reqwest::Client,
+    app: common::TestApp,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for App {
+    type Target = common::TestApp;
+
+    fn deref(&self) -> &common::TestApp {
+        &self.app
+    }
 }
 
 /// Only agw bazel-build on both architectures is required for releases.
@@ -42,36 +45,19 @@ async fn spawn() -> App {
         .write_all(RELEASE_CONFIG.as_bytes())
         .unwrap();
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("data")).unwrap());
-    let secret = token::generate();
-    store
-        .create_token("ci", &token::hash(&secret))
-        .await
-        .unwrap();
     let settings = Settings {
         release_config: Some(config),
         ..common::settings()
     };
-    let app = Application::build(settings, store).await.unwrap();
-    let url = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
     App {
-        url,
-        token: secret,
-        client: reqwest::Client::new(),
+        app: common::spawn_configured(store, settings).await,
         _dir: dir,
     }
 }
 
 impl App {
     async fn post(&self, body: Value) {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/builds", self.url))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = self.post_builds().json(&body).send().await.unwrap();
         assert_eq!(
             resp.status(),
             StatusCode::CREATED,

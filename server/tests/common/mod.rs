@@ -69,15 +69,15 @@ pub async fn spawn(dir: &Path) -> TestApp {
 }
 
 impl TestApp {
-    pub async fn post(&self, body: &Value) -> (StatusCode, Value) {
-        let resp = self
-            .client
+    /// A POST to the ingestion endpoint carrying the test token.
+    pub fn post_builds(&self) -> reqwest::RequestBuilder {
+        self.client
             .post(format!("{}/api/v1/builds", self.url))
             .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+    }
+
+    pub async fn post(&self, body: &Value) -> (StatusCode, Value) {
+        let resp = self.post_builds().json(body).send().await.unwrap();
         let status = resp.status();
         (status, resp.json().await.unwrap())
     }
@@ -119,6 +119,18 @@ pub fn build(arch: &str, result: &str) -> Value {
         b["finished_at"] = json!("2026-01-10T10:20:00Z");
     }
     b
+}
+
+/// The i-th of a run of passing builds, alternating amd64 and arm64.
+pub fn alternating(i: usize) -> Value {
+    build(
+        if i.is_multiple_of(2) {
+            "amd64"
+        } else {
+            "arm64"
+        },
+        "pass",
+    )
 }
 
 /// Reads a server-sent event stream until an event containing `needle`
