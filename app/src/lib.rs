@@ -4,6 +4,8 @@
 //! feature builds the WASM frontend.
 
 pub mod api;
+mod codec;
+pub mod error;
 pub mod model;
 pub mod pages;
 mod root;

@@ -132,6 +132,61 @@ pub struct FailStreak {
     pub builds: u32,
 }
 
+/// One health cell's identity: the builds that are compared with each other.
+/// Fields are validated at ingestion; order sorts by branch, component,
+/// arch, build type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellId {
+    pub branch: String,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+}
+
+impl CellId {
+    pub fn new(branch: &str, component: &str, arch: &str, build_type: &str) -> Self {
+        CellId {
+            branch: branch.to_string(),
+            component: component.to_string(),
+            arch: arch.to_string(),
+            build_type: build_type.to_string(),
+        }
+    }
+
+    /// The cell before any build arrived.
+    pub fn empty_cell(&self) -> Cell {
+        Cell {
+            branch: self.branch.clone(),
+            component: self.component.clone(),
+            arch: self.arch.clone(),
+            build_type: self.build_type.clone(),
+            latest: None,
+            running: None,
+            streak: None,
+        }
+    }
+
+    /// The history page of the cell, each segment percent-encoded: the one
+    /// way links to a cell are written.
+    pub fn history_path(&self) -> String {
+        let segment = |s: &str| percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string();
+        format!(
+            "/history/{}/{}/{}/{}",
+            segment(&self.branch),
+            segment(&self.component),
+            segment(&self.arch),
+            segment(&self.build_type)
+        )
+    }
+}
+
+/// Everything but unreserved characters (RFC 3986) is escaped in a segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Precomputed health of one (branch, component, arch, build_type).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
@@ -149,16 +204,8 @@ pub struct Cell {
 }
 
 impl Cell {
-    pub fn empty(branch: &str, component: &str, arch: &str, build_type: &str) -> Self {
-        Cell {
-            branch: branch.to_string(),
-            component: component.to_string(),
-            arch: arch.to_string(),
-            build_type: build_type.to_string(),
-            latest: None,
-            running: None,
-            streak: None,
-        }
+    pub fn id(&self) -> CellId {
+        CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
     }
 
     /// The state the overview shows: the newest finished result, or running
@@ -315,7 +362,7 @@ mod tests {
 
     #[test]
     fn live_cells_replace_their_slot() {
-        let mut pass = Cell::empty("master", "agw", "arm64", "bazel");
+        let mut pass = CellId::new("master", "agw", "arm64", "bazel").empty_cell();
         pass.latest = Some(summary("1", BuildResult::Pass));
         let matrix = HealthMatrix::new(
             "master".into(),
@@ -364,11 +411,11 @@ mod tests {
 
     #[test]
     fn matrix_orders_and_counts_red_cells() {
-        let mut red = Cell::empty("master", "agw", "arm64", "bazel");
+        let mut red = CellId::new("master", "agw", "arm64", "bazel").empty_cell();
         red.latest = Some(summary("1", BuildResult::Fail));
-        let mut green = Cell::empty("master", "agw", "amd64", "bazel");
+        let mut green = CellId::new("master", "agw", "amd64", "bazel").empty_cell();
         green.latest = Some(summary("2", BuildResult::Pass));
-        let mut other = Cell::empty("master", "feg", "riscv64", "unit");
+        let mut other = CellId::new("master", "feg", "riscv64", "unit").empty_cell();
         other.latest = Some(summary("3", BuildResult::Error));
         let m = HealthMatrix::new(
             "master".into(),
@@ -658,7 +705,7 @@ pub struct ReleaseSummary {
 /// One build as validated at ingestion, stored, and listed on history
 /// pages and by `GET /api/v1/builds`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildRow {
+pub struct Build {
     pub id: String,
     pub repository: String,
     pub commit: String,
@@ -678,7 +725,11 @@ pub struct BuildRow {
     pub author: Option<String>,
 }
 
-impl BuildRow {
+impl Build {
+    pub fn cell(&self) -> CellId {
+        CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
+    }
+
     pub fn summary(&self) -> BuildSummary {
         BuildSummary {
             id: self.id.clone(),
@@ -725,7 +776,7 @@ pub struct HistoryView {
     pub component: String,
     pub arch: String,
     pub build_type: String,
-    pub builds: Vec<BuildRow>,
+    pub builds: Vec<Build>,
     pub next_cursor: Option<String>,
     pub stats: CellStats,
     /// Server-drawn SVG charts (plotters); they contain no user strings.
@@ -735,7 +786,7 @@ pub struct HistoryView {
 }
 
 impl HistoryView {
-    pub fn path(branch: &str, component: &str, arch: &str, build_type: &str) -> String {
-        format!("/history/{branch}/{component}/{arch}/{build_type}")
+    pub fn cell(&self) -> CellId {
+        CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
     }
 }

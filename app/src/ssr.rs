@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::error::DashboardError;
 use crate::model::{CommitLookup, HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary};
 
 #[async_trait::async_trait]
@@ -26,22 +27,6 @@ pub trait Dashboard: Send + Sync {
     async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError>;
 
     async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError>;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DashboardError {
-    /// The store cannot be reached; pages say so instead of failing.
-    Unavailable,
-    BadRequest(String),
-}
-
-impl std::fmt::Display for DashboardError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DashboardError::Unavailable => write!(f, "{}", crate::api::UNAVAILABLE),
-            DashboardError::BadRequest(msg) => write!(f, "{msg}"),
-        }
-    }
 }
 
 /// Provided as Leptos context by the server for every request.

@@ -8,15 +8,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::model::Build;
 use chrono::{TimeDelta, TimeZone, Utc};
 use serde_json::{json, Value};
 use server::config::{Settings, StoreKind};
-use server::ingest::Build;
+use server::domain::token;
 use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
 use server::store::firestore::{FirestoreSettings, FirestoreStore};
 use server::store::Store;
-use server::token;
 
 const CLIENTS: usize = 16;
 const COMPONENTS: &[&str] = &["agw", "orc8r", "feg", "cwag", "nms", "dp", "helm", "lte"];

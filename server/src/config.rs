@@ -4,52 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "ci-dashboard",
-    version,
-    about = "CI health dashboard: CI jobs post build results, people see what is broken, \
-             on which architecture, since which commit."
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub settings: Settings,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Serve the dashboard and the API.
-    Serve,
-    /// Serve a realistic demo: fills its own data directory (default
-    /// ./demo-data) with Magma-like builds once, then prints a fresh token.
-    Demo,
-    /// Manage ingestion tokens.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Post one build from a CI job (reads GitHub Actions' environment).
-    /// A dashboard outage only warns, unless --strict.
-    Post(Box<crate::client::PostArgs>),
-    /// Import a JSON export of the old magma-ci Firebase database
-    /// (`firebase database:get /`); importing twice changes nothing.
-    ImportLegacy {
-        /// The export file.
-        export: PathBuf,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum TokenCommand {
-    /// Create a token and print it once, on the last line.
-    Create { name: String },
-    /// List token names and when they were created.
-    List,
-    /// Revoke a token: posts with it are refused from then on.
-    Revoke { name: String },
-}
+use clap::{Args, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {

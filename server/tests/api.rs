@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use app::model::CommitCandidate;
+use app::model::Build;
+use app::model::{BuildSummary, CommitCandidate};
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::ingest::Build;
+use server::domain::token;
 use server::store::embedded::EmbeddedStore;
 use server::store::{
-    Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError, TokenRecord,
+    BuildFilter, CellId, CellScan, Cursor, IngestOutcome, Store, StoreError, TokenRecord,
 };
-use server::token;
 
 mod common;
 use common::*;
@@ -347,14 +347,12 @@ impl Store for WritesDown {
     async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
         self.0.builds_of_commit(commit).await
     }
-    async fn baseline(
+    async fn cell_builds(
         &self,
         cell: &CellId,
-        commit: &str,
-        parent: Option<&str>,
-        before: &Cursor,
-    ) -> Result<Option<Baseline>, StoreError> {
-        self.0.baseline(cell, commit, parent, before).await
+        scan: &CellScan,
+    ) -> Result<Vec<BuildSummary>, StoreError> {
+        self.0.cell_builds(cell, scan).await
     }
     async fn recent_commits(
         &self,

@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use clap::Parser;
 use serde_json::{json, Value};
-use server::client::{self, Outcome, PostArgs};
+use server::cli::client::{self, Outcome, PostArgs};
 
 mod common;
 use common::*;

@@ -1,8 +1,8 @@
 //! `ci-dashboard import-legacy` on the synthetic export in fixtures/.
 
 use chrono::Utc;
-use server::ingest::Context;
-use server::legacy::{entries, import};
+use server::cli::legacy::{entries, import};
+use server::domain::validation::Context;
 use server::store::embedded::EmbeddedStore;
 use server::store::Store;
 

@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::common::{ErrorNotice, Sha};
 use crate::api::get_commit;
-use crate::model::{short_sha, CommitCandidate, CommitLookup, CommitReport, HistoryView, Verdict};
+use crate::model::{short_sha, CellId, CommitCandidate, CommitLookup, CommitReport, Verdict};
 
 /// `/commit/<sha>`.
 #[component]
@@ -33,7 +33,7 @@ fn Lookup(query: Signal<String>) -> impl IntoView {
                     Ok(CommitLookup::Candidates(candidates)) => {
                         view! { <Candidates query=query.get_untracked() candidates/> }.into_any()
                     }
-                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
@@ -97,7 +97,7 @@ fn Report(report: CommitReport) -> impl IntoView {
         .verdicts
         .iter()
         .map(|v| {
-            let history = HistoryView::path(&report.branch, &v.component, &v.arch, &v.build_type);
+            let history = CellId::new(&report.branch, &v.component, &v.arch, &v.build_type).history_path();
             let compare = v
                 .baseline_commit
                 .as_ref()

@@ -3,26 +3,21 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::error::DashboardError;
 use crate::model::{short_sha, BuildResult};
 
-/// Server function errors arrive prefixed with their kind; people only
-/// need the message.
 #[component]
-pub fn ErrorNotice(error: String) -> impl IntoView {
-    let message = error
-        .split_once(": ")
-        .map(|(_, m)| m.to_string())
-        .unwrap_or(error);
+pub fn ErrorNotice(error: DashboardError) -> impl IntoView {
     // Monitors and retrying clients should see what people read.
     #[cfg(feature = "ssr")]
-    if message == crate::api::UNAVAILABLE {
+    if error == DashboardError::Unavailable {
         if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
             resp.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
         }
     }
     view! {
         <Title text="Unavailable"/>
-        <div class="notice error" role="alert">{message}</div>
+        <div class="notice error" role="alert">{error.to_string()}</div>
     }
 }
 

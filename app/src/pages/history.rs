@@ -39,7 +39,7 @@ pub fn HistoryPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match history.await {
                     Ok(view) => view! { <History view/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
@@ -48,7 +48,7 @@ pub fn HistoryPage() -> impl IntoView {
 
 #[component]
 fn History(view: HistoryView) -> impl IntoView {
-    let base = HistoryView::path(&view.branch, &view.component, &view.arch, &view.build_type);
+    let base = view.cell().history_path();
     let s = view.stats.clone();
     let now = view.generated_at;
     let window = |days: u32| {

@@ -11,7 +11,7 @@ use leptos_router::{
 
 use super::common::ErrorNotice;
 use crate::api::get_health;
-use crate::model::{ago, BuildResult, BuildSummary, Cell, HealthMatrix, HistoryView};
+use crate::model::{ago, BuildResult, BuildSummary, Cell, HealthMatrix};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -24,7 +24,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match health.await {
                     Ok(matrix) => view! { <Overview matrix/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
@@ -235,7 +235,7 @@ fn CellList(cells: Vec<Cell>, now: DateTime<Utc>) -> impl IntoView {
 #[component]
 fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
     let status = cell.status();
-    let history = HistoryView::path(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
+    let history = cell.id().history_path();
     let testid = format!("{}/{}/{}", cell.component, cell.arch, cell.build_type);
     let latest = cell
         .latest

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::common::{ErrorNotice, Sha};
 use crate::api::{get_release, get_releases};
-use crate::model::{HistoryView, ReleaseReport};
+use crate::model::{CellId, ReleaseReport};
 
 #[component]
 pub fn ReleasePage() -> impl IntoView {
@@ -20,7 +20,7 @@ pub fn ReleasePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(report) => view! { <Release report/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
@@ -51,7 +51,7 @@ fn Release(report: ReleaseReport) -> impl IntoView {
             .blockers
             .iter()
             .map(|b| {
-                let history = HistoryView::path(&report.branch, &b.component, &b.arch, &b.build_type);
+                let history = CellId::new(&report.branch, &b.component, &b.arch, &b.build_type).history_path();
                 let since = b.since_commit.clone().map(|s| view! { <Sha repository=repo.clone() commit=s/> });
                 let logs = b.url.clone().map(|u| view! { <a href=u rel="noopener nofollow">"logs"</a> });
                 view! {
@@ -145,7 +145,7 @@ pub fn ReleasesPage() -> impl IntoView {
                             .collect_view();
                         view! { <ul class="releases">{rows}</ul> }.into_any()
                     }
-                    Err(e) => view! { <ErrorNotice error=e.to_string()/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>

@@ -4,8 +4,8 @@
 use app::model::BuildResult;
 use chrono::{TimeDelta, TimeZone, Utc};
 
-use super::{BuildFilter, CellId, Cursor, Store, StoreError};
-use crate::ingest::Build;
+use super::{walk, BuildFilter, CellId, Cursor, Store, StoreError};
+use app::model::Build;
 
 pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResult) -> Build {
     let started_at =
@@ -289,33 +289,43 @@ pub async fn finds_baselines(store: &dyn Store) {
     builds[3].commit = "c".repeat(40);
     store.ingest(builds.clone()).await.unwrap();
     let at = |b: &Build| Cursor::of(b);
-    let baseline = store
-        .baseline(&cell_id(AGW_ARM), &builds[4].commit, None, &at(&builds[4]))
-        .await
-        .unwrap()
-        .unwrap();
+    let baseline = walk::baseline(
+        store,
+        &cell_id(AGW_ARM),
+        &builds[4].commit,
+        None,
+        &at(&builds[4]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(baseline.build.id, "f4");
     assert_eq!(baseline.streak_since.unwrap().id, "f2");
     // With a parent, the parent's build is the baseline.
-    let baseline = store
-        .baseline(
-            &cell_id(AGW_ARM),
-            &builds[4].commit,
-            Some(&builds[0].commit),
-            &at(&builds[4]),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let baseline = walk::baseline(
+        store,
+        &cell_id(AGW_ARM),
+        &builds[4].commit,
+        Some(&builds[0].commit),
+        &at(&builds[4]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         (baseline.build.id.as_str(), baseline.streak_since),
         ("p1", None)
     );
     assert_eq!(
-        store
-            .baseline(&cell_id(AGW_ARM), &builds[0].commit, None, &at(&builds[0]))
-            .await
-            .unwrap(),
+        walk::baseline(
+            store,
+            &cell_id(AGW_ARM),
+            &builds[0].commit,
+            None,
+            &at(&builds[0])
+        )
+        .await
+        .unwrap(),
         None
     );
 }

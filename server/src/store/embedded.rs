@@ -2,7 +2,7 @@
 //! checkout runs with no services. WAL mode with `synchronous=FULL`: a
 //! committed ingestion survives a killed process and a power cut.
 
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use tokio::sync::broadcast;
 
+use super::plan::{self, PlanReads};
+use super::walk::CellHistory;
 use super::{
-    identity_conflict, Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError,
-    TokenRecord,
+    BuildFilter, CellId, CellScan, Cursor, IngestOutcome, ScanKind, Store, StoreError, TokenRecord,
 };
-use crate::health::{self, Step};
-use crate::ingest::Build;
+use app::model::Build;
 use app::model::CommitCandidate;
 
 pub const FILE_NAME: &str = "ci-dashboard.sqlite3";
@@ -306,89 +306,6 @@ fn candidates(
     Ok(rows)
 }
 
-fn decisive_before(
-    conn: &Connection,
-    cell: &CellId,
-    exclude_commit: &str,
-    before: &Cursor,
-) -> Result<Option<BuildSummary>, rusqlite::Error> {
-    conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM builds
-         WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4
-           AND result IN ('pass', 'fail') AND commit_sha != ?5
-           AND (started_at < ?6 OR (started_at = ?6 AND id < ?7))
-         ORDER BY started_at DESC, id DESC LIMIT 1"
-    ))?
-    .query_row(
-        params![
-            cell.branch,
-            cell.component,
-            cell.arch,
-            cell.build_type,
-            exclude_commit,
-            micros(before.started_at),
-            before.id
-        ],
-        summary_from_row,
-    )
-    .optional()
-}
-
-fn baseline_of(
-    conn: &Connection,
-    cell: &CellId,
-    commit: &str,
-    parent: Option<&str>,
-    before: &Cursor,
-) -> Result<Option<Baseline>, rusqlite::Error> {
-    let at_parent = match parent {
-        Some(parent) => conn
-            .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM builds
-                 WHERE commit_sha = ?1 AND branch = ?2 AND component = ?3 AND arch = ?4
-                   AND build_type = ?5 AND result IN ('pass', 'fail')
-                 ORDER BY started_at DESC, id DESC LIMIT 1"
-            ))?
-            .query_row(
-                params![
-                    parent,
-                    cell.branch,
-                    cell.component,
-                    cell.arch,
-                    cell.build_type
-                ],
-                summary_from_row,
-            )
-            .optional()?,
-        None => None,
-    };
-    let Some(build) = at_parent.map_or_else(
-        || decisive_before(conn, cell, commit, before),
-        |b| Ok(Some(b)),
-    )?
-    else {
-        return Ok(None);
-    };
-    // Walk back through the red streak the baseline belongs to.
-    let mut streak_since = None;
-    let mut cursor = build.clone();
-    while cursor.result == BuildResult::Fail {
-        streak_since = Some(cursor.clone());
-        let previous = Cursor {
-            started_at: cursor.started_at,
-            id: cursor.id.clone(),
-        };
-        match decisive_before(conn, cell, "", &previous)? {
-            Some(earlier) => cursor = earlier,
-            None => break,
-        }
-    }
-    Ok(Some(Baseline {
-        build,
-        streak_since,
-    }))
-}
-
 fn list_builds(
     conn: &Connection,
     filter: &BuildFilter,
@@ -439,20 +356,64 @@ fn list_builds(
     Ok(rows)
 }
 
-fn get_cell(tx: &Connection, b: &Build) -> Result<Option<Cell>, StoreError> {
-    let state: Option<String> = tx
+fn get_cell(conn: &Connection, id: &CellId) -> Result<Option<Cell>, StoreError> {
+    let state: Option<String> = conn
         .prepare_cached(
             "SELECT state FROM cells
              WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4",
         )?
         .query_row(
-            params![b.branch, b.component, b.arch, b.build_type],
+            params![id.branch, id.component, id.arch, id.build_type],
             |row| row.get(0),
         )
         .optional()?;
     state
         .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
         .transpose()
+}
+
+/// A page of a cell's builds, newest first, on the `builds_by_cell` index
+/// (or the partial `running_by_cell` one).
+fn cell_builds(
+    conn: &Connection,
+    cell: &CellId,
+    scan: &CellScan,
+) -> Result<Vec<BuildSummary>, StoreError> {
+    let kind = match scan.kind {
+        ScanKind::Running => "result = 'running'",
+        ScanKind::Finished => "result != 'running'",
+        ScanKind::Decisive => "result IN ('pass', 'fail')",
+    };
+    let mut sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM builds
+         WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4 AND {kind}"
+    );
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = vec![
+        Box::new(cell.branch.clone()),
+        Box::new(cell.component.clone()),
+        Box::new(cell.arch.clone()),
+        Box::new(cell.build_type.clone()),
+    ];
+    if let Some(commit) = &scan.commit {
+        values.push(Box::new(commit.clone()));
+        sql += &format!(" AND commit_sha = ?{}", values.len());
+    }
+    if let Some(below) = &scan.below {
+        values.push(Box::new(micros(below.started_at)));
+        let t = values.len();
+        values.push(Box::new(below.id.clone()));
+        sql += &format!(
+            " AND (started_at < ?{t} OR (started_at = ?{t} AND id < ?{}))",
+            values.len()
+        );
+    }
+    values.push(Box::new(scan.limit as i64));
+    sql += &format!(" ORDER BY started_at DESC, id DESC LIMIT ?{}", values.len());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(values.iter()), summary_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 fn put_cell(tx: &Connection, cell: &Cell) -> Result<(), StoreError> {
@@ -469,48 +430,6 @@ fn put_cell(tx: &Connection, cell: &Cell) -> Result<(), StoreError> {
         state
     ])?;
     Ok(())
-}
-
-/// Reads the cell's history newest first, only as far as the streak goes.
-fn recompute_cell(tx: &Connection, b: &Build) -> Result<Cell, StoreError> {
-    let key = params![b.branch, b.component, b.arch, b.build_type];
-    let running = tx
-        .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM builds
-             WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4
-               AND result = 'running'
-             ORDER BY started_at DESC, id DESC LIMIT 1"
-        ))?
-        .query_row(key, summary_from_row)
-        .optional()?;
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM builds
-         WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4
-           AND result != 'running'
-         ORDER BY started_at DESC, id DESC"
-    ))?;
-    let mut rows = stmt.query(key)?;
-    let mut failure = None;
-    let finished = std::iter::from_fn(|| match rows.next() {
-        Ok(Some(row)) => match summary_from_row(row) {
-            Ok(summary) => Some(summary),
-            Err(e) => {
-                failure = Some(e);
-                None
-            }
-        },
-        Ok(None) => None,
-        Err(e) => {
-            failure = Some(e);
-            None
-        }
-    });
-    let empty = Cell::empty(&b.branch, &b.component, &b.arch, &b.build_type);
-    let cell = health::recompute(empty, finished, running);
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(cell),
-    }
 }
 
 /// The outcome of one post and the cells it changed.
@@ -575,62 +494,52 @@ fn commit_group(
     Ok(results)
 }
 
-fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
-    let mut changed = false;
-    // A batch usually holds many builds of few cells: each cell is read and
-    // written once per post, not once per build.
-    let mut slots: HashMap<CellId, usize> = HashMap::new();
-    let mut cells: Vec<(Cell, bool)> = Vec::new();
-    for (index, build) in builds.iter().enumerate() {
-        let stored = get_build(conn, &build.id)?;
-        if let Some(stored) = &stored {
-            if stored == build {
-                continue;
-            }
-            if let Some(conflict) = identity_conflict(stored, build, index) {
-                return Err(conflict);
+/// Planning reads inside the writer's transaction.
+struct TxReads<'a>(&'a Connection);
+
+impl CellHistory for TxReads<'_> {
+    async fn cell_builds(
+        &self,
+        cell: &CellId,
+        scan: &CellScan,
+    ) -> Result<Vec<BuildSummary>, StoreError> {
+        cell_builds(self.0, cell, scan)
+    }
+}
+
+impl PlanReads for TxReads<'_> {
+    async fn stored_builds(&self, ids: &[&str]) -> Result<HashMap<String, Build>, StoreError> {
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some(build) = get_build(self.0, id)? {
+                found.insert(build.id.clone(), build);
             }
         }
+        Ok(found)
+    }
+
+    async fn stored_cells(&self, ids: &[CellId]) -> Result<HashMap<CellId, Cell>, StoreError> {
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some(cell) = get_cell(self.0, id)? {
+                found.insert(id.clone(), cell);
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
+    // SQLite reads are synchronous: the plan's future completes in one poll.
+    let plan = futures::executor::block_on(plan::plan(&TxReads(conn), builds))?;
+    for build in &plan.builds {
         upsert_build(conn, build)?;
         index_commit(conn, build)?;
-        changed = true;
-        let slot = match slots.entry(CellId::of(build)) {
-            Entry::Occupied(slot) => *slot.get(),
-            Entry::Vacant(slot) => {
-                let cell = get_cell(conn, build)?.unwrap_or_else(|| {
-                    Cell::empty(
-                        &build.branch,
-                        &build.component,
-                        &build.arch,
-                        &build.build_type,
-                    )
-                });
-                cells.push((cell, false));
-                *slot.insert(cells.len() - 1)
-            }
-        };
-        let (cell, dirty) = &mut cells[slot];
-        let previous = stored.map(|s| s.summary());
-        match health::apply(cell, previous.as_ref(), &build.summary()) {
-            Step::Updated(next) => *cell = *next,
-            Step::Unchanged => continue,
-            // The history it reads already holds this post's earlier builds.
-            Step::Recompute => *cell = recompute_cell(conn, build)?,
-        }
-        *dirty = true;
     }
-    let cells: Vec<Cell> = cells
-        .into_iter()
-        .filter_map(|(cell, dirty)| dirty.then_some(cell))
-        .collect();
-    for cell in &cells {
+    for cell in &plan.cells {
         put_cell(conn, cell)?;
     }
-    let outcome = IngestOutcome {
-        ids: builds.into_iter().map(|b| b.id).collect(),
-        changed,
-    };
-    Ok((outcome, cells))
+    Ok((plan.outcome, plan.cells))
 }
 
 #[async_trait]
@@ -737,29 +646,13 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn baseline(
+    async fn cell_builds(
         &self,
         cell: &CellId,
-        commit: &str,
-        parent: Option<&str>,
-        before: &Cursor,
-    ) -> Result<Option<Baseline>, StoreError> {
-        let (cell, commit, parent, before) = (
-            cell.clone(),
-            commit.to_string(),
-            parent.map(str::to_string),
-            before.clone(),
-        );
-        Self::with(&self.reader, move |conn| {
-            Ok(baseline_of(
-                conn,
-                &cell,
-                &commit,
-                parent.as_deref(),
-                &before,
-            )?)
-        })
-        .await
+        scan: &CellScan,
+    ) -> Result<Vec<BuildSummary>, StoreError> {
+        let (cell, scan) = (cell.clone(), scan.clone());
+        Self::with(&self.reader, move |conn| cell_builds(conn, &cell, &scan)).await
     }
 
     async fn recent_commits(

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use firestore::errors::FirestoreError;
+use firestore::errors::{BackoffError, FirestoreError};
 use firestore::{
     FirestoreDb, FirestoreDbOptions, FirestoreListenEvent, FirestoreListener,
     FirestoreListenerTarget, FirestoreMemListenStateStorage, FirestoreTransactionOptions,
@@ -21,12 +21,12 @@ use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::plan::{self, Plan, PlanReads};
+use super::walk::CellHistory;
 use super::{
-    identity_conflict, Baseline, BuildFilter, CellId, Cursor, IngestOutcome, Store, StoreError,
-    TokenRecord,
+    BuildFilter, CellId, CellScan, Cursor, IngestOutcome, ScanKind, Store, StoreError, TokenRecord,
 };
-use crate::health::{self, Step};
-use crate::ingest::Build;
+use app::model::Build;
 
 const BUILDS: &str = "builds";
 const CELLS: &str = "cells";
@@ -85,17 +85,8 @@ fn doc_id(parts: &[&str]) -> String {
     }
 }
 
-fn cell_key(branch: &str, component: &str, arch: &str, build_type: &str) -> String {
-    doc_id(&[branch, component, arch, build_type])
-}
-
-fn cell_key_of(build: &Build) -> String {
-    cell_key(
-        &build.branch,
-        &build.component,
-        &build.arch,
-        &build.build_type,
-    )
+fn cell_key(cell: &CellId) -> String {
+    doc_id(&[&cell.branch, &cell.component, &cell.arch, &cell.build_type])
 }
 
 /// One string that sorts like `(started_at, id)`, so ordering, cursors and
@@ -154,7 +145,7 @@ impl BuildDoc {
             version: b.version.clone(),
             commit_title: b.commit_title.clone(),
             author: b.author.clone(),
-            cell: cell_key_of(b),
+            cell: cell_key(&b.cell()),
             seq: seq(b.started_at, &b.id),
             finished: b.result.is_finished(),
             decisive: matches!(b.result, BuildResult::Pass | BuildResult::Fail),
@@ -263,6 +254,11 @@ struct TokenDoc {
 impl From<FirestoreError> for StoreError {
     fn from(e: FirestoreError) -> Self {
         match e {
+            // What planning decided inside a transaction comes back as it was.
+            FirestoreError::ErrorInTransaction(e) => match e.source.downcast::<StoreError>() {
+                Ok(e) => *e,
+                Err(other) => StoreError::Unavailable(other.to_string()),
+            },
             FirestoreError::DeserializeError(e) => StoreError::Corrupt(e.to_string()),
             other => StoreError::Unavailable(other.to_string()),
         }
@@ -342,240 +338,105 @@ async fn query_builds(
     Ok(counted(reads, docs))
 }
 
-/// Builds matching `q`, newest first, page by page, for as long as `more`
-/// says the walk is not over. Pages start small and double up to
-/// `q.limit`: most walks end after a build or two, and Firestore bills
-/// every document a page returns, used or not.
-async fn walk_builds(
-    db: &FirestoreDb,
-    reads: &AtomicU64,
-    q: BuildQuery,
-    mut more: impl FnMut(&BuildDoc) -> bool,
-) -> Result<(), FirestoreError> {
-    let largest = q.limit;
-    let mut page = BuildQuery {
-        limit: largest.min(2),
-        ..q
-    };
-    loop {
-        let docs = query_builds(db, reads, page.clone()).await?;
-        let full = docs.len() as u32 == page.limit;
-        let Some(last) = docs.last().map(|d| d.seq.clone()) else {
-            return Ok(());
-        };
-        for doc in &docs {
-            if !more(doc) {
-                return Ok(());
-            }
-        }
-        if !full {
-            return Ok(());
-        }
-        page.below = Some(last);
-        page.limit = (page.limit * 2).min(largest);
-    }
-}
-
 fn summary(doc: &BuildDoc) -> Result<BuildSummary, StoreError> {
     Ok(doc.clone().build()?.summary())
 }
 
-/// The cell recomputed from its stored history, with this batch's builds
-/// (not yet visible to queries in the transaction) laid over it.
-async fn recompute_cell(
+/// A page of a cell's builds, newest first.
+async fn cell_builds(
     db: &FirestoreDb,
     reads: &AtomicU64,
-    cell: &Cell,
-    batch: &HashMap<String, Build>,
-) -> Result<Result<Cell, StoreError>, FirestoreError> {
-    let key = cell_key(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
-    let mine: Vec<&Build> = batch.values().filter(|b| cell_key_of(b) == key).collect();
-
-    let mut running: Vec<BuildDoc> = query_builds(
-        db,
-        reads,
-        BuildQuery::of_cell(&key, 50).eq("result", "running"),
-    )
-    .await?;
-    running.retain(|d| !batch.contains_key(&d.id));
-
-    // Stored finished builds down to the first pass this batch does not
-    // rewrite: older ones cannot change the streak.
-    let mut finished = Vec::new();
-    walk_builds(
-        db,
-        reads,
-        BuildQuery::of_cell(&key, 200).eq("finished", true),
-        |doc| {
-            if batch.contains_key(&doc.id) {
-                return true;
-            }
-            finished.push(doc.clone());
-            doc.result != BuildResult::Pass.as_str()
-        },
-    )
-    .await?;
-
-    let summaries = |docs: Vec<BuildDoc>| -> Result<Vec<BuildSummary>, StoreError> {
-        docs.iter().map(summary).collect()
+    cell: &CellId,
+    scan: &CellScan,
+) -> Result<Vec<BuildSummary>, StoreError> {
+    let q = BuildQuery::of_cell(&cell_key(cell), scan.limit as u32);
+    let mut q = match scan.kind {
+        ScanKind::Running => q.eq("result", BuildResult::Running.as_str()),
+        ScanKind::Finished => q.eq("finished", true),
+        ScanKind::Decisive => q.eq("decisive", true),
     };
-    let (Ok(mut finished), Ok(running)) = (summaries(finished), summaries(running)) else {
-        return Ok(Err(StoreError::Corrupt(format!("builds of cell {key}"))));
-    };
-    finished.extend(
-        mine.iter()
-            .filter(|b| b.result.is_finished())
-            .map(|b| b.summary()),
-    );
-    finished.sort_by(|a, b| b.order_key().cmp(&a.order_key()));
-    let newest_running = running
-        .into_iter()
-        .chain(
-            mine.iter()
-                .filter(|b| !b.result.is_finished())
-                .map(|b| b.summary()),
-        )
-        .max_by(|a, b| a.order_key().cmp(&b.order_key()));
-    let empty = Cell::empty(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
-    Ok(Ok(health::recompute(
-        empty,
-        finished.into_iter(),
-        newest_running,
-    )))
-}
-
-/// What one ingestion attempt decided to write.
-struct Plan {
-    builds: Vec<Build>,
-    cells: HashMap<String, CellDoc>,
-    new_cells: HashSet<String>,
-}
-
-/// Reads what the batch touches and works out the writes. Runs inside the
-/// transaction, so every document read here is locked until commit.
-async fn plan(
-    db: &FirestoreDb,
-    reads: &AtomicU64,
-    builds: &[Build],
-) -> Result<Result<Plan, StoreError>, FirestoreError> {
-    let stored: HashMap<String, BuildDoc> = db
-        .fluent()
-        .select()
-        .by_id_in(BUILDS)
-        .obj::<BuildDoc>()
-        .batch(builds.iter().map(|b| doc_id(&[&b.id])))
+    if let Some(commit) = &scan.commit {
+        q = q.eq("commit", commit.clone());
+    }
+    q.below = scan.below.as_ref().map(|c| seq(c.started_at, &c.id));
+    query_builds(db, reads, q)
         .await?
-        .filter_map(|(_, doc)| async move { doc })
-        .map(|doc| (doc.id.clone(), doc))
-        .collect()
-        .await;
-    reads.fetch_add(builds.len() as u64, Ordering::Relaxed);
-
-    let mut stored_builds = HashMap::new();
-    for (id, doc) in stored {
-        match doc.build() {
-            Ok(b) => stored_builds.insert(id, b),
-            Err(e) => return Ok(Err(e)),
-        };
-    }
-    let mut changed = Vec::new();
-    for (index, build) in builds.iter().enumerate() {
-        if let Some(stored) = stored_builds.get(&build.id) {
-            if stored == build {
-                continue;
-            }
-            if let Some(conflict) = identity_conflict(stored, build, index) {
-                return Ok(Err(conflict));
-            }
-        }
-        changed.push(build.clone());
-    }
-
-    if changed.is_empty() {
-        return Ok(Ok(Plan {
-            builds: changed,
-            cells: HashMap::new(),
-            new_cells: HashSet::new(),
-        }));
-    }
-    let keys: HashSet<String> = changed.iter().map(cell_key_of).collect();
-    let mut cells: HashMap<String, Cell> = HashMap::new();
-    let mut stream = db
-        .fluent()
-        .select()
-        .by_id_in(CELLS)
-        .obj::<CellDoc>()
-        .batch(keys.iter())
-        .await?;
-    while let Some((id, doc)) = stream.next().await {
-        reads.fetch_add(1, Ordering::Relaxed);
-        if let Some(doc) = doc {
-            match doc.cell() {
-                Ok(cell) => cells.insert(id, cell),
-                Err(e) => return Ok(Err(e)),
-            };
-        }
-    }
-    drop(stream);
-    let new_cells: HashSet<String> = keys
         .iter()
-        .filter(|k| !cells.contains_key(*k))
-        .cloned()
-        .collect();
+        .map(summary)
+        .collect()
+}
 
-    let mut batch: HashMap<String, Build> = HashMap::new();
-    for build in &changed {
-        let key = cell_key_of(build);
-        let cell = cells.get(&key).cloned().unwrap_or_else(|| {
-            Cell::empty(
-                &build.branch,
-                &build.component,
-                &build.arch,
-                &build.build_type,
-            )
-        });
-        // Within a batch, an earlier build of the same id is the previous one.
-        let previous = batch
-            .get(&build.id)
-            .or_else(|| stored_builds.get(&build.id))
-            .map(Build::summary);
-        batch.insert(build.id.clone(), build.clone());
-        match health::apply(&cell, previous.as_ref(), &build.summary()) {
-            Step::Updated(next) => {
-                cells.insert(key, *next);
-            }
-            Step::Unchanged => {
-                cells.insert(key, cell);
-            }
-            Step::Recompute => match recompute_cell(db, reads, &cell, &batch).await? {
-                Ok(next) => {
-                    cells.insert(key, next);
-                }
-                Err(e) => return Ok(Err(e)),
-            },
-        }
+/// Planning reads inside the ingestion transaction: every document read
+/// here stays locked until the commit.
+struct TxReads<'a> {
+    db: &'a FirestoreDb,
+    reads: &'a AtomicU64,
+}
+
+impl CellHistory for TxReads<'_> {
+    async fn cell_builds(
+        &self,
+        cell: &CellId,
+        scan: &CellScan,
+    ) -> Result<Vec<BuildSummary>, StoreError> {
+        cell_builds(self.db, self.reads, cell, scan).await
     }
-    cells.retain(|k, _| keys.contains(k));
-    let cells = match cells
-        .into_iter()
-        .map(|(key, cell)| Ok((key, CellDoc::of(&cell)?)))
-        .collect::<Result<HashMap<_, _>, StoreError>>()
-    {
-        Ok(cells) => cells,
-        Err(e) => return Ok(Err(e)),
-    };
-    Ok(Ok(Plan {
-        builds: changed,
-        cells,
-        new_cells,
-    }))
+}
+
+impl PlanReads for TxReads<'_> {
+    async fn stored_builds(&self, ids: &[&str]) -> Result<HashMap<String, Build>, StoreError> {
+        let docs: Vec<BuildDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(BUILDS)
+            .obj::<BuildDoc>()
+            .batch(ids.iter().map(|id| doc_id(&[id])))
+            .await?
+            .filter_map(|(_, doc)| async move { doc })
+            .collect()
+            .await;
+        self.reads.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        docs.into_iter()
+            .map(|doc| Ok((doc.id.clone(), doc.build()?)))
+            .collect()
+    }
+
+    async fn stored_cells(&self, ids: &[CellId]) -> Result<HashMap<CellId, Cell>, StoreError> {
+        let docs: Vec<CellDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(CELLS)
+            .obj::<CellDoc>()
+            .batch(ids.iter().map(cell_key))
+            .await?
+            .filter_map(|(_, doc)| async move { doc })
+            .collect()
+            .await;
+        self.reads.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        docs.iter()
+            .map(|doc| {
+                let cell = doc.cell()?;
+                Ok((cell.id(), cell))
+            })
+            .collect()
+    }
+}
+
+/// Inside a transaction, only an unavailable store is worth a retry.
+fn in_transaction(e: StoreError) -> BackoffError<StoreError> {
+    match e {
+        StoreError::Unavailable(_) => BackoffError::transient(e),
+        other => BackoffError::permanent(other),
+    }
 }
 
 fn queue_writes(
     db: &FirestoreDb,
     tx: &mut firestore::FirestoreTransaction,
     plan: &Plan,
-) -> Result<(), FirestoreError> {
+) -> Result<(), StoreError> {
     let mut versions = HashSet::new();
     for build in &plan.builds {
         let doc = BuildDoc::of(build);
@@ -626,20 +487,21 @@ fn queue_writes(
         }
     }
     let mut branches = HashSet::new();
-    for (key, doc) in &plan.cells {
+    for cell in &plan.cells {
+        let id = cell.id();
         db.fluent()
             .update()
             .in_col(CELLS)
-            .document_id(key)
-            .object(doc)
+            .document_id(cell_key(&id))
+            .object(&CellDoc::of(cell)?)
             .add_to_transaction(tx)?;
-        if plan.new_cells.contains(key) && branches.insert(doc.branch.clone()) {
+        if plan.new_cells.contains(&id) && branches.insert(id.branch.clone()) {
             db.fluent()
                 .update()
                 .in_col(BRANCHES)
-                .document_id(doc_id(&[&doc.branch]))
+                .document_id(doc_id(&[&id.branch]))
                 .object(&BranchDoc {
-                    branch: doc.branch.clone(),
+                    branch: id.branch.clone(),
                 })
                 .add_to_transaction(tx)?;
         }
@@ -696,30 +558,6 @@ impl FirestoreStore {
         docs.truncate(limit);
         docs.into_iter().map(CommitDoc::candidate).collect()
     }
-
-    /// The newest pass or fail of a cell older than `below`, skipping
-    /// builds of `exclude_commit`.
-    async fn decisive_before(
-        &self,
-        key: &str,
-        exclude_commit: &str,
-        below: String,
-    ) -> Result<Option<BuildDoc>, StoreError> {
-        let mut found = None;
-        let q = BuildQuery {
-            below: Some(below),
-            ..BuildQuery::of_cell(key, 20).eq("decisive", true)
-        };
-        walk_builds(&self.db, &self.reads, q, |doc| {
-            if doc.commit == exclude_commit {
-                return true;
-            }
-            found = Some(doc.clone());
-            false
-        })
-        .await?;
-        Ok(found)
-    }
 }
 
 /// Feeds every change of a cell document, from any server, into `events`.
@@ -767,34 +605,30 @@ async fn listen_to_cells(
 #[async_trait]
 impl Store for FirestoreStore {
     async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
-        let ids: Vec<String> = builds.iter().map(|b| b.id.clone()).collect();
         let builds = Arc::new(builds);
         let reads = self.reads.clone();
         let options = FirestoreTransactionOptions::new()
             .with_max_retries(10)
             .with_retry_max_elapsed_time(self.timeout * 2);
-        let decided = self.bounded(async {
-            Ok(self
-                .db
-                .run_transaction_with_options(
-                    |db, tx| {
-                        let (builds, reads) = (builds.clone(), reads.clone());
-                        async move {
-                            let plan = match plan(&db, &reads, &builds).await? {
-                                Ok(plan) => plan,
-                                Err(e) => return Ok(Err(e)),
-                            };
-                            queue_writes(&db, tx, &plan)?;
-                            Ok(Ok(!plan.builds.is_empty()))
-                        }
-                        .boxed()
-                    },
-                    options,
-                )
-                .await?)
-        });
-        let changed = decided.await??;
-        Ok(IngestOutcome { ids, changed })
+        let transaction = self.db.run_transaction_with_options(
+            |db, tx| {
+                let (builds, reads) = (builds.clone(), reads.clone());
+                async move {
+                    let reads = TxReads {
+                        db: &db,
+                        reads: &reads,
+                    };
+                    let plan = plan::plan(&reads, builds.to_vec())
+                        .await
+                        .map_err(in_transaction)?;
+                    queue_writes(&db, tx, &plan).map_err(in_transaction)?;
+                    Ok::<_, BackoffError<StoreError>>(plan.outcome)
+                }
+                .boxed()
+            },
+            options,
+        );
+        self.bounded(async { Ok(transaction.await?) }).await
     }
 
     async fn cells(&self, branch: &str) -> Result<Vec<Cell>, StoreError> {
@@ -911,59 +745,12 @@ impl Store for FirestoreStore {
         Ok(builds)
     }
 
-    async fn baseline(
+    async fn cell_builds(
         &self,
         cell: &CellId,
-        commit: &str,
-        parent: Option<&str>,
-        before: &Cursor,
-    ) -> Result<Option<Baseline>, StoreError> {
-        let key = cell_key(&cell.branch, &cell.component, &cell.arch, &cell.build_type);
-        let at_parent = match parent {
-            Some(parent) => {
-                let q = BuildQuery::of_cell(&key, 50)
-                    .eq("commit", parent.to_string())
-                    .eq("decisive", true);
-                query_builds(&self.db, &self.reads, q)
-                    .await?
-                    .into_iter()
-                    .next()
-            }
-            None => None,
-        };
-        let build = match at_parent {
-            Some(doc) => doc,
-            None => match self
-                .decisive_before(&key, commit, seq(before.started_at, &before.id))
-                .await?
-            {
-                Some(doc) => doc,
-                None => return Ok(None),
-            },
-        };
-        // Walk back through the red streak the baseline belongs to.
-        let mut streak_since = None;
-        if build.result == BuildResult::Fail.as_str() {
-            let mut earliest = build.clone();
-            let q = BuildQuery {
-                below: Some(build.seq.clone()),
-                ..BuildQuery::of_cell(&key, 200).eq("decisive", true)
-            };
-            walk_builds(&self.db, &self.reads, q, |doc| {
-                if doc.result == BuildResult::Fail.as_str() {
-                    earliest = doc.clone();
-                    true
-                } else {
-                    false
-                }
-            })
-            .await?;
-            streak_since = Some(summary(&earliest)?);
-        }
-        Ok(Some(Baseline {
-            build: summary(&build)?,
-            streak_since,
-        }))
+        scan: &CellScan,
+    ) -> Result<Vec<BuildSummary>, StoreError> {
+        cell_builds(&self.db, &self.reads, cell, scan).await
     }
 
     async fn recent_commits(

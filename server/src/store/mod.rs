@@ -5,13 +5,17 @@
 mod conformance;
 pub mod embedded;
 pub mod firestore;
+pub mod plan;
+pub mod walk;
 
-use app::model::{BuildResult, Cell, CommitCandidate};
+pub use app::model::CellId;
+use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use crate::ingest::Build;
+pub use crate::domain::token::TokenRecord;
+use app::model::Build;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,26 +44,6 @@ pub struct IngestOutcome {
     pub changed: bool,
 }
 
-/// One health cell's identity.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CellId {
-    pub branch: String,
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
-}
-
-impl CellId {
-    pub fn of(build: &Build) -> Self {
-        CellId {
-            branch: build.branch.clone(),
-            component: build.component.clone(),
-            arch: build.arch.clone(),
-            build_type: build.build_type.clone(),
-        }
-    }
-}
-
 /// Filters of a build listing; every field narrows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildFilter {
@@ -80,6 +64,13 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    pub fn at(build: &BuildSummary) -> Self {
+        Cursor {
+            started_at: build.started_at,
+            id: build.id.clone(),
+        }
+    }
+
     pub fn of(build: &Build) -> Self {
         Cursor {
             started_at: build.started_at,
@@ -100,20 +91,35 @@ impl Cursor {
     }
 }
 
-/// The baseline of a cell for a commit, and where its red streak began.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Baseline {
-    pub build: app::model::BuildSummary,
-    pub streak_since: Option<app::model::BuildSummary>,
+/// Which builds of a cell a [`CellScan`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    Running,
+    /// Any result but running.
+    Finished,
+    /// Pass or fail: the results that say something about the code.
+    Decisive,
 }
 
+impl ScanKind {
+    pub fn admits(self, result: BuildResult) -> bool {
+        match self {
+            ScanKind::Running => result == BuildResult::Running,
+            ScanKind::Finished => result.is_finished(),
+            ScanKind::Decisive => matches!(result, BuildResult::Pass | BuildResult::Fail),
+        }
+    }
+}
+
+/// One page of a cell's builds, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub name: String,
-    /// Hex SHA-256 of the token; the token itself is never stored.
-    pub hash: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
+pub struct CellScan {
+    pub kind: ScanKind,
+    /// Only builds of this commit.
+    pub commit: Option<String>,
+    /// Only builds strictly older than this one.
+    pub below: Option<Cursor>,
+    pub limit: usize,
 }
 
 #[async_trait]
@@ -146,15 +152,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError>;
 
-    /// The nearest pass or fail of `cell` before `before` on another commit
-    /// than `commit`; at `parent` when that commit has one.
-    async fn baseline(
+    /// Builds of one cell, newest first: the one history primitive that
+    /// baselines and recomputes ([`walk`]) are written over.
+    async fn cell_builds(
         &self,
         cell: &CellId,
-        commit: &str,
-        parent: Option<&str>,
-        before: &Cursor,
-    ) -> Result<Option<Baseline>, StoreError>;
+        scan: &CellScan,
+    ) -> Result<Vec<BuildSummary>, StoreError>;
 
     /// The builds of the `limit` newest commits of a branch, newest first.
     async fn recent_commits(

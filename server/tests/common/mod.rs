@@ -9,10 +9,10 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::{Settings, StoreKind};
+use server::domain::token;
 use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
 use server::store::Store;
-use server::token;
 
 pub const SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
 

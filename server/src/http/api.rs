@@ -12,13 +12,14 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::dashboard::{badge_state, PAGE_SIZE};
-use crate::error::ApiError;
-use crate::ingest::{self, Context, FieldError};
-use crate::startup::AppState;
+use crate::domain::badge;
+use crate::domain::token;
+use crate::domain::validation::{self, Context, FieldError};
+use crate::http::error::ApiError;
+use crate::http::metrics;
+use crate::http::AppState;
+use crate::queries::{badge_state, PAGE_SIZE};
 use crate::store::BuildFilter;
-use crate::token;
-use crate::{badge, metrics};
 
 /// Largest accepted body: 1000 builds of realistic size fit well within it.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -43,7 +44,7 @@ pub async fn post_builds(
         default_repository: &state.settings.repository,
         now: Utc::now(),
     };
-    let builds = ingest::parse_body(&bytes, &ctx, || uuid::Uuid::new_v4().to_string())?;
+    let builds = validation::parse_body(&bytes, &ctx, || uuid::Uuid::new_v4().to_string())?;
     tracing::Span::current().record("builds", builds.len());
     let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
     let outcome = state.views.store.ingest(builds).await?;
@@ -130,7 +131,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
         if too_large {
             ApiError::TooLarge(MAX_BODY)
         } else {
-            ApiError::Invalid(ingest::FieldError::body(format!(
+            ApiError::Invalid(validation::FieldError::body(format!(
                 "could not read body: {e}"
             )))
         }
@@ -220,7 +221,7 @@ pub async fn list_builds(
         branch: query_param(
             &params,
             "branch",
-            |v| ingest::parse_branch(v).ok(),
+            |v| validation::parse_branch(v).ok(),
             "a git branch name",
         )?,
         component: name_param(&params, "component")?,
@@ -297,7 +298,7 @@ async fn badge_for(
         ),
         None => (component.strip_suffix(".svg").ok_or_else(not_svg)?, None),
     };
-    let branch = ingest::parse_branch(branch)?;
+    let branch = validation::parse_branch(branch)?;
     let cells: Vec<_> = state
         .views
         .store

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{BuildResult, BuildRow, CellStats};
+use app::model::{Build, BuildResult, CellStats};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use plotters::prelude::*;
 
@@ -11,7 +11,7 @@ fn ratio(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-pub fn stats(builds: &[BuildRow], days: u32) -> CellStats {
+pub fn stats(builds: &[Build], days: u32) -> CellStats {
     let count = |r: BuildResult| builds.iter().filter(|b| b.result == r).count();
     let (passes, failures) = (count(BuildResult::Pass), count(BuildResult::Fail));
     let mut by_commit: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
@@ -29,10 +29,7 @@ pub fn stats(builds: &[BuildRow], days: u32) -> CellStats {
         .filter(|(_, (p, f))| *p && *f)
         .map(|(c, _)| c.to_string())
         .collect();
-    let mut durations: Vec<f64> = builds
-        .iter()
-        .filter_map(BuildRow::duration_minutes)
-        .collect();
+    let mut durations: Vec<f64> = builds.iter().filter_map(Build::duration_minutes).collect();
     durations.sort_by(f64::total_cmp);
     CellStats {
         days,
@@ -50,7 +47,7 @@ pub fn stats(builds: &[BuildRow], days: u32) -> CellStats {
 }
 
 /// Pass rate of each day of the window that had a pass or a fail.
-pub fn daily_pass_rate(builds: &[BuildRow]) -> Vec<(NaiveDate, f64)> {
+pub fn daily_pass_rate(builds: &[Build]) -> Vec<(NaiveDate, f64)> {
     let mut days: BTreeMap<NaiveDate, (usize, usize)> = BTreeMap::new();
     for b in builds {
         let day = days.entry(b.started_at.date_naive()).or_default();
@@ -96,7 +93,7 @@ fn drawn(
 }
 
 /// Percentage of passing builds per day over the window.
-pub fn pass_rate_chart(builds: &[BuildRow], days: u32, now: DateTime<Utc>) -> String {
+pub fn pass_rate_chart(builds: &[Build], days: u32, now: DateTime<Utc>) -> String {
     let points = daily_pass_rate(builds);
     let end = now.date_naive();
     let start = end - Duration::days(i64::from(days));
@@ -138,7 +135,7 @@ pub fn pass_rate_chart(builds: &[BuildRow], days: u32, now: DateTime<Utc>) -> St
 }
 
 /// Duration of each finished build, oldest to newest, coloured by result.
-pub fn duration_chart(builds: &[BuildRow]) -> String {
+pub fn duration_chart(builds: &[Build]) -> String {
     let mut points: Vec<(DateTime<Utc>, f64, BuildResult)> = builds
         .iter()
         .filter_map(|b| b.duration_minutes().map(|m| (b.started_at, m, b.result)))
@@ -188,9 +185,9 @@ mod tests {
     use chrono::{TimeDelta, TimeZone};
     use BuildResult::*;
 
-    fn row(commit: &str, hour: i64, result: BuildResult, minutes: i64) -> BuildRow {
+    fn row(commit: &str, hour: i64, result: BuildResult, minutes: i64) -> Build {
         let started = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + TimeDelta::hours(hour);
-        BuildRow {
+        Build {
             id: format!("{commit}-{hour}"),
             repository: "magma/magma".into(),
             commit: commit.into(),
@@ -211,7 +208,7 @@ mod tests {
         }
     }
 
-    fn sample() -> Vec<BuildRow> {
+    fn sample() -> Vec<Build> {
         vec![
             row("a", 0, Pass, 10),
             row("b", 1, Fail, 12),

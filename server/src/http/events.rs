@@ -12,9 +12,9 @@ use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 
-use crate::error::ApiError;
-use crate::ingest;
-use crate::startup::AppState;
+use crate::domain::validation;
+use crate::http::error::ApiError;
+use crate::http::AppState;
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
@@ -29,7 +29,10 @@ pub async fn cell_events(
     State(state): State<AppState>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let branch = query.branch.map(|b| ingest::parse_branch(&b)).transpose()?;
+    let branch = query
+        .branch
+        .map(|b| validation::parse_branch(&b))
+        .transpose()?;
     let changes = BroadcastStream::new(state.views.store.subscribe()).filter_map(move |item| {
         let event = match item {
             Ok(cell) if branch.as_ref().is_none_or(|b| *b == cell.branch) => {

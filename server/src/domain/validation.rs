@@ -35,8 +35,7 @@ const FIELDS: [&str; 17] = [
     "author",
 ];
 
-/// A validated, normalised build record: the same record the API lists.
-pub use app::model::BuildRow as Build;
+use app::model::Build;
 
 /// What the server knows that the body does not.
 pub struct Context<'a> {

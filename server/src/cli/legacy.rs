@@ -8,7 +8,9 @@
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Map, Value};
 
-use crate::ingest::{self, Build, Context};
+use app::model::Build;
+
+use crate::domain::validation::{self, Context};
 use crate::store::{Store, StoreError};
 
 /// One export entry turned into a build, or why it was skipped.
@@ -150,7 +152,7 @@ fn rfc3339(seconds: &Value) -> Option<String> {
 fn validated(path: String, body: Value, ctx: &Context) -> Entry {
     // Every imported body carries its own deterministic id.
     let no_new_id = || unreachable!("imported builds carry their id");
-    match ingest::parse_value(body, ctx, no_new_id) {
+    match validation::parse_value(body, ctx, no_new_id) {
         Ok(mut builds) => Entry::Build(Box::new(builds.remove(0))),
         Err(e) => skipped(
             path,

@@ -6,13 +6,20 @@ use std::sync::Arc;
 use anyhow::bail;
 use clap::Parser;
 
-use crate::client::{self, Outcome};
-use crate::config::{Cli, Command, LogFormat, Settings, TokenCommand};
-use crate::startup::{open_store, Application};
-use crate::store::{Store, StoreError};
-use crate::{demo, ingest, legacy, token};
 use anyhow::Context as _;
 use std::path::Path;
+
+use crate::config::{LogFormat, Settings};
+use crate::domain::{token, validation};
+use crate::startup::{open_store, Application};
+use crate::store::{Store, StoreError};
+use args::{Cli, Command, TokenCommand};
+use client::Outcome;
+
+pub mod args;
+pub mod client;
+pub mod demo;
+pub mod legacy;
 
 const DATA_DIR: &str = "./data";
 const DEMO_DATA_DIR: &str = "./demo-data";
@@ -53,10 +60,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Post(args) => return Ok(post(&args).await),
         other => other,
     };
-    if let Err(e) = ingest::parse_repository(&settings.repository) {
+    if let Err(e) = validation::parse_repository(&settings.repository) {
         bail!("--repository: {}", e.message);
     }
-    if let Err(e) = ingest::parse_branch(&settings.default_branch) {
+    if let Err(e) = validation::parse_branch(&settings.default_branch) {
         bail!("--default-branch: {}", e.message);
     }
     match command {
@@ -129,7 +136,7 @@ async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyh
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let export: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
         .with_context(|| format!("{} is not a JSON export", path.display()))?;
-    let ctx = ingest::Context {
+    let ctx = validation::Context {
         default_repository: repository,
         now: chrono::Utc::now(),
     };

@@ -6,7 +6,17 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::store::TokenRecord;
+use chrono::{DateTime, Utc};
+
+/// A stored token: its name and hash, never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub name: String,
+    /// Hex SHA-256 of the token; the token itself is never stored.
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
 
 const PREFIX: &str = "cid_";
 

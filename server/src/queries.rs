@@ -5,18 +5,17 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use app::model::{
-    BuildResult, BuildRow, BuildSummary, Cell, CommitCandidate, CommitLookup, CommitReport,
+    Build, BuildResult, BuildSummary, Cell, CommitCandidate, CommitLookup, CommitReport,
     HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary,
 };
-use app::ssr::{Dashboard, DashboardError};
 use chrono::{TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::error::ApiError;
-use crate::ingest::{parse_branch, Build, FieldError};
-use crate::release::{self, key_of, CellKey, ReleaseConfig};
-use crate::store::{BuildFilter, CellId, Cursor, Store};
-use crate::{history, verdict};
+use crate::domain::release::{self, ReleaseConfig};
+use crate::domain::validation::{parse_branch, FieldError};
+use crate::domain::{history, verdict};
+use crate::store::StoreError;
+use crate::store::{walk, BuildFilter, CellId, Cursor, Store};
 
 /// Commits searched for the last fully green one.
 const GREEN_SEARCH_DEPTH: usize = 50;
@@ -28,11 +27,25 @@ const BASELINE_LOOKUPS: usize = 16;
 const WINDOW_LIMIT: usize = 5000;
 pub const PAGE_SIZE: usize = 50;
 
+/// Why a query has no answer. Adapters map it to their own errors (HTTP
+/// statuses, server-function variants) in one place each.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Clone)]
 pub struct Views {
     pub store: Arc<dyn Store>,
     pub default_branch: String,
     pub release: Arc<ReleaseConfig>,
+    /// Commit links of pages without any build name this repository.
+    pub repository: String,
 }
 
 /// What a search box or `/commit/<sha>` asked for.
@@ -86,12 +99,10 @@ fn distinct_commits(candidates: &[CommitCandidate]) -> usize {
         .len()
 }
 
-fn group_by_key(builds: &[Build], branch: &str) -> HashMap<CellKey, Vec<BuildSummary>> {
-    let mut out: HashMap<CellKey, Vec<BuildSummary>> = HashMap::new();
+fn group_by_cell(builds: &[Build], branch: &str) -> HashMap<CellId, Vec<BuildSummary>> {
+    let mut out: HashMap<CellId, Vec<BuildSummary>> = HashMap::new();
     for b in builds.iter().filter(|b| b.branch == branch) {
-        out.entry((b.component.clone(), b.arch.clone(), b.build_type.clone()))
-            .or_default()
-            .push(b.summary());
+        out.entry(b.cell()).or_default().push(b.summary());
     }
     out
 }
@@ -121,7 +132,7 @@ pub fn badge_state(cells: &[Cell]) -> &'static str {
 }
 
 impl Views {
-    fn branch_or_default(&self, branch: Option<String>) -> Result<String, ApiError> {
+    fn branch_or_default(&self, branch: Option<String>) -> Result<String, QueryError> {
         match branch.filter(|b| !b.is_empty()) {
             Some(b) => Ok(parse_branch(&b)?),
             None => Ok(self.default_branch.clone()),
@@ -130,7 +141,7 @@ impl Views {
 
     /// Two reads whatever the history size: the branch's cells and the
     /// branch list.
-    pub async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, ApiError> {
+    pub async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, QueryError> {
         let branch = self.branch_or_default(branch)?;
         let (cells, mut branches) =
             tokio::try_join!(self.store.cells(&branch), self.store.branches())?;
@@ -145,7 +156,7 @@ impl Views {
         Ok(HealthMatrix::new(branch, branches, cells, Utc::now()))
     }
 
-    pub async fn commit(&self, query: &str) -> Result<CommitLookup, ApiError> {
+    pub async fn commit(&self, query: &str) -> Result<CommitLookup, QueryError> {
         let candidates = match parse_commit_query(query)? {
             CommitQuery::Sha(prefix) => {
                 self.store
@@ -166,7 +177,7 @@ impl Views {
             }
         };
         match distinct_commits(&candidates) {
-            0 => Err(ApiError::NotFound(format!(
+            0 => Err(QueryError::NotFound(format!(
                 "no builds found for '{}'",
                 query.trim()
             ))),
@@ -180,11 +191,11 @@ impl Views {
         }
     }
 
-    async fn commit_report(&self, commit: &str, branch: &str) -> Result<CommitReport, ApiError> {
+    async fn commit_report(&self, commit: &str, branch: &str) -> Result<CommitReport, QueryError> {
         let builds = self.store.builds_of_commit(commit).await?;
-        let by_key = group_by_key(&builds, branch);
-        let required: BTreeSet<CellKey> = self.release.required(branch).into_iter().collect();
-        let keys: BTreeSet<CellKey> = by_key
+        let by_key = group_by_cell(&builds, branch);
+        let required: BTreeSet<CellId> = self.release.required(branch).into_iter().collect();
+        let keys: BTreeSet<CellId> = by_key
             .keys()
             .cloned()
             .chain(required.iter().cloned())
@@ -202,25 +213,14 @@ impl Views {
                     let oldest = here.iter().min_by(|a, b| a.order_key().cmp(&b.order_key()));
                     let baseline = match oldest {
                         Some(oldest) => {
-                            let cell = CellId {
-                                branch: branch.to_string(),
-                                component: key.0.clone(),
-                                arch: key.1.clone(),
-                                build_type: key.2.clone(),
-                            };
-                            let before = Cursor {
-                                started_at: oldest.started_at,
-                                id: oldest.id.clone(),
-                            };
-                            self.store.baseline(&cell, commit, parent, &before).await?
+                            let before = Cursor::at(oldest);
+                            walk::baseline(&*self.store, &key, commit, parent, &before).await?
                         }
                         None => None,
                     };
-                    Ok::<_, ApiError>(verdict::Evidence {
+                    Ok::<_, QueryError>(verdict::Evidence {
                         required,
-                        component: key.0,
-                        arch: key.1,
-                        build_type: key.2,
+                        cell: key,
                         here,
                         baseline: baseline.as_ref().map(|b| b.build.clone()),
                         streak_since: baseline.and_then(|b| b.streak_since),
@@ -241,7 +241,7 @@ impl Views {
         });
         let first = builds.iter().find(|b| b.branch == branch);
         Ok(CommitReport {
-            repository: first.map_or_else(|| "magma/magma".into(), |b| b.repository.clone()),
+            repository: first.map_or_else(|| self.repository.clone(), |b| b.repository.clone()),
             commit: commit.to_string(),
             branch: branch.to_string(),
             pr: builds.iter().find_map(|b| b.pr),
@@ -253,11 +253,11 @@ impl Views {
         })
     }
 
-    pub async fn release(&self, branch: &str) -> Result<ReleaseReport, ApiError> {
+    pub async fn release(&self, branch: &str) -> Result<ReleaseReport, QueryError> {
         let branch = parse_branch(branch)?;
         let cells = self.store.cells(&branch).await?;
         let head = head_of(&cells);
-        let by_key: HashMap<CellKey, Cell> = cells.iter().map(|c| (key_of(c), c.clone())).collect();
+        let by_key: HashMap<CellId, Cell> = cells.iter().map(|c| (c.id(), c.clone())).collect();
         let mut required = self.release.required(&branch);
         if required.is_empty() {
             // Nothing configured for this branch: everything built must pass.
@@ -265,7 +265,7 @@ impl Views {
             required.sort();
         }
         let at_head = match &head {
-            Some(h) => group_by_key(&self.store.builds_of_commit(h).await?, &branch),
+            Some(h) => group_by_cell(&self.store.builds_of_commit(h).await?, &branch),
             None => HashMap::new(),
         };
         let blockers = if head.is_some() {
@@ -273,13 +273,13 @@ impl Views {
         } else {
             Vec::new()
         };
-        let recent: Vec<(String, HashMap<CellKey, Vec<BuildSummary>>)> = self
+        let recent: Vec<(String, HashMap<CellId, Vec<BuildSummary>>)> = self
             .store
             .recent_commits(&branch, GREEN_SEARCH_DEPTH)
             .await?
             .into_iter()
             .map(|(commit, builds)| {
-                let grouped = group_by_key(&builds, &branch);
+                let grouped = group_by_cell(&builds, &branch);
                 (commit, grouped)
             })
             .collect();
@@ -287,7 +287,7 @@ impl Views {
         let repository = cells
             .iter()
             .find_map(|c| c.latest.as_ref().or(c.running.as_ref()))
-            .map_or_else(|| "magma/magma".to_string(), |b| b.repository.clone());
+            .map_or_else(|| self.repository.clone(), |b| b.repository.clone());
         Ok(ReleaseReport {
             ready: head.is_some() && blockers.is_empty() && version_conflicts.is_empty(),
             required: required.len(),
@@ -301,7 +301,7 @@ impl Views {
         })
     }
 
-    pub async fn releases(&self) -> Result<Vec<ReleaseSummary>, ApiError> {
+    pub async fn releases(&self) -> Result<Vec<ReleaseSummary>, QueryError> {
         let mut out = Vec::new();
         let mut branches: Vec<String> = self
             .store
@@ -337,7 +337,7 @@ impl Views {
         filter: &BuildFilter,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<BuildRow>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Build>, Option<String>), QueryError> {
         let cursor = cursor
             .filter(|c| !c.is_empty())
             .map(|c| {
@@ -363,7 +363,7 @@ impl Views {
         days: u32,
         result: Option<BuildResult>,
         cursor: Option<&str>,
-    ) -> Result<HistoryView, ApiError> {
+    ) -> Result<HistoryView, QueryError> {
         let now = Utc::now();
         let filter = BuildFilter {
             branch: Some(cell.branch.clone()),
@@ -378,7 +378,7 @@ impl Views {
         };
         let listing = BuildFilter { result, ..filter };
         let (builds, next_cursor) = self.builds(&listing, cursor, PAGE_SIZE).await?;
-        let recent: Vec<BuildRow> = self.store.builds(&window, None, WINDOW_LIMIT).await?;
+        let recent: Vec<Build> = self.store.builds(&window, None, WINDOW_LIMIT).await?;
         Ok(HistoryView {
             stats: history::stats(&recent, days),
             pass_rate_chart: history::pass_rate_chart(&recent, days, now),
@@ -391,60 +391,6 @@ impl Views {
             next_cursor,
             generated_at: now,
         })
-    }
-}
-
-fn to_dashboard_error(e: ApiError) -> DashboardError {
-    match e {
-        ApiError::Invalid(FieldError { message, .. }) | ApiError::NotFound(message) => {
-            DashboardError::BadRequest(message)
-        }
-        _ => DashboardError::Unavailable,
-    }
-}
-
-#[async_trait::async_trait]
-impl Dashboard for Views {
-    async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
-        Views::health(self, branch)
-            .await
-            .map_err(to_dashboard_error)
-    }
-
-    async fn commit(&self, query: String) -> Result<CommitLookup, DashboardError> {
-        Views::commit(self, &query)
-            .await
-            .map_err(to_dashboard_error)
-    }
-
-    async fn history(
-        &self,
-        branch: String,
-        component: String,
-        arch: String,
-        build_type: String,
-        days: u32,
-        cursor: Option<String>,
-    ) -> Result<HistoryView, DashboardError> {
-        let cell = CellId {
-            branch,
-            component,
-            arch,
-            build_type,
-        };
-        Views::history(self, cell, days, None, cursor.as_deref())
-            .await
-            .map_err(to_dashboard_error)
-    }
-
-    async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError> {
-        Views::release(self, &branch)
-            .await
-            .map_err(to_dashboard_error)
-    }
-
-    async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError> {
-        Views::releases(self).await.map_err(to_dashboard_error)
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::ingest::{self, Context};
+use crate::domain::validation::{self, Context};
 use crate::store::Store;
 
 const MATRIX: &[(&str, &[&str], &[&str])] = &[
@@ -159,10 +159,12 @@ pub async fn seed(store: &dyn Store, repository: &str) -> anyhow::Result<usize> 
         default_repository: repository,
         now,
     };
-    for chunk in all.chunks(ingest::MAX_BATCH) {
+    for chunk in all.chunks(validation::MAX_BATCH) {
         let body = serde_json::to_vec(chunk)?;
-        let parsed = ingest::parse_body(&body, &ctx, || unreachable!("demo builds have ids"))
-            .map_err(|e| anyhow::anyhow!("demo data is invalid at {:?}: {}", e.field, e.message))?;
+        let parsed = validation::parse_body(&body, &ctx, || unreachable!("demo builds have ids"))
+            .map_err(|e| {
+            anyhow::anyhow!("demo data is invalid at {:?}: {}", e.field, e.message)
+        })?;
         store.ingest(parsed).await?;
     }
     Ok(all.len())

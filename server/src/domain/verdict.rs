@@ -3,16 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{BuildResult, BuildSummary, CellVerdict, Divergence, Verdict};
+use app::model::{BuildResult, BuildSummary, CellId, CellVerdict, Divergence, Verdict};
 
-use crate::health::decisive;
+use crate::domain::health::decisive;
 
 /// What is known about one cell for one commit.
 #[derive(Clone, Debug)]
 pub struct Evidence {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    pub cell: CellId,
     /// Required for a release of this branch.
     pub required: bool,
     /// This commit's builds in the cell (reruns included).
@@ -57,9 +55,9 @@ pub fn judge(e: &Evidence) -> Option<CellVerdict> {
             .unwrap_or_default()
     });
     Some(CellVerdict {
-        component: e.component.clone(),
-        arch: e.arch.clone(),
-        build_type: e.build_type.clone(),
+        component: e.cell.component.clone(),
+        arch: e.cell.arch.clone(),
+        build_type: e.cell.build_type.clone(),
         verdict,
         baseline_commit: e.baseline.as_ref().map(|b| b.commit.clone()),
         failing_since,
@@ -74,10 +72,12 @@ pub fn divergences(evidence: &[Evidence]) -> Vec<Divergence> {
     type Arches<'a> = (Vec<&'a str>, Vec<&'a str>);
     let mut by_pair: BTreeMap<(&str, &str), Arches> = BTreeMap::new();
     for e in evidence {
-        let entry = by_pair.entry((&e.component, &e.build_type)).or_default();
+        let entry = by_pair
+            .entry((&e.cell.component, &e.cell.build_type))
+            .or_default();
         match e.result() {
-            Some(BuildResult::Fail) => entry.0.push(&e.arch),
-            Some(BuildResult::Pass) => entry.1.push(&e.arch),
+            Some(BuildResult::Fail) => entry.0.push(&e.cell.arch),
+            Some(BuildResult::Pass) => entry.1.push(&e.cell.arch),
             _ => {}
         }
     }
@@ -182,9 +182,7 @@ mod tests {
 
     fn evidence(arch: &str, here: Vec<BuildSummary>, baseline: Option<BuildSummary>) -> Evidence {
         Evidence {
-            component: "agw".into(),
-            arch: arch.into(),
-            build_type: "bazel".into(),
+            cell: CellId::new("master", "agw", arch, "bazel"),
             required: false,
             here,
             baseline,

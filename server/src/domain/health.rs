@@ -118,6 +118,7 @@ pub fn recompute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::model::CellId;
     use chrono::{TimeDelta, TimeZone, Utc};
 
     fn build(id: &str, minute: i64, result: BuildResult) -> BuildSummary {
@@ -135,7 +136,7 @@ mod tests {
     }
 
     fn empty() -> Cell {
-        Cell::empty("master", "agw", "arm64", "bazel")
+        CellId::new("master", "agw", "arm64", "bazel").empty_cell()
     }
 
     /// Applies builds in order, recomputing from the full history whenever

@@ -3,17 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::model::{Blocker, BlockerReason, BuildResult, BuildSummary, Cell, VersionConflict};
+use app::model::{
+    Blocker, BlockerReason, BuildResult, BuildSummary, Cell, CellId, VersionConflict,
+};
 use serde::Deserialize;
 
-use crate::health::decisive;
+use crate::domain::health::decisive;
 use wildmatch::WildMatch;
 
 /// Magma's required matrix, used when no file is configured.
-pub const MAGMA_DEFAULT: &str = include_str!("../../config/release.toml");
-
-/// (component, arch, build_type)
-pub type CellKey = (String, String, String);
+pub const MAGMA_DEFAULT: &str = include_str!("../../../config/release.toml");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +52,7 @@ impl ReleaseConfig {
 
     /// Required cells of `branch`, sorted; empty when nothing is configured
     /// for it.
-    pub fn required(&self, branch: &str) -> Vec<CellKey> {
+    pub fn required(&self, branch: &str) -> Vec<CellId> {
         let mut cells = BTreeSet::new();
         for r in self
             .required
@@ -62,7 +61,7 @@ impl ReleaseConfig {
         {
             for arch in &r.arch {
                 for build_type in &r.build_types {
-                    cells.insert((r.component.clone(), arch.clone(), build_type.clone()));
+                    cells.insert(CellId::new(branch, &r.component, arch, build_type));
                 }
             }
         }
@@ -70,19 +69,11 @@ impl ReleaseConfig {
     }
 }
 
-pub fn key_of(cell: &Cell) -> CellKey {
-    (
-        cell.component.clone(),
-        cell.arch.clone(),
-        cell.build_type.clone(),
-    )
-}
-
 /// Blockers of a release at `head`, whose builds are `at_head`.
 pub fn blockers(
-    required: &[CellKey],
-    cells: &HashMap<CellKey, Cell>,
-    at_head: &HashMap<CellKey, Vec<BuildSummary>>,
+    required: &[CellId],
+    cells: &HashMap<CellId, Cell>,
+    at_head: &HashMap<CellId, Vec<BuildSummary>>,
 ) -> Vec<Blocker> {
     let mut out = Vec::new();
     for key in required {
@@ -92,9 +83,9 @@ pub fn blockers(
             .and_then(|builds| decisive(builds).cloned());
         let streak = cell.and_then(|c| c.streak.as_ref());
         let blocker = |reason, build: Option<&BuildSummary>, failing: bool| Blocker {
-            component: key.0.clone(),
-            arch: key.1.clone(),
-            build_type: key.2.clone(),
+            component: key.component.clone(),
+            arch: key.arch.clone(),
+            build_type: key.build_type.clone(),
             reason,
             commit: build.map(|b| b.commit.clone()),
             since_commit: streak.filter(|_| failing).map(|s| s.since.commit.clone()),
@@ -127,8 +118,8 @@ pub fn blockers(
 /// The newest commit (of `recent`, newest first) on which every required
 /// cell passed.
 pub fn last_green(
-    required: &[CellKey],
-    recent: &[(String, HashMap<CellKey, Vec<BuildSummary>>)],
+    required: &[CellId],
+    recent: &[(String, HashMap<CellId, Vec<BuildSummary>>)],
 ) -> Option<String> {
     if required.is_empty() {
         return None;
@@ -168,8 +159,8 @@ mod tests {
     use app::model::FailStreak;
     use chrono::{TimeDelta, TimeZone, Utc};
 
-    fn key(c: &str, a: &str, b: &str) -> CellKey {
-        (c.into(), a.into(), b.into())
+    fn key(c: &str, a: &str, b: &str) -> CellId {
+        CellId::new("v1.8", c, a, b)
     }
 
     fn build(commit: &str, minute: i64, result: BuildResult) -> BuildSummary {
@@ -193,8 +184,8 @@ mod tests {
         assert!(!config.is_release_branch("master"));
         let master = config.required("master");
         let release = config.required("v1.8");
-        assert!(master.contains(&key("agw", "arm64", "bazel-build")));
-        assert!(!master.contains(&key("helm", "amd64", "helm-charts")));
+        assert!(master.contains(&CellId::new("master", "agw", "arm64", "bazel-build")));
+        assert!(!master.contains(&CellId::new("master", "helm", "amd64", "helm-charts")));
         assert!(release.contains(&key("helm", "amd64", "helm-charts")));
         assert_eq!(release.len(), master.len() + 1);
     }
@@ -217,14 +208,14 @@ mod tests {
             key("orc8r", "amd64", "unit"),
         ];
         let mut cells = HashMap::new();
-        let mut failing = Cell::empty("v1.8", "agw", "arm64", "bazel");
+        let mut failing = CellId::new("v1.8", "agw", "arm64", "bazel").empty_cell();
         failing.latest = Some(build("head", 10, BuildResult::Fail));
         failing.streak = Some(FailStreak {
             since: build("old", 2, BuildResult::Fail),
             builds: 3,
         });
         cells.insert(key("agw", "arm64", "bazel"), failing);
-        let mut stale = Cell::empty("v1.8", "nms", "amd64", "unit");
+        let mut stale = CellId::new("v1.8", "nms", "amd64", "unit").empty_cell();
         stale.latest = Some(build("old", 2, BuildResult::Pass));
         cells.insert(key("nms", "amd64", "unit"), stale);
         let mut at_head = HashMap::new();

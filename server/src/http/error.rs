@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::ingest::FieldError;
+use crate::domain::validation::FieldError;
+use crate::queries::QueryError;
 use crate::store::StoreError;
 
 /// Seconds a client should wait before retrying when the store is down.
@@ -42,7 +43,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(why) => {
-                crate::metrics::store_error();
+                crate::http::metrics::store_error();
                 ApiError::Unavailable(why)
             }
             StoreError::Conflict {
@@ -55,6 +56,16 @@ impl From<StoreError> for ApiError {
                 index: Some(index),
             },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Invalid(e) => ApiError::Invalid(e),
+            QueryError::NotFound(message) => ApiError::NotFound(message),
+            QueryError::Store(e) => e.into(),
         }
     }
 }
