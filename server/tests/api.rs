@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use app::model::Build;
-use app::model::{BuildSummary, CommitCandidate};
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::domain::token;
 use server::store::embedded::EmbeddedStore;
 use server::store::{
-    BuildFilter, CellId, CellScan, Cursor, IngestOutcome, Store, StoreError, TokenRecord,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
+    Store, StoreError, Summaries, TokenRecord,
 };
 
 mod common;
@@ -334,42 +334,25 @@ impl Store for WritesDown {
     async fn build(&self, id: &str) -> Result<Option<Build>, StoreError> {
         self.0.build(id).await
     }
-    async fn commits_by_prefix(
-        &self,
-        p: &str,
-        n: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError> {
+    async fn commits_by_prefix(&self, p: &str, n: usize) -> Candidates {
         self.0.commits_by_prefix(p, n).await
     }
-    async fn commits_by_pr(&self, pr: u64, n: usize) -> Result<Vec<CommitCandidate>, StoreError> {
+    async fn commits_by_pr(&self, pr: u64, n: usize) -> Candidates {
         self.0.commits_by_pr(pr, n).await
     }
-    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
+    async fn builds_of_commit(&self, commit: &str) -> Builds {
         self.0.builds_of_commit(commit).await
     }
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError> {
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         self.0.cell_builds(cell, scan).await
     }
-    async fn recent_commits(
-        &self,
-        b: &str,
-        n: usize,
-    ) -> Result<Vec<(String, Vec<Build>)>, StoreError> {
+    async fn recent_commits(&self, b: &str, n: usize) -> CommitsWithBuilds {
         self.0.recent_commits(b, n).await
     }
     async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.0.versions(branch).await
     }
-    async fn builds(
-        &self,
-        f: &BuildFilter,
-        c: Option<&Cursor>,
-        n: usize,
-    ) -> Result<Vec<Build>, StoreError> {
+    async fn builds(&self, f: &BuildFilter, c: Option<&Cursor>, n: usize) -> Builds {
         self.0.builds(f, c, n).await
     }
     async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {

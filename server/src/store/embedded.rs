@@ -15,7 +15,8 @@ use tokio::sync::broadcast;
 use super::plan::{self, PlanReads};
 use super::walk::CellHistory;
 use super::{
-    BuildFilter, CellId, CellScan, Cursor, IngestOutcome, ScanKind, Store, StoreError, TokenRecord,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
+    ScanKind, Store, StoreError, Summaries, TokenRecord,
 };
 use app::model::Build;
 use app::model::CommitCandidate;
@@ -290,7 +291,7 @@ fn candidates(
     sql: &str,
     param: &dyn rusqlite::ToSql,
     limit: usize,
-) -> Result<Vec<CommitCandidate>, StoreError> {
+) -> Candidates {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
         .query_map(params![param, limit as i64], |row| {
@@ -311,7 +312,7 @@ fn list_builds(
     filter: &BuildFilter,
     cursor: Option<&Cursor>,
     limit: usize,
-) -> Result<Vec<Build>, StoreError> {
+) -> Builds {
     let mut clauses = Vec::new();
     let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
     let mut eq = |column: &str, value: &Option<String>| {
@@ -374,11 +375,7 @@ fn get_cell(conn: &Connection, id: &CellId) -> Result<Option<Cell>, StoreError> 
 
 /// A page of a cell's builds, newest first, on the `builds_by_cell` index
 /// (or the partial `running_by_cell` one).
-fn cell_builds(
-    conn: &Connection,
-    cell: &CellId,
-    scan: &CellScan,
-) -> Result<Vec<BuildSummary>, StoreError> {
+fn cell_builds(conn: &Connection, cell: &CellId, scan: &CellScan) -> Summaries {
     let kind = match scan.kind {
         ScanKind::Running => "result = 'running'",
         ScanKind::Finished => "result != 'running'",
@@ -498,11 +495,7 @@ fn commit_group(
 struct TxReads<'a>(&'a Connection);
 
 impl CellHistory for TxReads<'_> {
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError> {
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         cell_builds(self.0, cell, scan)
     }
 }
@@ -594,11 +587,7 @@ impl Store for EmbeddedStore {
         Self::with(&self.reader, move |conn| Ok(get_build(conn, &id)?)).await
     }
 
-    async fn commits_by_prefix(
-        &self,
-        prefix: &str,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError> {
+    async fn commits_by_prefix(&self, prefix: &str, limit: usize) -> Candidates {
         // Prefixes are validated hex, so a range scan on the index is exact.
         let prefix = prefix.to_ascii_lowercase();
         Self::with(&self.reader, move |conn| {
@@ -614,11 +603,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn commits_by_pr(
-        &self,
-        pr: u64,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError> {
+    async fn commits_by_pr(&self, pr: u64, limit: usize) -> Candidates {
         Self::with(&self.reader, move |conn| {
             candidates(
                 conn,
@@ -631,7 +616,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
+    async fn builds_of_commit(&self, commit: &str) -> Builds {
         let commit = commit.to_string();
         Self::with(&self.reader, move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -646,20 +631,12 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError> {
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         let (cell, scan) = (cell.clone(), scan.clone());
         Self::with(&self.reader, move |conn| cell_builds(conn, &cell, &scan)).await
     }
 
-    async fn recent_commits(
-        &self,
-        branch: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<Build>)>, StoreError> {
+    async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds {
         let branch = branch.to_string();
         Self::with(&self.reader, move |conn| {
             let mut commits = conn.prepare_cached(
@@ -698,12 +675,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn builds(
-        &self,
-        filter: &BuildFilter,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Vec<Build>, StoreError> {
+    async fn builds(&self, filter: &BuildFilter, cursor: Option<&Cursor>, limit: usize) -> Builds {
         let (filter, cursor) = (filter.clone(), cursor.cloned());
         Self::with(&self.reader, move |conn| {
             list_builds(conn, &filter, cursor.as_ref(), limit)

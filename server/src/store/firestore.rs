@@ -24,7 +24,8 @@ use tokio::sync::broadcast;
 use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
-    BuildFilter, CellId, CellScan, Cursor, IngestOutcome, ScanKind, Store, StoreError, TokenRecord,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
+    ScanKind, Store, StoreError, Summaries, TokenRecord,
 };
 use app::model::Build;
 
@@ -348,7 +349,7 @@ async fn cell_builds(
     reads: &AtomicU64,
     cell: &CellId,
     scan: &CellScan,
-) -> Result<Vec<BuildSummary>, StoreError> {
+) -> Summaries {
     let q = BuildQuery::of_cell(&cell_key(cell), scan.limit as u32);
     let mut q = match scan.kind {
         ScanKind::Running => q.eq("result", BuildResult::Running.as_str()),
@@ -374,11 +375,7 @@ struct TxReads<'a> {
 }
 
 impl CellHistory for TxReads<'_> {
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError> {
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         cell_builds(self.db, self.reads, cell, scan).await
     }
 }
@@ -678,11 +675,7 @@ impl Store for FirestoreStore {
         doc.map(BuildDoc::build).transpose()
     }
 
-    async fn commits_by_prefix(
-        &self,
-        prefix: &str,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError> {
+    async fn commits_by_prefix(&self, prefix: &str, limit: usize) -> Candidates {
         // A range on the SHA must be ordered by the SHA first, so the newest
         // are picked here; prefixes are long enough to match few commits.
         let low = prefix.to_ascii_lowercase();
@@ -706,11 +699,7 @@ impl Store for FirestoreStore {
         Ok(self.candidates(docs, limit))
     }
 
-    async fn commits_by_pr(
-        &self,
-        pr: u64,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError> {
+    async fn commits_by_pr(&self, pr: u64, limit: usize) -> Candidates {
         let pr = i64::try_from(pr).unwrap_or(i64::MAX);
         let docs: Vec<CommitDoc> = self
             .db
@@ -726,7 +715,7 @@ impl Store for FirestoreStore {
         Ok(self.candidates(docs, limit))
     }
 
-    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError> {
+    async fn builds_of_commit(&self, commit: &str) -> Builds {
         let commit = commit.to_string();
         let docs: Vec<BuildDoc> = self
             .db
@@ -745,19 +734,11 @@ impl Store for FirestoreStore {
         Ok(builds)
     }
 
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError> {
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         cell_builds(&self.db, &self.reads, cell, scan).await
     }
 
-    async fn recent_commits(
-        &self,
-        branch: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<Build>)>, StoreError> {
+    async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds {
         let owned = branch.to_string();
         let commits: Vec<CommitDoc> = self
             .db
@@ -804,12 +785,7 @@ impl Store for FirestoreStore {
         Ok(versions)
     }
 
-    async fn builds(
-        &self,
-        filter: &BuildFilter,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Vec<Build>, StoreError> {
+    async fn builds(&self, filter: &BuildFilter, cursor: Option<&Cursor>, limit: usize) -> Builds {
         let mut q = BuildQuery::new(limit as u32);
         for (field, value) in [
             ("branch", &filter.branch),

@@ -36,6 +36,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Builds as stored, newest or oldest first as each query says.
+pub type Builds = Result<Vec<Build>, StoreError>;
+/// Commits and their builds, newest commit first.
+pub type CommitsWithBuilds = Result<Vec<(String, Vec<Build>)>, StoreError>;
+/// Commits found by a search, newest first.
+pub type Candidates = Result<Vec<CommitCandidate>, StoreError>;
+/// What a health cell keeps of builds, newest first.
+pub type Summaries = Result<Vec<BuildSummary>, StoreError>;
+
 /// What an ingestion did, for the 201/200 distinction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestOutcome {
@@ -138,45 +147,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Commits whose SHA starts with `prefix` (one entry per branch), newest
     /// first, at most `limit`.
-    async fn commits_by_prefix(
-        &self,
-        prefix: &str,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError>;
+    async fn commits_by_prefix(&self, prefix: &str, limit: usize) -> Candidates;
 
-    async fn commits_by_pr(
-        &self,
-        pr: u64,
-        limit: usize,
-    ) -> Result<Vec<CommitCandidate>, StoreError>;
+    async fn commits_by_pr(&self, pr: u64, limit: usize) -> Candidates;
 
-    async fn builds_of_commit(&self, commit: &str) -> Result<Vec<Build>, StoreError>;
+    async fn builds_of_commit(&self, commit: &str) -> Builds;
 
     /// Builds of one cell, newest first: the one history primitive that
     /// baselines and recomputes ([`walk`]) are written over.
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError>;
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries;
 
     /// The builds of the `limit` newest commits of a branch, newest first.
-    async fn recent_commits(
-        &self,
-        branch: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<Build>)>, StoreError>;
+    async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds;
 
     /// (version, commit) pairs reported by the branch's builds.
     async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Builds newest first, after `cursor`, at most `limit`.
-    async fn builds(
-        &self,
-        filter: &BuildFilter,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Vec<Build>, StoreError>;
+    async fn builds(&self, filter: &BuildFilter, cursor: Option<&Cursor>, limit: usize) -> Builds;
 
     async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError>;
 

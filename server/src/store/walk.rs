@@ -7,26 +7,18 @@ use std::future::Future;
 
 use app::model::{BuildResult, BuildSummary, Cell};
 
-use super::{CellId, CellScan, Cursor, ScanKind, Store, StoreError};
+use super::{CellId, CellScan, Cursor, ScanKind, Store, StoreError, Summaries};
 use crate::domain::health;
 use app::model::Build;
 
 /// Reads a cell's builds newest first: the store itself for pages, or a
 /// store's write transaction during ingestion.
 pub(crate) trait CellHistory {
-    fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> impl Future<Output = Result<Vec<BuildSummary>, StoreError>>;
+    fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> impl Future<Output = Summaries>;
 }
 
 impl CellHistory for dyn Store + '_ {
-    async fn cell_builds(
-        &self,
-        cell: &CellId,
-        scan: &CellScan,
-    ) -> Result<Vec<BuildSummary>, StoreError> {
+    async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         Store::cell_builds(self, cell, scan).await
     }
 }
