@@ -11,8 +11,9 @@ use app::model::{
 use chrono::{TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::domain::field_error::FieldError;
+use crate::domain::ids::Branch;
 use crate::domain::release::{self, ReleaseConfig};
-use crate::domain::validation::{parse_branch, FieldError};
 use crate::domain::{history, verdict};
 use crate::store::StoreError;
 use crate::store::{walk, BuildFilter, CellId, Cursor, Store};
@@ -132,17 +133,10 @@ pub fn badge_state(cells: &[Cell]) -> &'static str {
 }
 
 impl Views {
-    fn branch_or_default(&self, branch: Option<String>) -> Result<String, QueryError> {
-        match branch.filter(|b| !b.is_empty()) {
-            Some(b) => Ok(parse_branch(&b)?),
-            None => Ok(self.default_branch.clone()),
-        }
-    }
-
     /// Two reads whatever the history size: the branch's cells and the
     /// branch list.
-    pub async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, QueryError> {
-        let branch = self.branch_or_default(branch)?;
+    pub async fn health(&self, branch: Option<Branch>) -> Result<HealthMatrix, QueryError> {
+        let branch = branch.map_or_else(|| self.default_branch.clone(), Branch::into_string);
         let (cells, mut branches) =
             tokio::try_join!(self.store.cells(&branch), self.store.branches())?;
         for known in [&self.default_branch, &branch] {
@@ -253,8 +247,8 @@ impl Views {
         })
     }
 
-    pub async fn release(&self, branch: &str) -> Result<ReleaseReport, QueryError> {
-        let branch = parse_branch(branch)?;
+    pub async fn release(&self, branch: &Branch) -> Result<ReleaseReport, QueryError> {
+        let branch = branch.to_string();
         let cells = self.store.cells(&branch).await?;
         let head = head_of(&cells);
         let by_key: HashMap<CellId, Cell> = cells.iter().map(|c| (c.id(), c.clone())).collect();
@@ -320,7 +314,7 @@ impl Views {
             )
         });
         for branch in branches {
-            let report = self.release(&branch).await?;
+            let report = self.release(&Branch::parse(&branch)?).await?;
             out.push(ReleaseSummary {
                 branch,
                 head: report.head,

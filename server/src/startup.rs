@@ -15,8 +15,10 @@ use tokio::sync::watch;
 
 use crate::config::{Settings, StoreKind};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
+use crate::http::metrics;
 use crate::http::ratelimit::TokenLimiter;
-use crate::http::{metrics, router, AppState};
+use crate::http::router::router;
+use crate::http::state::AppState;
 use crate::queries::Views;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use std::path::Path;
 
 use crate::config::{LogFormat, Settings};
+use crate::domain::ids::{Branch, Repository};
 use crate::domain::{token, validation};
 use crate::startup::{open_store, Application};
 use crate::store::{Store, StoreError};
@@ -60,10 +61,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Post(args) => return Ok(post(&args).await),
         other => other,
     };
-    if let Err(e) = validation::parse_repository(&settings.repository) {
+    if let Err(e) = Repository::parse(&settings.repository) {
         bail!("--repository: {}", e.message);
     }
-    if let Err(e) = validation::parse_branch(&settings.default_branch) {
+    if let Err(e) = Branch::parse(&settings.default_branch) {
         bail!("--default-branch: {}", e.message);
     }
     match command {

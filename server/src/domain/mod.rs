@@ -2,8 +2,10 @@
 //! plain data.
 
 pub mod badge;
+pub mod field_error;
 pub mod health;
 pub mod history;
+pub mod ids;
 pub mod release;
 pub mod token;
 pub mod validation;

@@ -3,15 +3,17 @@
 
 use std::collections::HashSet;
 
-use app::model::{is_http_url, BuildResult};
+use app::model::{is_http_url, Build, BuildResult};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{Map, Value};
+
+use super::field_error::FieldError;
+use super::ids::{check_build_id, Branch, CommitSha, Name, Repository};
 
 /// Largest array accepted in one post.
 pub const MAX_BATCH: usize = 1000;
 const MAX_TEXT: usize = 256;
 const MAX_URL: usize = 2048;
-const MAX_BRANCH: usize = 255;
 /// Clocks of CI runners drift; a little slack keeps honest posts valid.
 const MAX_FUTURE: TimeDelta = TimeDelta::minutes(5);
 
@@ -35,49 +37,10 @@ const FIELDS: [&str; 17] = [
     "author",
 ];
 
-use app::model::Build;
-
 /// What the server knows that the body does not.
 pub struct Context<'a> {
     pub default_repository: &'a str,
     pub now: DateTime<Utc>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct FieldError {
-    /// `None` when the body as a whole is wrong.
-    pub field: Option<String>,
-    pub message: String,
-    /// Position in a posted array.
-    pub index: Option<usize>,
-}
-
-impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> Self {
-        FieldError {
-            field: Some(field.to_string()),
-            message: message.into(),
-            index: None,
-        }
-    }
-
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::new(field, message)
-    }
-
-    pub fn body(message: impl Into<String>) -> Self {
-        FieldError {
-            field: None,
-            message: message.into(),
-            index: None,
-        }
-    }
-
-    fn at(mut self, index: usize) -> Self {
-        self.index = Some(index);
-        self
-    }
 }
 
 /// Parses a request body: one build object or an array of 1 to
@@ -123,7 +86,7 @@ pub fn parse_value(
         let at = |e: FieldError| if is_array { e.at(index) } else { e };
         let build = parse_build(element, ctx, &mut new_id).map_err(at)?;
         if !seen.insert(build.id.clone()) {
-            return Err(at(FieldError::new(
+            return Err(at(FieldError::field(
                 "id",
                 format!("id '{}' appears twice in this batch", build.id),
             )));
@@ -142,34 +105,32 @@ fn parse_build(
         return Err(FieldError::body("each build must be a JSON object"));
     };
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(FieldError::new(
+        return Err(FieldError::field(
             unknown,
             format!("unknown field '{unknown}'"),
         ));
     }
     let id = match text(obj, "id")? {
         Some(id) => {
-            check_chars(&id, "id", 128, |c| {
-                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
-            })?;
+            check_build_id(&id)?;
             id
         }
         None => new_id(),
     };
     let repository = match text(obj, "repository")? {
-        Some(r) => parse_repository(&r)?,
+        Some(r) => Repository::parse(&r)?.into_string(),
         None => ctx.default_repository.to_string(),
     };
     let commit = sha(obj, "commit")?.ok_or_else(|| missing("commit"))?;
     let parent = sha(obj, "parent")?;
-    let branch = branch(&required(obj, "branch")?)?;
+    let branch = Branch::parse(&required(obj, "branch")?)?.into_string();
     let pr = pr(obj)?;
-    let component = name(obj, "component")?;
-    let build_type = name(obj, "build_type")?;
-    let arch = arch(&name(obj, "arch")?);
+    let component = Name::parse("component", &required(obj, "component")?)?.into_string();
+    let build_type = Name::parse("build_type", &required(obj, "build_type")?)?.into_string();
+    let arch = Name::arch(&required(obj, "arch")?)?.into_string();
     let result_word = required(obj, "result")?;
     let result = BuildResult::parse(&result_word).ok_or_else(|| {
-        FieldError::new(
+        FieldError::field(
             "result",
             format!(
                 "unknown result '{result_word}': use running, pass, fail, error or cancelled \
@@ -181,19 +142,19 @@ fn parse_build(
     let finished_at = time(obj, "finished_at", ctx)?;
     match (result, finished_at) {
         (BuildResult::Running, Some(_)) => {
-            return Err(FieldError::new(
+            return Err(FieldError::field(
                 "finished_at",
                 "a running build has no finished_at yet",
             ))
         }
         (r, None) if r.is_finished() => {
-            return Err(FieldError::new(
+            return Err(FieldError::field(
                 "finished_at",
                 format!("finished_at is required when result is {}", r.as_str()),
             ))
         }
         (_, Some(finished)) if finished < started_at => {
-            return Err(FieldError::new(
+            return Err(FieldError::field(
                 "finished_at",
                 "finished_at is before started_at",
             ))
@@ -226,7 +187,7 @@ fn parse_build(
 }
 
 fn missing(field: &str) -> FieldError {
-    FieldError::new(field, format!("{field} is required"))
+    FieldError::field(field, format!("{field} is required"))
 }
 
 /// A string field; JSON `null` counts as absent.
@@ -234,7 +195,7 @@ fn text(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, FieldEr
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(FieldError::new(
+        Some(other) => Err(FieldError::field(
             field,
             format!("{field} must be a string, not {}", kind(other)),
         )),
@@ -256,101 +217,11 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn check_chars(
-    value: &str,
-    field: &str,
-    max: usize,
-    allowed: impl Fn(char) -> bool,
-) -> Result<(), FieldError> {
-    if value.is_empty() {
-        return Err(FieldError::new(field, format!("{field} is empty")));
-    }
-    if value.chars().count() > max {
-        return Err(FieldError::new(
-            field,
-            format!("{field} is longer than {max} characters"),
-        ));
-    }
-    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
-        return Err(FieldError::new(
-            field,
-            format!("{field} contains the character {bad:?}, which is not allowed"),
-        ));
-    }
-    Ok(())
-}
-
-/// A repository name (`owner/name`), as GitHub allows them.
-pub fn parse_repository(value: &str) -> Result<String, FieldError> {
-    let bad = || {
-        FieldError::new(
-            "repository",
-            format!("repository '{value}' is not of the form owner/name"),
-        )
-    };
-    let (owner, name) = value.split_once('/').ok_or_else(bad)?;
-    let owner_ok = (1..=39).contains(&owner.len())
-        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    let name_ok = (1..=100).contains(&name.len())
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if owner_ok && name_ok {
-        Ok(value.to_string())
-    } else {
-        Err(bad())
-    }
-}
-
 fn sha(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, FieldError> {
     let Some(value) = text(obj, field)? else {
         return Ok(None);
     };
-    if value.len() == 40 && value.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(Some(value.to_ascii_lowercase()))
-    } else {
-        Err(FieldError::new(
-            field,
-            format!("{field} must be a full commit SHA: 40 hexadecimal characters"),
-        ))
-    }
-}
-
-/// Git's ref name rules (git check-ref-format), after dropping `refs/heads/`.
-fn branch(value: &str) -> Result<String, FieldError> {
-    let name = value.strip_prefix("refs/heads/").unwrap_or(value);
-    let bad = |why: &str| FieldError::new("branch", format!("branch '{name}' {why}"));
-    if name.is_empty() {
-        return Err(FieldError::new("branch", "branch is empty"));
-    }
-    if name.len() > MAX_BRANCH {
-        return Err(bad("is longer than 255 characters"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(*c))
-    {
-        return Err(bad(&format!("contains {c:?}, which git does not allow")));
-    }
-    if name.contains("..") || name.contains("@{") || name.contains("//") || name == "@" {
-        return Err(bad("is not a valid git ref name"));
-    }
-    if name.starts_with('/')
-        || name.ends_with('/')
-        || name.ends_with('.')
-        || name.ends_with(".lock")
-        || name.split('/').any(|part| part.starts_with('.'))
-    {
-        return Err(bad("is not a valid git ref name"));
-    }
-    Ok(name.to_string())
-}
-
-/// A branch name from a URL or query string, checked like a posted one.
-pub fn parse_branch(value: &str) -> Result<String, FieldError> {
-    branch(value)
+    Ok(Some(CommitSha::parse(field, &value)?.into_string()))
 }
 
 fn pr(obj: &Map<String, Value>) -> Result<Option<u64>, FieldError> {
@@ -358,30 +229,12 @@ fn pr(obj: &Map<String, Value>) -> Result<Option<u64>, FieldError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(pr) if pr > 0 => Ok(Some(pr)),
-            _ => Err(FieldError::new("pr", "pr must be a positive integer")),
+            _ => Err(FieldError::field("pr", "pr must be a positive integer")),
         },
-        Some(other) => Err(FieldError::new(
+        Some(other) => Err(FieldError::field(
             "pr",
             format!("pr must be a positive integer, not {}", kind(other)),
         )),
-    }
-}
-
-/// Component, build type and architecture names: short, lower-case, safe in
-/// URLs and document ids.
-fn name(obj: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
-    let value = required(obj, field)?.to_ascii_lowercase();
-    check_chars(&value, field, 64, |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-    })?;
-    Ok(value)
-}
-
-fn arch(value: &str) -> String {
-    match value {
-        "x86_64" | "x86-64" => "amd64".to_string(),
-        "aarch64" => "arm64".to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -394,7 +247,7 @@ fn time(
         return Ok(None);
     };
     let parsed = DateTime::parse_from_rfc3339(&value).map_err(|e| {
-        FieldError::new(
+        FieldError::field(
             field,
             format!(
                 "{field} '{value}' is not an RFC 3339 date-time ({e}), e.g. 2026-11-27T10:00:00Z"
@@ -405,16 +258,16 @@ fn time(
     let utc = parsed
         .with_timezone(&Utc)
         .duration_trunc(TimeDelta::microseconds(1))
-        .map_err(|e| FieldError::new(field, format!("{field} is out of range: {e}")))?;
+        .map_err(|e| FieldError::field(field, format!("{field} is out of range: {e}")))?;
     // Stores order builds by non-negative microseconds since the epoch.
     if utc.timestamp() < 0 {
-        return Err(FieldError::new(
+        return Err(FieldError::field(
             field,
             format!("{field} is before 1970-01-01"),
         ));
     }
     if utc > ctx.now + MAX_FUTURE {
-        return Err(FieldError::new(
+        return Err(FieldError::field(
             field,
             format!("{field} is more than 5 minutes in the future"),
         ));
@@ -424,12 +277,15 @@ fn time(
 
 fn log_url(value: &str) -> Result<String, FieldError> {
     if value.len() > MAX_URL {
-        return Err(FieldError::new("url", "url is longer than 2048 characters"));
+        return Err(FieldError::field(
+            "url",
+            "url is longer than 2048 characters",
+        ));
     }
     let parsed = url::Url::parse(value)
-        .map_err(|e| FieldError::new("url", format!("url is not an absolute URL: {e}")))?;
+        .map_err(|e| FieldError::field("url", format!("url is not an absolute URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(FieldError::new(
+        return Err(FieldError::field(
             "url",
             "url must be an http or https link to the logs",
         ));
@@ -446,13 +302,13 @@ fn free_text(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, Fi
         return Ok(None);
     };
     if value.chars().count() > MAX_TEXT {
-        return Err(FieldError::new(
+        return Err(FieldError::field(
             field,
             format!("{field} is longer than {MAX_TEXT} characters"),
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(
+        return Err(FieldError::field(
             field,
             format!("{field} contains control characters"),
         ));

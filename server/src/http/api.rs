@@ -12,12 +12,13 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::badge;
-use crate::domain::token;
-use crate::domain::validation::{self, Context, FieldError};
+use super::state::AppState;
+use crate::domain::field_error::FieldError;
+use crate::domain::ids::{Branch, Name};
+use crate::domain::validation::{self, Context};
+use crate::domain::{badge, token};
 use crate::http::error::ApiError;
 use crate::http::metrics;
-use crate::http::AppState;
 use crate::queries::{badge_state, PAGE_SIZE};
 use crate::store::BuildFilter;
 
@@ -131,9 +132,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
         if too_large {
             ApiError::TooLarge(MAX_BODY)
         } else {
-            ApiError::Invalid(validation::FieldError::body(format!(
-                "could not read body: {e}"
-            )))
+            ApiError::Invalid(FieldError::body(format!("could not read body: {e}")))
         }
     })
 }
@@ -147,7 +146,8 @@ pub async fn get_health(
     State(state): State<AppState>,
     Query(query): Query<HealthQuery>,
 ) -> Result<Response, ApiError> {
-    let matrix = state.views.health(query.branch).await?;
+    let branch = Branch::parse_optional(query.branch.as_deref())?;
+    let matrix = state.views.health(branch).await?;
     Ok(Json(matrix).into_response())
 }
 
@@ -185,19 +185,13 @@ fn query_param<T>(
     }
 }
 
+/// An identity parameter, parsed as the ingestion parses it.
 fn name_param(params: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
-    query_param(
-        params,
-        name,
-        |v| {
-            let v = v.to_ascii_lowercase();
-            (v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)))
-            .then_some(v)
-        },
-        "1-64 characters of a-z, 0-9, '.', '_' or '-'",
-    )
+    let value = params.get(name).filter(|v| !v.is_empty());
+    Ok(value
+        .map(|v| Name::parse(name, v))
+        .transpose()?
+        .map(Name::into_string))
 }
 
 const BUILD_PARAMS: [&str; 7] = [
@@ -218,12 +212,8 @@ pub async fn list_builds(
         return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
     }
     let filter = BuildFilter {
-        branch: query_param(
-            &params,
-            "branch",
-            |v| validation::parse_branch(v).ok(),
-            "a git branch name",
-        )?,
+        branch: Branch::parse_optional(params.get("branch").map(String::as_str))?
+            .map(Branch::into_string),
         component: name_param(&params, "component")?,
         arch: name_param(&params, "arch")?,
         build_type: name_param(&params, "build_type")?,
@@ -259,7 +249,7 @@ pub async fn get_release(
     State(state): State<AppState>,
     Path(branch): Path<String>,
 ) -> Result<Response, ApiError> {
-    let report = state.views.release(&branch).await?;
+    let report = state.views.release(&Branch::parse(&branch)?).await?;
     let markdown = report.markdown();
     let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["markdown"] = json!(markdown);
@@ -298,7 +288,7 @@ async fn badge_for(
         ),
         None => (component.strip_suffix(".svg").ok_or_else(not_svg)?, None),
     };
-    let branch = validation::parse_branch(branch)?;
+    let branch = Branch::parse(branch)?.into_string();
     let cells: Vec<_> = state
         .views
         .store

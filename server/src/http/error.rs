@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::domain::validation::FieldError;
+use crate::domain::field_error::FieldError;
 use crate::queries::QueryError;
 use crate::store::StoreError;
 

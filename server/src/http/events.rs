@@ -12,9 +12,9 @@ use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 
-use crate::domain::validation;
+use super::state::AppState;
+use crate::domain::ids::Branch;
 use crate::http::error::ApiError;
-use crate::http::AppState;
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
@@ -29,13 +29,10 @@ pub async fn cell_events(
     State(state): State<AppState>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let branch = query
-        .branch
-        .map(|b| validation::parse_branch(&b))
-        .transpose()?;
+    let branch = query.branch.map(|b| Branch::parse(&b)).transpose()?;
     let changes = BroadcastStream::new(state.views.store.subscribe()).filter_map(move |item| {
         let event = match item {
-            Ok(cell) if branch.as_ref().is_none_or(|b| *b == cell.branch) => {
+            Ok(cell) if branch.as_ref().is_none_or(|b| b.as_str() == cell.branch) => {
                 Event::default().event("cell").json_data(&cell).ok()
             }
             Ok(_) => None,

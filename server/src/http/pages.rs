@@ -5,15 +5,19 @@ use app::error::DashboardError;
 use app::model::{CommitLookup, HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary};
 use app::ssr::Dashboard;
 
-use crate::domain::validation::FieldError;
+use crate::domain::field_error::FieldError;
+use crate::domain::ids::{Branch, Name};
 use crate::queries::{QueryError, Views};
 use crate::store::{CellId, StoreError};
 
+fn bad_request(e: FieldError) -> DashboardError {
+    DashboardError::BadRequest(e.message)
+}
+
 fn to_dashboard_error(e: QueryError) -> DashboardError {
     match e {
-        QueryError::Invalid(FieldError { message, .. }) | QueryError::NotFound(message) => {
-            DashboardError::BadRequest(message)
-        }
+        QueryError::Invalid(e) => bad_request(e),
+        QueryError::NotFound(message) => DashboardError::BadRequest(message),
         QueryError::Store(e) => {
             if matches!(e, StoreError::Unavailable(_)) {
                 super::metrics::store_error();
@@ -26,6 +30,7 @@ fn to_dashboard_error(e: QueryError) -> DashboardError {
 #[async_trait::async_trait]
 impl Dashboard for Views {
     async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
+        let branch = Branch::parse_optional(branch.as_deref()).map_err(bad_request)?;
         Views::health(self, branch)
             .await
             .map_err(to_dashboard_error)
@@ -47,10 +52,14 @@ impl Dashboard for Views {
         cursor: Option<String>,
     ) -> Result<HistoryView, DashboardError> {
         let cell = CellId {
-            branch,
-            component,
-            arch,
-            build_type,
+            branch: Branch::parse(&branch).map_err(bad_request)?.into_string(),
+            component: Name::parse("component", &component)
+                .map_err(bad_request)?
+                .into_string(),
+            arch: Name::arch(&arch).map_err(bad_request)?.into_string(),
+            build_type: Name::parse("build_type", &build_type)
+                .map_err(bad_request)?
+                .into_string(),
         };
         Views::history(self, cell, days, None, cursor.as_deref())
             .await
@@ -58,6 +67,7 @@ impl Dashboard for Views {
     }
 
     async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError> {
+        let branch = Branch::parse(&branch).map_err(bad_request)?;
         Views::release(self, &branch)
             .await
             .map_err(to_dashboard_error)

@@ -1,0 +1,119 @@
+//! The router: every route, and the middleware around them.
+
+use std::sync::Arc;
+
+use app::ssr::DashboardContext;
+use app::{shell, App};
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use super::state::AppState;
+use super::{api, events, metrics};
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let dashboard = DashboardContext(Arc::new(state.views.clone()));
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/api/v1/builds", post(api::post_builds))
+        .route("/api/v1/health", get(api::get_health))
+        .route("/api/v1/events", get(events::cell_events))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(metrics::render))
+        .route("/api/v1/commits/{sha}", get(api::get_commit))
+        .route("/api/v1/builds", get(api::list_builds))
+        .route("/api/v1/releases", get(api::list_releases))
+        .route("/api/v1/releases/{branch}", get(api::get_release))
+        .route("/badge/{branch}/{component}", get(api::badge))
+        .route("/badge/{branch}/{component}/{arch}", get(api::arch_badge))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(dashboard.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(cache_static))
+        // Pages set their own policy with a per-response nonce; everything
+        // else (JSON, SVG badges) may not run or embed anything.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        // Live event streams must reach the browser event by event.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("text/event-stream")),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Hashed site files never change under their name: cache them for a
+/// year. Others are revalidated on every use.
+async fn cache_static(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    if let Some(file) = path.strip_prefix("/pkg/") {
+        if response.status().is_success() {
+            let policy = if is_hashed(file) {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            };
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        }
+    }
+    response
+}
+
+/// `ci-dashboard.3f9a0c1e2b.js` is hashed; `ci-dashboard.js` is not.
+fn is_hashed(file: &str) -> bool {
+    let mut parts = file.split('.');
+    parts.next();
+    let hash = parts.next().unwrap_or_default();
+    parts.next().is_some()
+        && hash.len() >= 8
+        && hash
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed;
+
+    #[test]
+    fn only_hashed_asset_names_are_cached_for_good() {
+        assert!(is_hashed("ci-dashboard.2b6f1c0d9e8a7f65.wasm"));
+        assert!(is_hashed("ci-dashboard.2b6f1c0d9e8a7f65.js.br"));
+        assert!(!is_hashed("ci-dashboard.wasm"));
+        assert!(!is_hashed("ci-dashboard.css"));
+        assert!(!is_hashed("ci-dashboard_bg.wasm.d.ts"));
+    }
+}
