@@ -163,6 +163,7 @@ impl CellId {
             latest: None,
             running: None,
             streak: None,
+            last_pass: Some(None),
         }
     }
 
@@ -201,6 +202,34 @@ pub struct Cell {
     /// Consecutive failures, ignoring infrastructure errors and cancellations
     /// (they say nothing about the code), up to the newest finished build.
     pub streak: Option<FailStreak>,
+    /// The newest passing build (`Some(None)`: none yet), so that a build
+    /// arriving late, or tied in start time, is placed without reading
+    /// history. `None`: not known, for cells stored before it was kept;
+    /// their next recompute fills it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "known")]
+    pub last_pass: Option<Option<BuildSummary>>,
+}
+
+/// A field that may be absent (unknown), `null` (known: nothing) or a value.
+mod known {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        // Absent values are skipped by the field's attribute.
+        value
+            .as_ref()
+            .and_then(Option::as_ref)
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
 }
 
 impl Cell {

@@ -85,6 +85,17 @@ async fn a_frozen_firestore_gives_503_and_loses_nothing_acknowledged() {
     let emulator = Emulator::start();
     // The only test in this binary, so no other thread reads the variable.
     std::env::set_var("FIRESTORE_EMULATOR_HOST", &emulator.host);
+    // A fresh emulator's first answers are slow (its JVM warms up): a
+    // patient client makes them before the 2 s store takes over.
+    let warm = FirestoreStore::open(&FirestoreSettings {
+        project: "fault".into(),
+        database: None,
+        timeout: Duration::from_secs(60),
+    })
+    .await
+    .unwrap();
+    warm.create_token("warm-up", "0").await.unwrap();
+    warm.tokens().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(
         FirestoreStore::open(&FirestoreSettings {
             project: "fault".into(),

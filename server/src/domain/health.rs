@@ -38,7 +38,7 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
     }
 
     if !newer_than_latest {
-        return Step::Recompute;
+        return late(cell, build);
     }
     let mut next = cell.clone();
     next.latest = Some(build.clone());
@@ -51,7 +51,10 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
         next.running = None;
     }
     match build.result {
-        BuildResult::Pass => next.streak = None,
+        BuildResult::Pass => {
+            next.streak = None;
+            next.last_pass = Some(Some(build.clone()));
+        }
         BuildResult::Fail => {
             next.streak = Some(match next.streak.take() {
                 Some(streak) => FailStreak {
@@ -66,6 +69,59 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
         }
         // Infrastructure errors and cancellations say nothing about the code.
         BuildResult::Error | BuildResult::Cancelled | BuildResult::Running => {}
+    }
+    Step::Updated(Box::new(next))
+}
+
+/// A finished build older than the newest result (a late arrival, or a tie
+/// in start time broken by id). It cannot change `latest` or `running`;
+/// knowing the newest pass tells what it does to the streak, except for a
+/// pass inside the streak, which splits it where only history can tell.
+fn late(cell: &Cell, build: &BuildSummary) -> Step {
+    let Some(last_pass) = &cell.last_pass else {
+        return Step::Recompute;
+    };
+    let after_last_pass = last_pass
+        .as_ref()
+        .is_none_or(|p| build.order_key() > p.order_key());
+    let mut next = cell.clone();
+    match build.result {
+        BuildResult::Pass => {
+            let inside_streak = next
+                .streak
+                .as_ref()
+                .is_some_and(|s| build.order_key() > s.since.order_key());
+            if inside_streak {
+                return Step::Recompute;
+            }
+            if !after_last_pass {
+                return Step::Unchanged;
+            }
+            next.last_pass = Some(Some(build.clone()));
+        }
+        BuildResult::Fail => {
+            if !after_last_pass {
+                return Step::Unchanged;
+            }
+            // Every failure after the newest pass is in the streak.
+            next.streak = Some(match next.streak.take() {
+                Some(streak) => FailStreak {
+                    since: if build.order_key() < streak.since.order_key() {
+                        build.clone()
+                    } else {
+                        streak.since
+                    },
+                    builds: streak.builds + 1,
+                },
+                None => FailStreak {
+                    since: build.clone(),
+                    builds: 1,
+                },
+            });
+        }
+        BuildResult::Error | BuildResult::Cancelled | BuildResult::Running => {
+            return Step::Unchanged
+        }
     }
     Step::Updated(Box::new(next))
 }
@@ -98,9 +154,13 @@ pub fn recompute(
             .is_none_or(|l| r.order_key() > l.order_key())
     });
     let mut streak: Option<FailStreak> = None;
+    let mut last_pass = None;
     for build in cell.latest.clone().into_iter().chain(finished) {
         match build.result {
-            BuildResult::Pass => break,
+            BuildResult::Pass => {
+                last_pass = Some(build);
+                break;
+            }
             BuildResult::Fail => {
                 let builds = streak.as_ref().map_or(0, |s| s.builds) + 1;
                 streak = Some(FailStreak {
@@ -112,6 +172,7 @@ pub fn recompute(
         }
     }
     cell.streak = streak;
+    cell.last_pass = Some(last_pass);
     cell
 }
 
@@ -264,6 +325,48 @@ mod tests {
         assert_eq!(cell.status(), Pass);
     }
 
+    /// Ties in start time are ordered by id, so half of them arrive "late":
+    /// placing them must not read history, except a pass that lands inside
+    /// a red streak (only history knows which failures follow it).
+    #[test]
+    fn late_arrivals_read_history_only_for_a_pass_inside_a_streak() {
+        let mut cell = empty();
+        for b in [
+            build("b", 1, Pass),
+            build("d", 3, Fail),
+            build("f", 5, Fail),
+        ] {
+            let Step::Updated(next) = apply(&cell, None, &b) else {
+                panic!("in order")
+            };
+            cell = *next;
+        }
+        let step = |b: BuildSummary| apply(&cell, None, &b);
+        assert_eq!(
+            step(build("a", 0, Fail)),
+            Step::Unchanged,
+            "before the pass"
+        );
+        assert_eq!(step(build("a", 0, Pass)), Step::Unchanged, "older pass");
+        assert_eq!(step(build("c", 2, Error)), Step::Unchanged);
+        let Step::Updated(joined) = step(build("c", 2, Fail)) else {
+            panic!("a failure after the pass joins the streak")
+        };
+        let streak = joined.streak.unwrap();
+        assert_eq!((streak.since.id.as_str(), streak.builds), ("c", 3));
+        let Step::Updated(inside) = step(build("e", 4, Fail)) else {
+            panic!("a failure inside the streak counts")
+        };
+        assert_eq!(inside.streak.unwrap().builds, 3);
+        assert_eq!(step(build("e", 4, Pass)), Step::Recompute);
+        // A cell stored before the newest pass was kept asks for history.
+        let unknown = Cell {
+            last_pass: None,
+            ..cell.clone()
+        };
+        assert_eq!(apply(&unknown, None, &build("c", 2, Fail)), Step::Recompute);
+    }
+
     /// Whatever the arrival order, the incremental path agrees with a
     /// recomputation from the full history.
     #[test]
@@ -272,11 +375,14 @@ mod tests {
             Pass, Fail, Fail, Error, Fail, Pass, Fail, Cancelled, Fail, Running,
         ];
         let mut seed: u64 = 42;
-        for _ in 0..500 {
+        for round in 0..1000 {
+            // Every other round, all builds share one start time: the ids
+            // order them, and any arrival order is full of ties.
+            let tied = round % 2 == 1;
             let mut builds: Vec<BuildSummary> = results
                 .iter()
                 .enumerate()
-                .map(|(i, r)| build(&i.to_string(), i as i64, *r))
+                .map(|(i, r)| build(&i.to_string(), if tied { 0 } else { i as i64 }, *r))
                 .collect();
             // Fisher-Yates with a tiny LCG: deterministic, no extra crate.
             for i in (1..builds.len()).rev() {

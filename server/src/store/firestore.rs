@@ -367,16 +367,24 @@ async fn cell_builds(
         .collect()
 }
 
-/// Planning reads inside the ingestion transaction: every document read
-/// here stays locked until the commit.
+/// Planning reads of the ingestion transaction. Builds and cells are read
+/// in the transaction and stay locked until the commit. A cell's history is
+/// queried outside it: a query in a transaction locks far more than the
+/// builds it returns (on the emulator, other cells' posts time out behind
+/// it), and it needs no lock, because it runs after the cell's document is
+/// read in the transaction, and any post that adds to the cell's history
+/// must write that document too: it commits before the read (its builds
+/// are visible to the query) or conflicts with this transaction (which
+/// then retries).
 struct TxReads<'a> {
     db: &'a FirestoreDb,
+    history: &'a FirestoreDb,
     reads: &'a AtomicU64,
 }
 
 impl CellHistory for TxReads<'_> {
     async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
-        cell_builds(self.db, self.reads, cell, scan).await
+        cell_builds(self.history, self.reads, cell, scan).await
     }
 }
 
@@ -604,15 +612,17 @@ impl Store for FirestoreStore {
     async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
         let builds = Arc::new(builds);
         let reads = self.reads.clone();
+        let history = self.db.clone();
         let options = FirestoreTransactionOptions::new()
             .with_max_retries(10)
             .with_retry_max_elapsed_time(self.timeout * 2);
         let transaction = self.db.run_transaction_with_options(
             |db, tx| {
-                let (builds, reads) = (builds.clone(), reads.clone());
+                let (builds, reads, history) = (builds.clone(), reads.clone(), history.clone());
                 async move {
                     let reads = TxReads {
                         db: &db,
+                        history: &history,
                         reads: &reads,
                     };
                     let plan = plan::plan(&reads, builds.to_vec())
