@@ -133,24 +133,58 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// Which cells and start times a load's builds have.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    /// Every client on its own three cells (as CI jobs are: a job posts
+    /// its own cell; a lab runner posts its backlog).
+    OwnCells,
+    /// Every post spread over the same 48 cells, as the CI jobs of one
+    /// commit post; start times increase.
+    SharedCells,
+    /// As `SharedCells`, and every build starts at the same time: ties are
+    /// ordered by id, so half the builds arrive "late".
+    SharedTied,
+}
+
+/// The `i`-th build of request `r` of a load.
+fn load_build(pattern: Pattern, client: usize, r: usize, per_request: usize, i: usize) -> Value {
+    let id = format!("ingest-{r}-{i}");
+    let round = r / CLIENTS;
+    let mut build = match pattern {
+        Pattern::OwnCells => build_at(
+            round * per_request + i / 3,
+            (client * 3 + i % 3) % CELLS,
+            &id,
+        ),
+        Pattern::SharedCells | Pattern::SharedTied => build_at(r, i % CELLS, &id),
+    };
+    match pattern {
+        Pattern::OwnCells => {}
+        Pattern::SharedCells => {
+            build.started_at = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
+                + TimeDelta::seconds((r * per_request + i) as i64);
+        }
+        Pattern::SharedTied => {
+            build.started_at = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        }
+    }
+    build.finished_at = Some(build.started_at + TimeDelta::minutes(12));
+    body(&build)
+}
+
 /// `CLIENTS` concurrent clients post `requests` bodies of `per_request`
-/// builds each, every client on its own three cells (as CI jobs are: a job
-/// posts its own cell; a lab runner posts its backlog). Bodies are encoded
-/// before the clock starts, as wrk or oha would: the rate is the server's,
-/// not the load generator's JSON encoder's.
-async fn ingestion(server: &Server, requests: usize, per_request: usize) -> Rate {
+/// builds each, laid out as `pattern` says. Bodies are encoded before the
+/// clock starts, as wrk or oha would: the rate is the server's, not the
+/// load generator's JSON encoder's.
+async fn ingestion(server: &Server, requests: usize, per_request: usize, pattern: Pattern) -> Rate {
     let payloads: Vec<Vec<Vec<u8>>> = (0..CLIENTS)
         .map(|c| {
             (c..requests)
                 .step_by(CLIENTS)
                 .map(|r| {
-                    let round = r / CLIENTS;
                     let builds: Vec<Value> = (0..per_request)
-                        .map(|i| {
-                            let commit = round * per_request + i / 3;
-                            let cell = (c * 3 + i % 3) % CELLS;
-                            body(&build_at(commit, cell, &format!("ingest-{r}-{i}")))
-                        })
+                        .map(|i| load_build(pattern, c, r, per_request, i))
                         .collect();
                     let payload = if per_request == 1 {
                         builds[0].clone()
@@ -263,6 +297,9 @@ struct Results {
     name: &'static str,
     single: Rate,
     batched: Rate,
+    shared: Rate,
+    tied: Rate,
+    hot: Option<Hot>,
     healthz: f64,
     overview: Vec<(usize, f64, f64, Option<u64>)>,
     commit: Vec<(usize, f64, f64, Option<u64>)>,
@@ -275,10 +312,91 @@ struct Opened {
 }
 
 type Open = dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Opened>>>;
+/// Two stores over one fresh database, as two servers share one Firestore.
+type OpenPair =
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = [Arc<dyn Store>; 2]>>>;
+
+/// A hot cell: 16 clients post single builds, all of one cell and one start
+/// time, half through each server, while a probe posts to other cells.
+struct Hot {
+    posts: usize,
+    accepted_per_s: f64,
+    refused: usize,
+    probe_posts: usize,
+    probe_refused: usize,
+    probe_p50_ms: f64,
+    probe_p99_ms: f64,
+}
+
+async fn post(client: &reqwest::Client, server: &Server, build: &Build) -> (bool, Duration) {
+    let t = Instant::now();
+    let resp = client
+        .post(format!("{}/api/v1/builds", server.url))
+        .bearer_auth(&server.token)
+        .json(&body(build))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().is_success(), t.elapsed())
+}
+
+async fn hot_cell(servers: &[Server; 2], per_client: usize) -> Hot {
+    let client = reqwest::Client::new();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Instant::now();
+    let outcomes = futures::future::join_all((0..CLIENTS).map(|c| {
+        let (client, server) = (&client, &servers[c % 2]);
+        async move {
+            let mut accepted = 0;
+            for k in 0..per_client {
+                let mut build = build_at(k, 0, &format!("hot-{c}-{k}"));
+                build.started_at = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+                build.finished_at = Some(build.started_at + TimeDelta::minutes(12));
+                accepted += usize::from(post(client, server, &build).await.0);
+            }
+            accepted
+        }
+    }));
+    let probe = {
+        let (client, server, done) = (client.clone(), &servers[1], done.clone());
+        async move {
+            let (mut latencies, mut refused) = (Vec::new(), 0);
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut build = build_at(n, 1 + n % (CELLS - 1), &format!("probe-{n}"));
+                build.branch = "calm".into();
+                let (ok, took) = post(&client, server, &build).await;
+                refused += usize::from(!ok);
+                latencies.push(took);
+                n += 1;
+            }
+            (latencies, refused)
+        }
+    };
+    let hot = async {
+        let accepted: usize = outcomes.await.into_iter().sum();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        accepted
+    };
+    let (accepted, (mut latencies, probe_refused)) = tokio::join!(hot, probe);
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let posts = CLIENTS * per_client;
+    Hot {
+        posts,
+        accepted_per_s: accepted as f64 / elapsed,
+        refused: posts - accepted,
+        probe_posts: latencies.len(),
+        probe_refused,
+        probe_p50_ms: percentile(&latencies, 0.5),
+        probe_p99_ms: percentile(&latencies, 0.99),
+    }
+}
 
 async fn measure(
     name: &'static str,
     open: &Open,
+    open_pair: Option<&OpenPair>,
     singles: usize,
     batches: usize,
     sizes: &[usize],
@@ -287,9 +405,39 @@ async fn measure(
     eprintln!("{name}: single posts");
     let server = serve(open().await.store).await;
     let healthz = healthz_rate(&server, 20_000).await;
-    let single = ingestion(&server, singles, 1).await;
+    let single = ingestion(&server, singles, 1, Pattern::OwnCells).await;
     eprintln!("{name}: batches of 100");
-    let batched = ingestion(&serve(open().await.store).await, batches, 100).await;
+    let batched = ingestion(
+        &serve(open().await.store).await,
+        batches,
+        100,
+        Pattern::OwnCells,
+    )
+    .await;
+    eprintln!("{name}: batches of 100 over shared cells");
+    let shared = ingestion(
+        &serve(open().await.store).await,
+        batches,
+        100,
+        Pattern::SharedCells,
+    )
+    .await;
+    eprintln!("{name}: batches of 100 over shared cells, one start time");
+    let tied = ingestion(
+        &serve(open().await.store).await,
+        batches,
+        100,
+        Pattern::SharedTied,
+    )
+    .await;
+    let hot = match open_pair {
+        Some(open_pair) => {
+            eprintln!("{name}: one hot cell through two servers");
+            let [a, b] = open_pair().await;
+            Some(hot_cell(&[serve(a).await, serve(b).await], 20).await)
+        }
+        None => None,
+    };
     let Opened { store, reads } = open().await;
     let counts = name.starts_with("firestore");
     let server = serve(store.clone()).await;
@@ -319,6 +467,9 @@ async fn measure(
         name,
         single,
         batched,
+        shared,
+        tied,
+        hot,
         healthz,
         overview: overview_rows,
         commit: commit_rows,
@@ -355,6 +506,7 @@ fn main() {
                 measure(
                     "embedded",
                     &*embedded,
+                    None,
                     4_000,
                     400,
                     sizes(&[1_000, 100_000, 1_000_000]),
@@ -382,10 +534,25 @@ fn main() {
                     }
                 })
             });
+            let pair: Box<OpenPair> = Box::new(|| {
+                Box::pin(async {
+                    let settings = FirestoreSettings {
+                        project: format!("bench-{}", uuid::Uuid::new_v4().simple()),
+                        database: None,
+                        timeout: Duration::from_secs(10),
+                    };
+                    let a: Arc<dyn Store> =
+                        Arc::new(FirestoreStore::open(&settings).await.unwrap());
+                    let b: Arc<dyn Store> =
+                        Arc::new(FirestoreStore::open(&settings).await.unwrap());
+                    [a, b]
+                })
+            });
             all.push(
                 measure(
                     "firestore (emulator)",
                     &*firestore,
+                    Some(&*pair),
                     1_000,
                     100,
                     sizes(&[1_000, 100_000]),
@@ -433,6 +600,37 @@ fn print_report(all: &[Results]) {
     row("batch post p50 / p99 ms", &|r| {
         format!("{:.1} / {:.1}", r.batched.p50_ms, r.batched.p99_ms)
     });
+    row(
+        "batched builds/s, posts spread over the same 48 cells",
+        &|r| format!("{:.0}", r.shared.builds_per_s),
+    );
+    row(
+        "batched builds/s, same 48 cells, one start time (ties)",
+        &|r| format!("{:.0}", r.tied.builds_per_s),
+    );
+    row("tied batch post p50 / p99 ms", &|r| {
+        format!("{:.1} / {:.1}", r.tied.p50_ms, r.tied.p99_ms)
+    });
+    let hot = |f: &dyn Fn(&Hot) -> String| {
+        move |r: &Results| r.hot.as_ref().map_or_else(|| "–".to_string(), f)
+    };
+    row(
+        "hot cell, 2 servers: accepted posts/s (16 clients, one cell, one start time)",
+        &hot(&|h| format!("{:.1}", h.accepted_per_s)),
+    );
+    row(
+        "hot cell: posts refused",
+        &hot(&|h| format!("{} of {}", h.refused, h.posts)),
+    );
+    row(
+        "meanwhile, posts to other cells: p50 / p99 ms, refused",
+        &hot(&|h| {
+            format!(
+                "{:.0} / {:.0}, {} of {}",
+                h.probe_p50_ms, h.probe_p99_ms, h.probe_refused, h.probe_posts
+            )
+        }),
+    );
     for i in 0..all[0].overview.len() {
         let size = all[0].overview[i].0;
         row(&format!("overview p50 / p95 ms at {size} builds"), &|r| {
