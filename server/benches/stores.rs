@@ -122,13 +122,33 @@ fn body(build: &Build) -> Value {
 }
 
 struct Rate {
+    /// Accepted (2xx) posts and builds per second.
     requests_per_s: f64,
     builds_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Posts answered otherwise (a store refusing under contention: 503).
+    refused: usize,
+    requests: usize,
+}
+
+impl Rate {
+    /// Accepted builds per second, and how many posts were refused if any.
+    fn builds(&self) -> String {
+        match self.refused {
+            0 => format!("{:.0}", self.builds_per_s),
+            n => format!(
+                "{:.0} ({n} of {} posts refused)",
+                self.builds_per_s, self.requests
+            ),
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
 }
@@ -202,7 +222,7 @@ async fn ingestion(server: &Server, requests: usize, per_request: usize, pattern
     for bodies in payloads {
         let (client, url, token) = (client.clone(), server.url.clone(), server.token.clone());
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
+            let (mut latencies, mut refused) = (Vec::new(), 0);
             for payload in bodies {
                 let t = Instant::now();
                 let resp = client
@@ -213,23 +233,33 @@ async fn ingestion(server: &Server, requests: usize, per_request: usize, pattern
                     .send()
                     .await
                     .unwrap();
-                assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-                latencies.push(t.elapsed());
+                let status = resp.status();
+                if status.is_success() {
+                    latencies.push(t.elapsed());
+                } else {
+                    assert_eq!(status, 503, "{}", resp.text().await.unwrap());
+                    refused += 1;
+                }
             }
-            latencies
+            (latencies, refused)
         }));
     }
-    let mut latencies = Vec::new();
+    let (mut latencies, mut refused) = (Vec::new(), 0);
     for t in tasks {
-        latencies.extend(t.await.unwrap());
+        let (times, refusals) = t.await.unwrap();
+        latencies.extend(times);
+        refused += refusals;
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
+    let accepted = requests - refused;
     Rate {
-        requests_per_s: requests as f64 / elapsed,
-        builds_per_s: (requests * per_request) as f64 / elapsed,
+        requests_per_s: accepted as f64 / elapsed,
+        builds_per_s: (accepted * per_request) as f64 / elapsed,
         p50_ms: percentile(&latencies, 0.5),
         p99_ms: percentile(&latencies, 0.99),
+        refused,
+        requests,
     }
 }
 
@@ -594,9 +624,7 @@ fn print_report(all: &[Results]) {
     row("single post p50 / p99 ms", &|r| {
         format!("{:.1} / {:.1}", r.single.p50_ms, r.single.p99_ms)
     });
-    row("batched builds/s (100 per post)", &|r| {
-        format!("{:.0}", r.batched.builds_per_s)
-    });
+    row("batched builds/s (100 per post)", &|r| r.batched.builds());
     row("batch post p50 / p99 ms", &|r| {
         format!("{:.1} / {:.1}", r.batched.p50_ms, r.batched.p99_ms)
     });
@@ -611,25 +639,25 @@ fn print_report(all: &[Results]) {
     row("tied batch post p50 / p99 ms", &|r| {
         format!("{:.1} / {:.1}", r.tied.p50_ms, r.tied.p99_ms)
     });
-    let hot = |f: &dyn Fn(&Hot) -> String| {
-        move |r: &Results| r.hot.as_ref().map_or_else(|| "–".to_string(), f)
-    };
+    let hot =
+        |r: &Results, f: &dyn Fn(&Hot) -> String| r.hot.as_ref().map_or_else(|| "–".to_string(), f);
     row(
         "hot cell, 2 servers: accepted posts/s (16 clients, one cell, one start time)",
-        &hot(&|h| format!("{:.1}", h.accepted_per_s)),
+        &|r| hot(r, &|h| format!("{:.1}", h.accepted_per_s)),
     );
-    row(
-        "hot cell: posts refused",
-        &hot(&|h| format!("{} of {}", h.refused, h.posts)),
-    );
+    row("hot cell: posts refused", &|r| {
+        hot(r, &|h| format!("{} of {}", h.refused, h.posts))
+    });
     row(
         "meanwhile, posts to other cells: p50 / p99 ms, refused",
-        &hot(&|h| {
-            format!(
-                "{:.0} / {:.0}, {} of {}",
-                h.probe_p50_ms, h.probe_p99_ms, h.probe_refused, h.probe_posts
-            )
-        }),
+        &|r| {
+            hot(r, &|h| {
+                format!(
+                    "{:.0} / {:.0}, {} of {}",
+                    h.probe_p50_ms, h.probe_p99_ms, h.probe_refused, h.probe_posts
+                )
+            })
+        },
     );
     for i in 0..all[0].overview.len() {
         let size = all[0].overview[i].0;

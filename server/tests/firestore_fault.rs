@@ -14,6 +14,7 @@ use serde_json::json;
 use server::store::firestore::{FirestoreSettings, FirestoreStore};
 use server::store::Store;
 
+#[path = "it/common.rs"]
 mod common;
 use common::*;
 

@@ -4,7 +4,7 @@
 use app::model::BuildResult;
 use chrono::{TimeDelta, TimeZone, Utc};
 
-use super::{walk, BuildFilter, CellId, Cursor, Store, StoreError};
+use super::{walk, BuildFilter, CellId, CellScan, Cursor, ScanKind, Store, StoreError};
 use app::model::Build;
 
 pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResult) -> Build {
@@ -399,6 +399,83 @@ pub async fn pages_builds_newest_first(store: &dyn Store) {
     assert_eq!(ids, ["h20", "h15", "h10"]);
 }
 
+pub async fn scans_a_cells_builds_newest_first(store: &dyn Store) {
+    use BuildResult::*;
+    let mut builds: Vec<Build> = [Pass, Running, Fail, Error, Pass, Fail]
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| build(&format!("s{i}"), AGW_ARM, i as i64, r))
+        .collect();
+    builds[4].commit = builds[2].commit.clone();
+    builds.push(build("other-cell", AGW_AMD, 9, Fail));
+    store.ingest(builds.clone()).await.unwrap();
+    let scan = |kind, commit: Option<&Build>, below: Option<&Build>, limit| CellScan {
+        kind,
+        commit: commit.map(|b| b.commit.clone()),
+        below: below.map(Cursor::of),
+        limit,
+    };
+    let ids = |scan: CellScan| async move {
+        store
+            .cell_builds(&cell_id(AGW_ARM), &scan)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(scan(ScanKind::Decisive, None, None, 10)).await,
+        ["s5", "s4", "s2", "s0"]
+    );
+    assert_eq!(
+        ids(scan(ScanKind::Finished, None, None, 2)).await,
+        ["s5", "s4"]
+    );
+    assert_eq!(ids(scan(ScanKind::Running, None, None, 10)).await, ["s1"]);
+    assert_eq!(
+        ids(scan(ScanKind::Finished, None, Some(&builds[4]), 10)).await,
+        ["s3", "s2", "s0"],
+        "strictly below the cursor"
+    );
+    assert_eq!(
+        ids(scan(ScanKind::Decisive, Some(&builds[2]), None, 10)).await,
+        ["s4", "s2"],
+        "one commit's"
+    );
+    assert_eq!(
+        ids(scan(
+            ScanKind::Decisive,
+            Some(&builds[2]),
+            Some(&builds[4]),
+            10
+        ))
+        .await,
+        ["s2"]
+    );
+}
+
+/// Builds of one start time are ordered by id, whatever order they arrive
+/// in; the cell comes out the same as when they arrive in order.
+pub async fn ties_in_start_time_are_ordered_by_id(store: &dyn Store) {
+    use BuildResult::*;
+    let results = [Pass, Fail, Fail, Pass, Fail, Error, Fail];
+    let tied = |i: usize, r| {
+        let mut b = build(&format!("t{i}"), AGW_ARM, 0, r);
+        b.commit = format!("{i:0>40}");
+        b
+    };
+    // Reversed, one post each: every build after the first arrives "late".
+    for (i, r) in results.iter().enumerate().rev() {
+        store.ingest(vec![tied(i, *r)]).await.unwrap();
+    }
+    let cell = store.cells("master").await.unwrap().remove(0);
+    assert_eq!(cell.latest.as_ref().unwrap().id, "t6");
+    let streak = cell.streak.clone().unwrap();
+    assert_eq!((streak.since.id.as_str(), streak.builds), ("t4", 2));
+    assert_eq!(cell.last_pass.clone().flatten().unwrap().id, "t3");
+}
+
 pub async fn announces_cell_changes(store: &dyn Store) {
     let mut events = store.subscribe();
     store
@@ -439,6 +516,8 @@ macro_rules! conformance_suite {
             finds_baselines,
             recent_commits_and_versions,
             pages_builds_newest_first,
+            scans_a_cells_builds_newest_first,
+            ties_in_start_time_are_ordered_by_id,
             announces_cell_changes,
         );
     };

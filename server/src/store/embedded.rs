@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use tokio::sync::broadcast;
 
-use super::plan::{self, PlanReads};
+use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
@@ -261,27 +261,29 @@ fn upsert_build(tx: &Connection, b: &Build) -> Result<(), rusqlite::Error> {
 
 /// Keeps the per-commit and per-version tables that commit search, release
 /// heads and version checks read instead of scanning builds.
-fn index_commit(tx: &Connection, b: &Build) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached(
+fn index_commits(tx: &Connection, plan: &Plan) -> Result<(), rusqlite::Error> {
+    let mut commit = tx.prepare_cached(
         "INSERT INTO commits (branch, commit_sha, pr, title, last_started_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (branch, commit_sha) DO UPDATE SET
              pr = COALESCE(excluded.pr, pr),
              title = COALESCE(excluded.title, title),
              last_started_at = MAX(last_started_at, excluded.last_started_at)",
-    )?
-    .execute(params![
-        b.branch,
-        b.commit,
-        b.pr.map(|p| p as i64),
-        b.commit_title,
-        micros(b.started_at)
-    ])?;
-    if let Some(version) = &b.version {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO versions (branch, version, commit_sha) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![b.branch, version, b.commit])?;
+    )?;
+    for c in &plan.commits {
+        commit.execute(params![
+            c.branch,
+            c.commit,
+            c.pr.map(|p| p as i64),
+            c.title,
+            micros(c.last_started_at)
+        ])?;
+    }
+    let mut version = tx.prepare_cached(
+        "INSERT OR IGNORE INTO versions (branch, version, commit_sha) VALUES (?1, ?2, ?3)",
+    )?;
+    for (branch, v, sha) in &plan.versions {
+        version.execute(params![branch, v, sha])?;
     }
     Ok(())
 }
@@ -476,27 +478,40 @@ fn commit_group(
 ) -> Result<Vec<Ingested>, StoreError> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(posts.len());
+    // Cells as the group's committed posts left them: posts of one commit
+    // move the same cells, which are then read and written once per group.
+    let mut cells: HashMap<CellId, Cell> = HashMap::new();
     for builds in posts {
         // Dropping a savepoint without commit rolls it back.
         let savepoint = tx.savepoint()?;
-        match ingest_into(&savepoint, builds) {
-            Ok(done) => {
+        match ingest_into(&savepoint, &cells, builds) {
+            Ok((outcome, changed)) => {
                 savepoint.commit()?;
-                results.push(Ok(done));
+                for cell in &changed {
+                    cells.insert(cell.id(), cell.clone());
+                }
+                results.push(Ok((outcome, changed)));
             }
             Err(e) => results.push(Err(e)),
         }
+    }
+    for cell in cells.values() {
+        put_cell(&tx, cell)?;
     }
     tx.commit()?;
     Ok(results)
 }
 
-/// Planning reads inside the writer's transaction.
-struct TxReads<'a>(&'a Connection);
+/// Planning reads inside the writer's transaction; cells this group already
+/// changed come from `cells`.
+struct TxReads<'a> {
+    conn: &'a Connection,
+    cells: &'a HashMap<CellId, Cell>,
+}
 
 impl CellHistory for TxReads<'_> {
     async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
-        cell_builds(self.0, cell, scan)
+        cell_builds(self.conn, cell, scan)
     }
 }
 
@@ -504,7 +519,7 @@ impl PlanReads for TxReads<'_> {
     async fn stored_builds(&self, ids: &[&str]) -> Result<HashMap<String, Build>, StoreError> {
         let mut found = HashMap::new();
         for id in ids {
-            if let Some(build) = get_build(self.0, id)? {
+            if let Some(build) = get_build(self.conn, id)? {
                 found.insert(build.id.clone(), build);
             }
         }
@@ -514,7 +529,11 @@ impl PlanReads for TxReads<'_> {
     async fn stored_cells(&self, ids: &[CellId]) -> Result<HashMap<CellId, Cell>, StoreError> {
         let mut found = HashMap::new();
         for id in ids {
-            if let Some(cell) = get_cell(self.0, id)? {
+            let cell = match self.cells.get(id) {
+                Some(cell) => Some(cell.clone()),
+                None => get_cell(self.conn, id)?,
+            };
+            if let Some(cell) = cell {
                 found.insert(id.clone(), cell);
             }
         }
@@ -522,16 +541,16 @@ impl PlanReads for TxReads<'_> {
     }
 }
 
-fn ingest_into(conn: &Connection, builds: Vec<Build>) -> Ingested {
+/// Writes one post's builds and indexes; its cells are written with the
+/// group's.
+fn ingest_into(conn: &Connection, cells: &HashMap<CellId, Cell>, builds: Vec<Build>) -> Ingested {
+    let reads = TxReads { conn, cells };
     // SQLite reads are synchronous: the plan's future completes in one poll.
-    let plan = futures::executor::block_on(plan::plan(&TxReads(conn), builds))?;
+    let plan = futures::executor::block_on(plan::plan(&reads, builds))?;
     for build in &plan.builds {
         upsert_build(conn, build)?;
-        index_commit(conn, build)?;
     }
-    for cell in &plan.cells {
-        put_cell(conn, cell)?;
-    }
+    index_commits(conn, &plan)?;
     Ok((plan.outcome, plan.cells))
 }
 

@@ -442,20 +442,20 @@ fn queue_writes(
     tx: &mut firestore::FirestoreTransaction,
     plan: &Plan,
 ) -> Result<(), StoreError> {
-    let mut versions = HashSet::new();
     for build in &plan.builds {
-        let doc = BuildDoc::of(build);
         db.fluent()
             .update()
             .in_col(BUILDS)
             .document_id(doc_id(&[&build.id]))
-            .object(&doc)
+            .object(&BuildDoc::of(build))
             .add_to_transaction(tx)?;
+    }
+    for entry in &plan.commits {
         let commit = CommitDoc {
-            branch: build.branch.clone(),
-            commit: build.commit.clone(),
-            pr: build.pr.and_then(|p| i64::try_from(p).ok()),
-            title: build.commit_title.clone(),
+            branch: entry.branch.clone(),
+            commit: entry.commit.clone(),
+            pr: entry.pr.and_then(|p| i64::try_from(p).ok()),
+            title: entry.title.clone(),
             last_started_micros: 0,
         };
         // Only present fields are written, so a later build without a
@@ -467,29 +467,27 @@ fn queue_writes(
         if commit.title.is_some() {
             fields.push("title");
         }
-        let started = build.started_at.timestamp_micros();
+        let started = entry.last_started_at.timestamp_micros();
         db.fluent()
             .update()
             .fields(fields)
             .in_col(COMMITS)
-            .document_id(doc_id(&[&build.branch, &build.commit]))
+            .document_id(doc_id(&[&entry.branch, &entry.commit]))
             .object(&commit)
             .transforms(|t| t.fields([t.field("last_started_micros").maximum(started)]))
             .add_to_transaction(tx)?;
-        if let Some(version) = &build.version {
-            if versions.insert((build.branch.clone(), version.clone(), build.commit.clone())) {
-                db.fluent()
-                    .update()
-                    .in_col(VERSIONS)
-                    .document_id(doc_id(&[&build.branch, version, &build.commit]))
-                    .object(&VersionDoc {
-                        branch: build.branch.clone(),
-                        version: version.clone(),
-                        commit: build.commit.clone(),
-                    })
-                    .add_to_transaction(tx)?;
-            }
-        }
+    }
+    for (branch, version, commit) in &plan.versions {
+        db.fluent()
+            .update()
+            .in_col(VERSIONS)
+            .document_id(doc_id(&[branch, version, commit]))
+            .object(&VersionDoc {
+                branch: branch.clone(),
+                version: version.clone(),
+                commit: commit.clone(),
+            })
+            .add_to_transaction(tx)?;
     }
     let mut branches = HashSet::new();
     for cell in &plan.cells {

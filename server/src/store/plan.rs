@@ -3,10 +3,11 @@
 //! store holds. Each store runs [`plan`] inside its write transaction over
 //! its own [`PlanReads`], then writes the [`Plan`] in that transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 
 use app::model::Cell;
+use chrono::{DateTime, Utc};
 
 use super::walk::{self, CellHistory};
 use super::{identity_conflict, CellId, IngestOutcome, StoreError};
@@ -28,6 +29,19 @@ pub(crate) trait PlanReads: CellHistory {
     ) -> impl Future<Output = Result<HashMap<CellId, Cell>, StoreError>>;
 }
 
+/// What a post says about a commit on a branch, for commit search and
+/// release heads: one entry per commit, however many builds it posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitEntry {
+    pub branch: String,
+    pub commit: String,
+    /// The last PR number and title the post's builds carried; absent ones
+    /// never erase what is stored.
+    pub pr: Option<u64>,
+    pub title: Option<String>,
+    pub last_started_at: DateTime<Utc>,
+}
+
 /// The writes of one post.
 #[derive(Debug)]
 pub struct Plan {
@@ -35,6 +49,9 @@ pub struct Plan {
     /// New builds and changed ones, in post order; identical replays are
     /// left out.
     pub builds: Vec<Build>,
+    pub commits: Vec<CommitEntry>,
+    /// (branch, version, commit) reported by the builds.
+    pub versions: BTreeSet<(String, String, String)>,
     /// Cells whose state changed.
     pub cells: Vec<Cell>,
     /// Cells that did not exist before this post.
@@ -121,8 +138,35 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
     cells.sort_by_key(Cell::id);
     Ok(Plan {
         outcome,
+        commits: commits(&changed),
+        versions: changed
+            .iter()
+            .filter_map(|b| {
+                let version = b.version.clone()?;
+                Some((b.branch.clone(), version, b.commit.clone()))
+            })
+            .collect(),
         builds: changed,
         cells,
         new_cells,
     })
+}
+
+fn commits(builds: &[Build]) -> Vec<CommitEntry> {
+    let mut by_commit: BTreeMap<(&str, &str), CommitEntry> = BTreeMap::new();
+    for b in builds {
+        let entry = by_commit
+            .entry((&b.branch, &b.commit))
+            .or_insert_with(|| CommitEntry {
+                branch: b.branch.clone(),
+                commit: b.commit.clone(),
+                pr: None,
+                title: None,
+                last_started_at: b.started_at,
+            });
+        entry.pr = b.pr.or(entry.pr);
+        entry.title = b.commit_title.clone().or(entry.title.take());
+        entry.last_started_at = entry.last_started_at.max(b.started_at);
+    }
+    by_commit.into_values().collect()
 }

@@ -14,8 +14,7 @@ use server::store::{
     Store, StoreError, Summaries, TokenRecord,
 };
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn posted_build_appears_in_health() {

@@ -5,8 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A valid build with `field` replaced (or removed, for `Value::Null`).
 fn with(field: &str, value: Value) -> Vec<u8> {

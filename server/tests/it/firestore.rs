@@ -9,8 +9,7 @@ use serde_json::json;
 use server::store::firestore::{FirestoreSettings, FirestoreStore};
 use server::store::Store;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 async fn firestore(project: &str) -> Arc<dyn Store> {
     assert!(

@@ -1,5 +1,6 @@
-//! Helpers shared by the HTTP test binaries: the real app on a random port.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Helpers shared by the integration tests: the real app on a random port.
+// firestore_fault.rs uses a subset.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! HTTP tests of the JSON answers to users' questions: commits, history,
 //! releases and badges, against the real router and embedded store.
 
+use crate::common;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -8,8 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::Settings;
 use server::store::embedded::EmbeddedStore;
-
-mod common;
 
 const BASE: &str = "aaaaaaa000000000000000000000000000000001";
 const BROKE: &str = "bbbbbbb000000000000000000000000000000002";

@@ -6,7 +6,7 @@ use server::domain::validation::Context;
 use server::store::embedded::EmbeddedStore;
 use server::store::Store;
 
-const EXPORT: &str = include_str!("fixtures/legacy-export.json");
+const EXPORT: &str = include_str!("../fixtures/legacy-export.json");
 
 #[tokio::test]
 async fn imports_the_old_database_once_and_reports_what_it_skipped() {

@@ -10,8 +10,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 use server::cli::client::{self, Outcome, PostArgs};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[derive(Parser)]
 struct Cli {
