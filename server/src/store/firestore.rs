@@ -388,20 +388,31 @@ impl CellHistory for TxReads<'_> {
     }
 }
 
-impl PlanReads for TxReads<'_> {
-    async fn stored_builds(&self, ids: &[&str]) -> Result<HashMap<String, Build>, StoreError> {
-        let docs: Vec<BuildDoc> = self
+impl TxReads<'_> {
+    /// The documents of these ids that exist; each id is a billed read.
+    async fn get_all<T>(&self, collection: &str, ids: Vec<String>) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'de> Deserialize<'de> + Send,
+    {
+        self.reads.fetch_add(ids.len() as u64, Ordering::Relaxed);
+        Ok(self
             .db
             .fluent()
             .select()
-            .by_id_in(BUILDS)
-            .obj::<BuildDoc>()
-            .batch(ids.iter().map(|id| doc_id(&[id])))
+            .by_id_in(collection)
+            .obj::<T>()
+            .batch(ids)
             .await?
             .filter_map(|(_, doc)| async move { doc })
             .collect()
-            .await;
-        self.reads.fetch_add(ids.len() as u64, Ordering::Relaxed);
+            .await)
+    }
+}
+
+impl PlanReads for TxReads<'_> {
+    async fn stored_builds(&self, ids: &[&str]) -> Result<HashMap<String, Build>, StoreError> {
+        let ids = ids.iter().map(|id| doc_id(&[id])).collect();
+        let docs: Vec<BuildDoc> = self.get_all(BUILDS, ids).await?;
         docs.into_iter()
             .map(|doc| Ok((doc.id.clone(), doc.build()?)))
             .collect()
@@ -409,17 +420,8 @@ impl PlanReads for TxReads<'_> {
 
     async fn stored_cells(&self, ids: &[CellId]) -> Result<HashMap<CellId, Cell>, StoreError> {
         let docs: Vec<CellDoc> = self
-            .db
-            .fluent()
-            .select()
-            .by_id_in(CELLS)
-            .obj::<CellDoc>()
-            .batch(ids.iter().map(cell_key))
-            .await?
-            .filter_map(|(_, doc)| async move { doc })
-            .collect()
-            .await;
-        self.reads.fetch_add(ids.len() as u64, Ordering::Relaxed);
+            .get_all(CELLS, ids.iter().map(cell_key).collect())
+            .await?;
         docs.iter()
             .map(|doc| {
                 let cell = doc.cell()?;
