@@ -16,7 +16,7 @@ pub async fn get_commit(query: String) -> Result<CommitLookup, DashboardError> {
     dashboard().commit(query).await
 }
 
-#[server(prefix = "/_app", output = JsonText)]
+#[server(prefix = "/_app", endpoint = "get_history", output = JsonText)]
 pub async fn get_history(
     branch: String,
     component: String,

@@ -193,6 +193,9 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
     let endpoint = format!("{}/api/v1/builds", args.server.trim_end_matches('/'));
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        // A followed redirect turns the POST into a GET: the build would be
+        // lost while the job believes it posted.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("ci-dashboard-post/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -217,8 +220,29 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
             Ok(resp) if resp.status().is_success() => {
                 let status = resp.status().as_u16();
                 let answer: Value = resp.json().await.unwrap_or_default();
-                let id = answer["ids"][0].as_str().unwrap_or_default().to_string();
-                return Outcome::Posted { id, status };
+                // Only the dashboard answers with the posted id; anything
+                // else (a proxy, a login page) did not store the build.
+                if answer["ids"][0] == body["id"] {
+                    let id = answer["ids"][0].as_str().unwrap_or_default().to_string();
+                    return Outcome::Posted { id, status };
+                }
+                last_error =
+                    format!("HTTP {status} without the posted id: not a ci-dashboard answer");
+            }
+            Ok(resp) if resp.status().is_redirection() => {
+                let status = resp.status().as_u16();
+                let location = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("nowhere");
+                return Outcome::Rejected {
+                    status,
+                    message: format!(
+                        "the server redirects the post to {location}: set --server to the \
+                         address it names (redirects are not followed, they would drop the build)"
+                    ),
+                };
             }
             Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => {
                 let status = resp.status().as_u16();
@@ -236,8 +260,9 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|after| after.is_finite())
                 {
-                    wait = after.min(300.0);
+                    wait = after.clamp(1.0, 300.0);
                 }
                 last_error = format!("HTTP {}", resp.status());
             }

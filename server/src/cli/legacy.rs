@@ -252,20 +252,27 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-/// The target of the small HTML redirect the old workers uploaded.
+/// The target of the small HTML redirect the old workers uploaded, in the
+/// forms they wrote: `<meta ... content="0; url=URL">` (any case, spaces
+/// around `=` allowed) and `<script>window.location.href = "URL";</script>`.
+/// Only http(s) targets count.
 fn redirect_target(report: &str) -> Option<String> {
     let lower = report.to_ascii_lowercase();
-    let at = lower.find("url=")? + 4;
-    let rest = &report[at..];
-    let rest = rest.trim_start_matches(['\'', '"']);
-    let end = rest
-        .find(|c: char| c == '"' || c == '\'' || c == '>' || c.is_whitespace())
-        .unwrap_or(rest.len());
-    let target = &rest[..end];
-    url::Url::parse(target)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .map(|u| u.to_string())
+    ["url", "location.href", "window.location"]
+        .iter()
+        .flat_map(|marker| lower.match_indices(marker).map(|(at, m)| at + m.len()))
+        .find_map(|after| {
+            let rest = report[after..].trim_start();
+            let rest = rest.strip_prefix('=')?.trim_start();
+            let rest = rest.trim_start_matches(['\'', '"']);
+            let end = rest
+                .find(|c: char| matches!(c, '"' | '\'' | '>' | ';') || c.is_whitespace())
+                .unwrap_or(rest.len());
+            url::Url::parse(&rest[..end])
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|u| u.to_string())
+        })
 }
 
 /// `lte_integ_test` is the agw's LTE integration test; others keep their
@@ -349,6 +356,25 @@ mod tests {
         );
         assert_eq!(
             redirect_target(r#"<meta content="0; url=javascript:alert(1)">"#),
+            None
+        );
+        // The two forms Magma's workers really uploaded.
+        assert_eq!(
+            redirect_target(
+                r#"<meta http-equiv = "refresh" content = "0; url = https://ci.example/r/2" />"#
+            )
+            .as_deref(),
+            Some("https://ci.example/r/2")
+        );
+        assert_eq!(
+            redirect_target(
+                r#"<script>  window.location.href = "https://ci.example/r/3";</script>"#
+            )
+            .as_deref(),
+            Some("https://ci.example/r/3")
+        );
+        assert_eq!(
+            redirect_target(r#"<script>window.location.href = "javascript:alert(1)";</script>"#),
             None
         );
     }

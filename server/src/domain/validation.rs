@@ -228,8 +228,13 @@ fn pr(obj: &Map<String, Value>) -> Result<Option<u64>, FieldError> {
     match obj.get("pr") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
-            Some(pr) if pr > 0 => Ok(Some(pr)),
-            _ => Err(FieldError::field("pr", "pr must be a positive integer")),
+            // Stores keep signed 64-bit integers: a larger number would be
+            // stored as nothing.
+            Some(pr) if pr > 0 && i64::try_from(pr).is_ok() => Ok(Some(pr)),
+            _ => Err(FieldError::field(
+                "pr",
+                "pr must be a positive integer up to 9223372036854775807",
+            )),
         },
         Some(other) => Err(FieldError::field(
             "pr",
@@ -511,6 +516,10 @@ mod tests {
         assert_eq!(field_of(with("pr", json!(0))), "pr");
         assert_eq!(field_of(with("pr", json!(-3))), "pr");
         assert_eq!(field_of(with("pr", json!(1.5))), "pr");
+        assert_eq!(
+            field_of(with("pr", json!(9_223_372_036_854_775_808u64))),
+            "pr"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn install() {
 pub async fn track(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
     // Route templates, never raw paths: label cardinality stays bounded.
     let route = matched.map_or_else(|| "static".to_string(), |m| m.as_str().to_string());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let labels = [
@@ -53,6 +53,28 @@ pub async fn track(matched: Option<MatchedPath>, request: Request, next: Next) -
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Anyone may send any method name: the standard ones are labels of their
+/// own, every other one is "other".
+fn method_label(method: &axum::http::Method) -> String {
+    use axum::http::Method;
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if known.contains(method) {
+        method.to_string()
+    } else {
+        "other".to_string()
+    }
 }
 
 pub async fn render() -> impl IntoResponse {

@@ -153,3 +153,98 @@ async fn outages_are_retried_honouring_retry_after() {
     assert!(matches!(outcome, Outcome::Unreachable { .. }));
     assert_eq!((outcome.exit_code(false), outcome.exit_code(true)), (0, 1));
 }
+
+/// A server that answers every post with `answer` until it has answered
+/// `times` times, then accepts the build.
+async fn answering(
+    answer: fn(&Value) -> axum::response::Response,
+    times: usize,
+) -> (String, Arc<AtomicUsize>) {
+    use axum::response::IntoResponse;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let router = {
+        let calls = calls.clone();
+        Router::new().route(
+            "/api/v1/builds",
+            post(move |Json(body): Json<Value>| async move {
+                if calls.fetch_add(1, Ordering::SeqCst) < times {
+                    answer(&body)
+                } else {
+                    (StatusCode::CREATED, Json(json!({"ids": [body["id"]]}))).into_response()
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, calls)
+}
+
+#[tokio::test]
+async fn a_redirect_is_an_error_naming_where_it_points() {
+    use axum::response::IntoResponse;
+    let (url, calls) = answering(
+        |_| {
+            (
+                StatusCode::MOVED_PERMANENTLY,
+                [("location", "https://dashboard.example/api/v1/builds")],
+            )
+                .into_response()
+        },
+        usize::MAX,
+    )
+    .await;
+    let a = args(&url, "secret", &[]);
+    match client::post(&a, client::body(&a, &no_env)).await {
+        Outcome::Rejected { status, message } => {
+            assert_eq!(status, 301);
+            assert!(
+                message.contains("https://dashboard.example/api/v1/builds"),
+                "{message}"
+            );
+        }
+        other => panic!("a redirect is not a post: {other:?}"),
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "neither followed nor retried"
+    );
+}
+
+#[tokio::test]
+async fn a_negative_retry_after_waits_a_second_instead_of_panicking() {
+    use axum::response::IntoResponse;
+    let (url, calls) = answering(
+        |_| (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "-1")]).into_response(),
+        1,
+    )
+    .await;
+    let a = args(&url, "secret", &[]);
+    let started = std::time::Instant::now();
+    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    assert!(
+        matches!(outcome, Outcome::Posted { status: 201, .. }),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_2xx_without_the_posted_id_is_not_a_post() {
+    use axum::response::IntoResponse;
+    let (url, _) = answering(
+        |_| (StatusCode::OK, "<html>Sign in</html>").into_response(),
+        usize::MAX,
+    )
+    .await;
+    let a = args(&url, "secret", &["--attempts", "2"]);
+    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    assert!(
+        matches!(outcome, Outcome::Unreachable { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.exit_code(true), 1);
+}

@@ -288,3 +288,54 @@ async fn bodies_over_the_limit_are_413() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Made-up HTTP methods are counted, under one label: a client inventing
+/// long method names cannot grow `/metrics` (and memory) without bound.
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let invented = format!("XINVENTED{}", "Q".repeat(2000));
+    for path in ["/api/v1/health", "/nowhere"] {
+        let method = reqwest::Method::from_bytes(invented.as_bytes()).unwrap();
+        let resp = app
+            .client
+            .request(method, format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("XINVENTED"),
+        "method names leak into labels"
+    );
+    assert!(metrics.contains(r#"method="other""#), "{metrics}");
+}
+
+/// The history server function with a window of four billion days: a 4xx-
+/// like answer naming the parameter, not a panic and a dropped connection.
+#[tokio::test]
+async fn an_absurd_history_window_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let resp = app
+        .client
+        .post(format!("{}/_app/get_history", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("branch=master&component=agw&arch=arm64&build_type=bazel&days=4000000000")
+        .send()
+        .await
+        .unwrap();
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("days must be from 1 to 366"), "{body}");
+}
