@@ -374,6 +374,42 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Text from posts (branch names, versions, log URLs) cannot end the
+    /// report's code spans, links or table cells.
+    #[test]
+    fn release_markdown_escapes_what_posts_contain() {
+        let report = ReleaseReport {
+            branch: "v1.8`) **x**".into(),
+            repository: "magma/magma".into(),
+            head: Some("a".repeat(40)),
+            ready: false,
+            required: 1,
+            blockers: vec![Blocker {
+                component: "agw".into(),
+                arch: "arm64".into(),
+                build_type: "bazel".into(),
+                reason: BlockerReason::Failing,
+                commit: None,
+                since_commit: None,
+                since: None,
+                url: Some("https://ci.example/run(1)|x [y]".into()),
+            }],
+            last_green_commit: None,
+            version_conflicts: vec![VersionConflict {
+                version: "``1.8".into(),
+                commits: vec!["b".repeat(40), "c".repeat(40)],
+            }],
+            generated_at: Utc::now(),
+        };
+        let md = report.markdown();
+        assert!(md.contains("``v1.8`) **x**``: NOT READY"), "{md}");
+        assert!(
+            md.contains("[logs](https://ci.example/run%281%29%7Cx%20%5By%5D)"),
+            "{md}"
+        );
+        assert!(md.contains("Version ``` ``1.8 ``` was built"), "{md}");
+    }
     use chrono::TimeZone;
 
     fn summary(id: &str, result: BuildResult) -> BuildSummary {
@@ -666,8 +702,8 @@ impl ReleaseReport {
     /// The readiness report for a release note or an issue comment.
     pub fn markdown(&self) -> String {
         let mut out = format!(
-            "## Release readiness of `{}`: {}\n\n",
-            self.branch,
+            "## Release readiness of {}: {}\n\n",
+            code_span(&self.branch),
             if self.ready { "READY" } else { "NOT READY" }
         );
         match &self.head {
@@ -695,7 +731,7 @@ impl ReleaseReport {
                     .url
                     .as_deref()
                     .filter(|u| is_http_url(u))
-                    .map(|u| format!("[logs]({u})"))
+                    .map(|u| format!("[logs]({})", link_destination(u)))
                     .unwrap_or_default();
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {since} | {logs} |\n",
@@ -708,8 +744,8 @@ impl ReleaseReport {
         }
         for c in &self.version_conflicts {
             out.push_str(&format!(
-                "\nVersion `{}` was built from {} different commits ({}): bump the version.\n",
-                c.version,
+                "\nVersion {} was built from {} different commits ({}): bump the version.\n",
+                code_span(&c.version),
                 c.commits.len(),
                 c.commits
                     .iter()
@@ -720,6 +756,35 @@ impl ReleaseReport {
         }
         out
     }
+}
+
+/// `text` as a Markdown code span that nothing in it can end: the fence is
+/// one backtick longer than the longest run of backticks inside.
+fn code_span(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// A URL as a Markdown link destination inside a table row: characters that
+/// would end the link, the row or the cell are percent-encoded.
+fn link_destination(url: &str) -> String {
+    const ENDS: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'(')
+        .add(b')')
+        .add(b'<')
+        .add(b'>')
+        .add(b'[')
+        .add(b']')
+        .add(b'`')
+        .add(b'|');
+    percent_encoding::utf8_percent_encode(url, ENDS).to_string()
 }
 
 /// A release branch in the `/releases` index.
