@@ -33,6 +33,7 @@ fn settings() -> Settings {
         store_timeout: 30,
         rate_limit: 0,
         rate_burst: 200,
+        build_rate_limit: 0,
         log_format: server::config::LogFormat::Text,
         repository: "magma/magma".into(),
         default_branch: "master".into(),

@@ -69,6 +69,17 @@ pub struct Settings {
         global = true
     )]
     pub rate_burst: u32,
+    /// Builds per second each token may post on average (0: no limit),
+    /// in bursts of twice that, and at least one full post of 1,000: over
+    /// it, posts get 429 with Retry-After. Counts what the store must do,
+    /// where the post limit counts requests.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_BUILD_RATE_LIMIT",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub build_rate_limit: u32,
     /// Log format on stderr; RUST_LOG sets the level.
     #[arg(long, value_enum, env = "CI_DASHBOARD_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

@@ -103,7 +103,12 @@ impl Application {
         let state = AppState {
             leptos_options,
             views,
-            limiter: TokenLimiter::new(settings.rate_limit, settings.rate_burst).map(Arc::new),
+            limiter: TokenLimiter::new(
+                settings.rate_limit,
+                settings.rate_burst,
+                settings.build_rate_limit,
+            )
+            .map(Arc::new),
             token_uses: Arc::default(),
             settings: Arc::new(settings),
             shutdown,

@@ -47,6 +47,11 @@ pub async fn post_builds(
     };
     let builds = validation::parse_body(&bytes, &ctx, || uuid::Uuid::new_v4().to_string())?;
     tracing::Span::current().record("builds", builds.len());
+    if let Some(limiter) = &state.limiter {
+        limiter
+            .check_builds(&token_name, builds.len())
+            .map_err(|wait| ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))?;
+    }
     let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
     let outcome = state.views.store.ingest(builds).await?;
     metrics::ingested(&results);

@@ -31,7 +31,7 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
-    #[error("too many posts with this token; retry after {0} s")]
+    #[error("too many posts or builds with this token; retry after {0} s")]
     RateLimited(u64),
     #[error("storage unavailable, retry later")]
     Unavailable(String),

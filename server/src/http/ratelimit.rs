@@ -8,28 +8,60 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::domain::validation::MAX_BATCH;
+
+type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
 pub struct TokenLimiter {
-    limiter: RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>,
+    posts: Option<Keyed>,
+    builds: Option<Keyed>,
     clock: DefaultClock,
 }
 
+fn keyed(per_second: u32, burst: u32) -> Option<Keyed> {
+    let rate = NonZeroU32::new(per_second)?;
+    let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+    Some(RateLimiter::keyed(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
+}
+
 impl TokenLimiter {
-    /// `per_second` posts per token on average, in bursts of up to
-    /// `burst`; `None` when `per_second` is 0 (no limit).
-    pub fn new(per_second: u32, burst: u32) -> Option<Self> {
-        let rate = NonZeroU32::new(per_second)?;
-        let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
-        Some(TokenLimiter {
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+    /// `posts_per_second` posts per token on average, in bursts of up to
+    /// `burst`, and `builds_per_second` builds in bursts of twice that (at
+    /// least one full post); `None` when both are 0 (no limit).
+    pub fn new(posts_per_second: u32, burst: u32, builds_per_second: u32) -> Option<Self> {
+        let builds_burst = builds_per_second.saturating_mul(2).max(MAX_BATCH as u32);
+        let limiter = TokenLimiter {
+            posts: keyed(posts_per_second, burst),
+            builds: keyed(builds_per_second, builds_burst),
             clock: DefaultClock::default(),
-        })
+        };
+        (limiter.posts.is_some() || limiter.builds.is_some()).then_some(limiter)
     }
 
-    /// `Err` with how long to wait when the token is over its limit.
+    /// `Err` with how long to wait when the token is over its post limit.
     pub fn check(&self, token_name: &str) -> Result<(), Duration> {
-        self.limiter
-            .check_key(&token_name.to_string())
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.take(&self.posts, token_name, 1)
+    }
+
+    /// `Err` with how long to wait when `builds` more are over the token's
+    /// build limit.
+    pub fn check_builds(&self, token_name: &str, builds: usize) -> Result<(), Duration> {
+        self.take(&self.builds, token_name, builds)
+    }
+
+    fn take(&self, limiter: &Option<Keyed>, token_name: &str, n: usize) -> Result<(), Duration> {
+        let (Some(limiter), Some(n)) = (limiter, NonZeroU32::new(n as u32)) else {
+            return Ok(());
+        };
+        match limiter.check_key_n(&token_name.to_string(), n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now())),
+            // More than a whole burst: never fits; the burst is at least
+            // one full post, so only an oversized post gets here.
+            Err(_) => Err(Duration::from_secs(1)),
+        }
     }
 }
 
@@ -39,12 +71,27 @@ mod tests {
 
     #[test]
     fn each_token_has_its_own_budget() {
-        let limiter = TokenLimiter::new(1, 2).unwrap();
+        let limiter = TokenLimiter::new(1, 2, 0).unwrap();
         assert!(limiter.check("ci").is_ok());
         assert!(limiter.check("ci").is_ok());
         let wait = limiter.check("ci").unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
         assert!(limiter.check("lab").is_ok());
-        assert!(TokenLimiter::new(0, 10).is_none());
+        assert!(TokenLimiter::new(0, 10, 0).is_none());
+    }
+
+    #[test]
+    fn builds_are_counted_too() {
+        let limiter = TokenLimiter::new(0, 0, 1000).unwrap();
+        assert!(limiter.check("ci").is_ok(), "no post limit");
+        // Bursts of twice the rate: two full posts, then wait.
+        assert!(limiter.check_builds("ci", 1000).is_ok());
+        assert!(limiter.check_builds("ci", 1000).is_ok());
+        let wait = limiter.check_builds("ci", 1000).unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert!(limiter.check_builds("lab", 1000).is_ok());
     }
 }

@@ -550,3 +550,31 @@ async fn each_token_is_rate_limited_and_its_last_use_recorded() {
     }
     assert!(last_used.is_some_and(|t| (chrono::Utc::now() - t).num_seconds() < 60));
 }
+
+/// The rate limit counts builds as well as posts: a token posting full
+/// batches is held to what the store can take, and a refused post stores
+/// nothing.
+#[tokio::test]
+async fn each_token_is_limited_by_builds_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let mut limited = settings();
+    limited.rate_limit = 0;
+    limited.build_rate_limit = 500;
+    let app = spawn_configured(store.clone(), limited).await;
+    let batch = |tag: &str| -> Vec<serde_json::Value> {
+        (0..1000)
+            .map(|i| {
+                let mut b = build("arm64", "pass");
+                b["id"] = json!(format!("{tag}-{i}"));
+                b
+            })
+            .collect()
+    };
+    let first = app.post_builds().json(&batch("a")).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let second = app.post_builds().json(&batch("b")).send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(second.headers().contains_key("retry-after"));
+    assert!(store.build("b-0").await.unwrap().is_none());
+}

@@ -38,6 +38,7 @@ pub fn settings() -> Settings {
         store_timeout: 10,
         rate_limit: 50,
         rate_burst: 200,
+        build_rate_limit: 10_000,
         log_format: server::config::LogFormat::Text,
     }
 }
