@@ -340,6 +340,7 @@ impl Views {
                 })
             })
             .transpose()?;
+        filter.check_indexed()?;
         let mut builds = self
             .store
             .builds(filter, cursor.as_ref(), limit + 1)

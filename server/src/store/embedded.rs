@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS cells (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS builds_by_commit ON builds (commit_sha);
 CREATE INDEX IF NOT EXISTS builds_by_time ON builds (started_at, id);
+CREATE INDEX IF NOT EXISTS builds_by_branch ON builds (branch, started_at, id);
+CREATE INDEX IF NOT EXISTS builds_by_result ON builds (result, started_at, id);
 CREATE TABLE IF NOT EXISTS commits (
     branch TEXT NOT NULL,
     commit_sha TEXT NOT NULL,

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
+use crate::domain::field_error::FieldError;
 pub use crate::domain::token::TokenRecord;
 use app::model::Build;
 
@@ -63,6 +64,37 @@ pub struct BuildFilter {
     pub result: Option<BuildResult>,
     /// Only builds started at or after this time.
     pub since: Option<DateTime<Utc>>,
+}
+
+impl BuildFilter {
+    /// Listings answer from an index, so a page costs what it returns, not
+    /// what history holds: everything, one branch, one cell, or one result.
+    /// Other shapes are refused, naming the parameter to add or drop.
+    pub fn check_indexed(&self) -> Result<(), FieldError> {
+        let cell = [
+            ("branch", self.branch.is_some()),
+            ("component", self.component.is_some()),
+            ("arch", self.arch.is_some()),
+            ("build_type", self.build_type.is_some()),
+        ];
+        let names = cell[1..].iter().any(|(_, given)| *given);
+        if names {
+            if let Some((missing, _)) = cell.iter().find(|(_, given)| !given) {
+                return Err(FieldError::field(
+                    missing,
+                    "component, arch and build_type select one cell: give branch, component, \
+                     arch and build_type together",
+                ));
+            }
+        }
+        if self.result.is_some() && cell.iter().any(|(_, given)| *given) {
+            return Err(FieldError::field(
+                "result",
+                "result lists builds of every branch and cell: use it alone",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Position in a newest-first listing: the last build of the previous page.

@@ -190,13 +190,14 @@ async fn builds_are_paged_with_a_cursor() {
         .collect();
     app.post(Value::Array(builds)).await;
     let mut seen = 0;
-    let mut path = "/api/v1/builds?branch=master&arch=arm64&limit=3".to_string();
+    let cell = "branch=master&component=agw&arch=arm64&build_type=bazel-build";
+    let mut path = format!("/api/v1/builds?{cell}&limit=3");
     loop {
         let (status, page) = app.get(&path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         seen += page["builds"].as_array().unwrap().len();
         match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/builds?arch=arm64&limit=3&cursor={cursor}"),
+            Some(cursor) => path = format!("/api/v1/builds?{cell}&limit=3&cursor={cursor}"),
             None => break,
         }
     }
@@ -213,6 +214,11 @@ async fn builds_are_paged_with_a_cursor() {
         ("component=%3Cx%3E", "component"),
         ("cursor=garbage", "cursor"),
         ("colour=red", "colour"),
+        // Listings answer from an index or not at all (no full scans).
+        ("component=nope", "branch"),
+        ("branch=master&arch=arm64", "component"),
+        ("branch=master&component=agw&arch=arm64", "build_type"),
+        ("branch=master&result=fail", "result"),
     ] {
         let (status, body) = app.get(&format!("/api/v1/builds?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
