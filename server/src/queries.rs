@@ -27,6 +27,8 @@ const BASELINE_LOOKUPS: usize = 16;
 /// Builds read for a history window's charts and statistics.
 const WINDOW_LIMIT: usize = 5000;
 pub const PAGE_SIZE: usize = 50;
+/// The longest history window: a year, leap day included.
+const MAX_HISTORY_DAYS: u32 = 366;
 
 /// Why a query has no answer. Adapters map it to their own errors (HTTP
 /// statuses, server-function variants) in one place each.
@@ -359,6 +361,13 @@ impl Views {
         result: Option<BuildResult>,
         cursor: Option<&str>,
     ) -> Result<HistoryView, QueryError> {
+        if !(1..=MAX_HISTORY_DAYS).contains(&days) {
+            return Err(FieldError::field(
+                "days",
+                format!("days must be from 1 to {MAX_HISTORY_DAYS}"),
+            )
+            .into());
+        }
         let now = Utc::now();
         let filter = BuildFilter {
             branch: Some(cell.branch.clone()),

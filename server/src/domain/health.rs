@@ -55,18 +55,7 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
             next.streak = None;
             next.last_pass = Some(Some(build.clone()));
         }
-        BuildResult::Fail => {
-            next.streak = Some(match next.streak.take() {
-                Some(streak) => FailStreak {
-                    since: streak.since,
-                    builds: streak.builds + 1,
-                },
-                None => FailStreak {
-                    since: build.clone(),
-                    builds: 1,
-                },
-            })
-        }
+        BuildResult::Fail => next.streak = Some(joined(next.streak.take(), build)),
         // Infrastructure errors and cancellations say nothing about the code.
         BuildResult::Error | BuildResult::Cancelled | BuildResult::Running => {}
     }
@@ -104,26 +93,32 @@ fn late(cell: &Cell, build: &BuildSummary) -> Step {
                 return Step::Unchanged;
             }
             // Every failure after the newest pass is in the streak.
-            next.streak = Some(match next.streak.take() {
-                Some(streak) => FailStreak {
-                    since: if build.order_key() < streak.since.order_key() {
-                        build.clone()
-                    } else {
-                        streak.since
-                    },
-                    builds: streak.builds + 1,
-                },
-                None => FailStreak {
-                    since: build.clone(),
-                    builds: 1,
-                },
-            });
+            next.streak = Some(joined(next.streak.take(), build));
         }
         BuildResult::Error | BuildResult::Cancelled | BuildResult::Running => {
             return Step::Unchanged
         }
     }
     Step::Updated(Box::new(next))
+}
+
+/// The red streak with one more failure, which starts it if it is older
+/// than the streak's first.
+fn joined(streak: Option<FailStreak>, failure: &BuildSummary) -> FailStreak {
+    match streak {
+        Some(streak) => FailStreak {
+            since: if failure.order_key() < streak.since.order_key() {
+                failure.clone()
+            } else {
+                streak.since
+            },
+            builds: streak.builds + 1,
+        },
+        None => FailStreak {
+            since: failure.clone(),
+            builds: 1,
+        },
+    }
 }
 
 /// What several builds of one commit in one cell (reruns) amount to: the

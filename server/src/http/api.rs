@@ -34,9 +34,7 @@ pub async fn post_builds(
     let token_name = authorize(&state, &headers).await?;
     tracing::Span::current().record("token", token_name.as_str());
     if let Some(limiter) = &state.limiter {
-        limiter
-            .check(&token_name)
-            .map_err(|wait| ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))?;
+        limiter.check(&token_name).map_err(ApiError::rate_limited)?;
     }
     record_use(&state, &token_name);
     require_json(&headers)?;
@@ -50,7 +48,7 @@ pub async fn post_builds(
     if let Some(limiter) = &state.limiter {
         limiter
             .check_builds(&token_name, builds.len())
-            .map_err(|wait| ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))?;
+            .map_err(ApiError::rate_limited)?;
     }
     let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
     let outcome = state.views.store.ingest(builds).await?;

@@ -60,6 +60,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// Over a rate limit: retry after `wait`, in whole seconds, at least one.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {

@@ -10,9 +10,6 @@ use crate::domain::ids::{Branch, Name};
 use crate::queries::{QueryError, Views};
 use crate::store::{CellId, StoreError};
 
-/// The longest history window a page may ask for.
-const MAX_HISTORY_DAYS: u32 = 366;
-
 fn bad_request(e: FieldError) -> DashboardError {
     DashboardError::BadRequest(e.message)
 }
@@ -64,11 +61,6 @@ impl Dashboard for Views {
                 .map_err(bad_request)?
                 .into_string(),
         };
-        if !(1..=MAX_HISTORY_DAYS).contains(&days) {
-            return Err(DashboardError::BadRequest(format!(
-                "days must be from 1 to {MAX_HISTORY_DAYS}"
-            )));
-        }
         Views::history(self, cell, days, None, cursor.as_deref())
             .await
             .map_err(to_dashboard_error)
