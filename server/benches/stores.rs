@@ -24,22 +24,13 @@ const ARCHES: &[&str] = &["amd64", "arm64"];
 const BUILD_TYPES: &[&str] = &["bazel-build", "unit-tests", "integ-test"];
 
 fn settings() -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        store: StoreKind::Embedded,
-        firestore_project: None,
-        firestore_database: None,
-        store_timeout: 30,
-        rate_limit: 0,
-        rate_burst: 200,
-        build_rate_limit: 0,
-        log_format: server::config::LogFormat::Text,
-        repository: "magma/magma".into(),
-        default_branch: "master".into(),
-        release_config: None,
-        site_root: "target/site".into(),
-    }
+    Settings::parse_from([
+        "--listen=127.0.0.1:0",
+        "--store-timeout=30",
+        "--rate-limit=0",
+        "--build-rate-limit=0",
+    ])
+    .unwrap()
 }
 
 struct Server {

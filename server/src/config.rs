@@ -80,6 +80,30 @@ pub struct Settings {
         global = true
     )]
     pub build_rate_limit: u32,
+    /// Seconds a client may take to send a request's headers; idle
+    /// connections are closed after as long.
+    #[arg(long, env = "CI_DASHBOARD_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub header_timeout: u64,
+    /// Seconds a request may take from its headers to its answer (event
+    /// streams excepted); over it, 408.
+    #[arg(long, env = "CI_DASHBOARD_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub request_timeout: u64,
+    /// Open connections in total; over it, new ones get 503 and are closed.
+    #[arg(long, env = "CI_DASHBOARD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_connections: u64,
+    /// Open connections per client address; over it, new ones get 429.
+    #[arg(long, env = "CI_DASHBOARD_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_connections_per_client: u64,
+    /// Live event streams in total; over it, 503.
+    #[arg(long, env = "CI_DASHBOARD_MAX_STREAMS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_streams: u64,
+    /// Live event streams per client address; over it, 429.
+    #[arg(long, env = "CI_DASHBOARD_MAX_STREAMS_PER_CLIENT", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_streams_per_client: u64,
+    /// Seconds an event stream lives; the browser then reconnects (and
+    /// refetches), so no stream is held for ever.
+    #[arg(long, env = "CI_DASHBOARD_STREAM_LIFETIME", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub stream_lifetime: u64,
     /// Log format on stderr; RUST_LOG sets the level.
     #[arg(long, value_enum, env = "CI_DASHBOARD_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -112,7 +136,25 @@ pub struct Settings {
     pub site_root: PathBuf,
 }
 
+/// Settings as the command line would give them: tests and benchmarks
+/// start from the same defaults as the binary.
+#[derive(clap::Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
 impl Settings {
+    pub fn parse_from<I, T>(args: I) -> Result<Settings, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let args = std::iter::once("ci-dashboard".into()).chain(args.into_iter().map(Into::into));
+        Ok(SettingsOnly::try_parse_from(args)?.settings)
+    }
+
     pub fn data_dir_or(&self, default: &str) -> PathBuf {
         self.data_dir
             .clone()

@@ -18,6 +18,8 @@ use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::http::metrics;
 use crate::http::ratelimit::TokenLimiter;
 use crate::http::router::router;
+use crate::http::serve::{serve, ConnectionLimits};
+use crate::http::slots::Slots;
 use crate::http::state::AppState;
 use crate::queries::Views;
 use crate::store::embedded::EmbeddedStore;
@@ -73,6 +75,7 @@ fn asset_hashes_exist() -> bool {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     stopping: watch::Sender<bool>,
 }
 
@@ -100,7 +103,20 @@ impl Application {
             repository: settings.repository.clone(),
         };
         let (stopping, shutdown) = watch::channel(false);
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(settings.header_timeout),
+            slots: Slots::new(
+                "connections",
+                settings.max_connections as usize,
+                settings.max_connections_per_client as usize,
+            ),
+        };
         let state = AppState {
+            streams: Slots::new(
+                "event_streams",
+                settings.max_streams as usize,
+                settings.max_streams_per_client as usize,
+            ),
             leptos_options,
             views,
             limiter: TokenLimiter::new(
@@ -116,6 +132,7 @@ impl Application {
         Ok(Application {
             listener,
             router: router(state),
+            limits,
             stopping,
         })
     }
@@ -132,11 +149,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stopping = self.stopping;
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stopping.send_replace(true);
-            })
-            .await
+        serve(self.listener, self.router, self.limits, async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        })
+        .await
     }
 }

@@ -114,8 +114,6 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn follow_changes(branch: String, live: RwSignal<HealthMatrix>, connected: RwSignal<bool>) {
     use futures::future::{AbortHandle, Abortable};
-    use futures::StreamExt;
-    use gloo_net::eventsource::futures::EventSource;
 
     let query: ParamsMap = [("branch", branch.clone())].into_iter().collect();
     let url = format!("/api/v1/events{}", query.to_query_string());
@@ -123,43 +121,74 @@ fn follow_changes(branch: String, live: RwSignal<HealthMatrix>, connected: RwSig
     on_cleanup(move || abort.abort());
     leptos::task::spawn_local(async move {
         let follow = async move {
-            let Ok(mut source) = EventSource::new(&url) else {
-                return;
-            };
-            let (Ok(ready), Ok(cells)) = (source.subscribe("ready"), source.subscribe("cell"))
-            else {
-                return;
-            };
-            let mut events = futures::stream::select(ready, cells);
-            while let Some(event) = events.next().await {
-                match event {
-                    Ok((kind, _)) if kind == "ready" => {
-                        if let Ok(fresh) = get_health(Some(branch.clone())).await {
-                            live.update(|m| {
-                                let now = m.generated_at;
-                                *m = fresh;
-                                m.generated_at = now;
-                            });
-                        }
-                        connected.set(true);
-                    }
-                    Ok((_, message)) => {
-                        let cell = message
-                            .data()
-                            .as_string()
-                            .and_then(|data| serde_json::from_str::<Cell>(&data).ok());
-                        if let Some(cell) = cell {
-                            live.update(|m| *m = m.with_cell(cell));
-                        }
-                    }
-                    // The browser reconnects by itself; `ready` follows.
-                    Err(_) => connected.set(false),
-                }
+            // The browser reconnects a stream that ends by itself; one the
+            // server refused (too many streams) stays closed: retry later.
+            loop {
+                follow_stream(&url, &branch, live, connected).await;
+                connected.set(false);
+                sleep(std::time::Duration::from_secs(10)).await;
             }
-            drop(source);
         };
         let _ = Abortable::new(follow, registration).await;
     });
+}
+
+/// Follows one event source until the browser gives it up.
+#[cfg(feature = "hydrate")]
+async fn follow_stream(
+    url: &str,
+    branch: &str,
+    live: RwSignal<HealthMatrix>,
+    connected: RwSignal<bool>,
+) {
+    use futures::StreamExt;
+    use gloo_net::eventsource::{futures::EventSource, State};
+
+    let Ok(mut source) = EventSource::new(url) else {
+        return;
+    };
+    let (Ok(ready), Ok(cells)) = (source.subscribe("ready"), source.subscribe("cell")) else {
+        return;
+    };
+    let mut events = futures::stream::select(ready, cells);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok((kind, _)) if kind == "ready" => {
+                if let Ok(fresh) = get_health(Some(branch.to_string())).await {
+                    live.update(|m| {
+                        let now = m.generated_at;
+                        *m = fresh;
+                        m.generated_at = now;
+                    });
+                }
+                connected.set(true);
+            }
+            Ok((_, message)) => {
+                let cell = message
+                    .data()
+                    .as_string()
+                    .and_then(|data| serde_json::from_str::<Cell>(&data).ok());
+                if let Some(cell) = cell {
+                    live.update(|m| *m = m.with_cell(cell));
+                }
+            }
+            Err(_) if source.state() == State::Closed => break,
+            // The browser reconnects by itself; `ready` follows.
+            Err(_) => connected.set(false),
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn sleep(duration: std::time::Duration) {
+    let (done, wake) = futures::channel::oneshot::channel();
+    set_timeout(
+        move || {
+            let _ = done.send(());
+        },
+        duration,
+    );
+    let _ = wake.await;
 }
 
 #[cfg(not(feature = "hydrate"))]

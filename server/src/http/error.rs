@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::domain::field_error::FieldError;
+use crate::http::slots::Refused;
 use crate::queries::QueryError;
 use crate::store::StoreError;
 
@@ -33,6 +34,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("too many posts or builds with this token; retry after {0} s")]
     RateLimited(u64),
+    #[error("the server holds its maximum of {0}; retry after {RETRY_AFTER_SECS} s")]
+    Full(&'static str),
+    #[error("too many {0} from your address; retry after {RETRY_AFTER_SECS} s")]
+    ClientFull(&'static str),
     #[error("storage unavailable, retry later")]
     Unavailable(String),
     #[error("internal error")]
@@ -61,6 +66,19 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
+    /// No slot for one more of `what` (event streams).
+    pub fn refused(what: &'static str, refused: Refused) -> Self {
+        let reason = match refused {
+            Refused::Full => "full",
+            Refused::ClientFull => "client",
+        };
+        crate::http::metrics::refused(what, reason);
+        match refused {
+            Refused::Full => ApiError::Full(what),
+            Refused::ClientFull => ApiError::ClientFull(what),
+        }
+    }
+
     /// Over a rate limit: retry after `wait`, in whole seconds, at least one.
     pub fn rate_limited(wait: std::time::Duration) -> Self {
         ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
@@ -82,7 +100,10 @@ impl IntoResponse for ApiError {
         let (status, field, index) = match &self {
             ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, e.field.clone(), e.index),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, None),
-            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, None, None),
+            ApiError::RateLimited(_) | ApiError::ClientFull(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, None, None)
+            }
+            ApiError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, None, None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, None, None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, None),
@@ -107,7 +128,7 @@ impl IntoResponse for ApiError {
         }
         let mut response = (status, Json(body)).into_response();
         match self {
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Full(_) | ApiError::ClientFull(_) => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),

@@ -2,11 +2,16 @@
 //! The stream starts with a `ready` event (clients refetch then, which
 //! covers anything missed before connecting or while reconnecting), then
 //! sends one `cell` event per changed cell of the branch; `ready` is sent
-//! again when this client fell behind and events were dropped.
+//! again when this client fell behind and events were dropped. A stream
+//! ends after the configured lifetime and the browser reconnects, so none
+//! is held for ever; how many one address and all together may hold is
+//! capped.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
@@ -21,15 +26,23 @@ pub struct EventsQuery {
     branch: Option<String>,
 }
 
+/// How long a browser waits before reconnecting a stream that ended.
+const RECONNECT: Duration = Duration::from_secs(2);
+
 fn ready() -> Event {
-    Event::default().event("ready").data("{}")
+    Event::default().event("ready").retry(RECONNECT).data("{}")
 }
 
 pub async fn cell_events(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let branch = query.branch.map(|b| Branch::parse(&b)).transpose()?;
+    let slot = state
+        .streams
+        .take(client.ip())
+        .map_err(|refused| ApiError::refused("event streams", refused))?;
     let changes = BroadcastStream::new(state.views.store.subscribe()).filter_map(move |item| {
         let event = match item {
             Ok(cell) if branch.as_ref().is_none_or(|b| b.as_str() == cell.branch) => {
@@ -38,15 +51,21 @@ pub async fn cell_events(
             Ok(_) => None,
             Err(BroadcastStreamRecvError::Lagged(_)) => Some(ready()),
         };
+        // The slot is freed when the stream is dropped, however it ends.
+        let _held = &slot;
         std::future::ready(event.map(Ok))
     });
     let mut shutdown = state.shutdown.clone();
+    let lifetime = Duration::from_secs(state.settings.stream_lifetime);
     // Open streams must end for a graceful shutdown to finish.
-    let until_shutdown = async move {
-        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    let until_end = async move {
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => {}
+            () = tokio::time::sleep(lifetime) => {}
+        }
     };
     let events = stream::once(std::future::ready(Ok(ready())))
         .chain(changes)
-        .take_until(until_shutdown);
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+        .take_until(until_end);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().text("keep-alive")))
 }

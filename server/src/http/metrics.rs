@@ -93,3 +93,12 @@ pub fn ingested(results: &[BuildResult]) {
 pub fn store_error() {
     metrics::counter!("store_errors_total").increment(1);
 }
+
+/// A connection or event stream refused because clients hold too many.
+pub fn refused(what: &'static str, reason: &'static str) {
+    metrics::counter!("http_refused_total", "what" => what, "reason" => reason).increment(1);
+}
+
+pub fn open(what: &'static str, count: usize) {
+    metrics::gauge!("http_open", "what" => what).set(count as f64);
+}

@@ -9,4 +9,6 @@ pub mod metrics;
 pub mod pages;
 pub mod ratelimit;
 pub mod router;
+pub mod serve;
+pub mod slots;
 pub mod state;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::ssr::DashboardContext;
 use app::{shell, App};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
@@ -12,6 +12,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let dashboard = DashboardContext(Arc::new(state.views.clone()));
     let options = state.leptos_options.clone();
+    let request_timeout = std::time::Duration::from_secs(state.settings.request_timeout);
     Router::new()
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/health", get(api::get_health))
@@ -42,6 +44,11 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Until the answer's headers: an event stream's body is not bound by it.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(cache_static))
         // Pages set their own policy with a per-response nonce; everything

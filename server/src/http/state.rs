@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use tokio::sync::watch;
 
 use super::ratelimit::TokenLimiter;
+use super::slots::Slots;
 use crate::config::Settings;
 use crate::queries::Views;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub limiter: Option<Arc<TokenLimiter>>,
     /// When each token's last use was last written to the store.
     pub token_uses: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Live event streams held open.
+    pub streams: Arc<Slots>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::config::{Settings, StoreKind};
+use server::config::Settings;
 use server::domain::token;
 use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
@@ -25,22 +25,13 @@ pub struct TestApp {
 }
 
 pub fn settings() -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        store: StoreKind::Embedded,
-        repository: "magma/magma".into(),
-        default_branch: "master".into(),
-        site_root: "target/site".into(),
-        release_config: None,
-        firestore_project: None,
-        firestore_database: None,
-        store_timeout: 10,
-        rate_limit: 50,
-        rate_burst: 200,
-        build_rate_limit: 10_000,
-        log_format: server::config::LogFormat::Text,
-    }
+    settings_with(&[])
+}
+
+/// The defaults, on a random port, with `flags` on top.
+pub fn settings_with(flags: &[&str]) -> Settings {
+    let defaults = ["--listen=127.0.0.1:0", "--store-timeout=10"];
+    Settings::parse_from(defaults.iter().chain(flags)).unwrap()
 }
 
 pub async fn spawn_with(store: Arc<dyn Store>) -> TestApp {

@@ -8,6 +8,7 @@ mod common;
 
 mod api;
 mod client;
+mod connections;
 mod durability;
 mod firestore;
 mod hostile;
