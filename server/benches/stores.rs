@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use app::model::Build;
 use chrono::{TimeDelta, TimeZone, Utc};
 use serde_json::{json, Value};
-use server::config::{Settings, StoreKind};
+use server::config::Settings;
 use server::domain::token;
 use server::startup::Application;
 use server::store::embedded::EmbeddedStore;
