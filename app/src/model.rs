@@ -817,6 +817,10 @@ pub struct Build {
     pub version: Option<String>,
     pub commit_title: Option<String>,
     pub author: Option<String>,
+    /// The name of the token that posted it, set by the server: only that
+    /// token (or an admin token) may change the build later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posted_by: Option<String>,
 }
 
 impl Build {

@@ -41,7 +41,11 @@ struct Server {
 async fn serve(store: Arc<dyn Store>) -> Server {
     let secret = token::generate();
     store
-        .create_token(&format!("bench-{}", &secret[4..12]), &token::hash(&secret))
+        .create_token(
+            &format!("bench-{}", &secret[4..12]),
+            &token::hash(&secret),
+            false,
+        )
         .await
         .unwrap();
     let app = Application::build(settings(), store).await.unwrap();
@@ -90,6 +94,7 @@ fn build_at(commit: usize, cell: usize, id: &str) -> Build {
         version: Some("1.9.0".into()),
         commit_title: Some("fix(agw): Fix Vec<u8> parsing".into()),
         author: Some("alice".into()),
+        posted_by: None,
     }
 }
 

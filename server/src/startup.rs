@@ -22,13 +22,19 @@ use crate::http::serve::{serve, ConnectionLimits};
 use crate::http::slots::Slots;
 use crate::http::state::AppState;
 use crate::queries::Views;
-use crate::store::embedded::EmbeddedStore;
+use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
 use crate::store::Store;
 
 pub async fn open_store(settings: &Settings, default_dir: &str) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match settings.store {
-        StoreKind::Embedded => Arc::new(EmbeddedStore::open(&settings.data_dir_or(default_dir))?),
+        StoreKind::Embedded => Arc::new(EmbeddedStore::open_with(
+            &settings.data_dir_or(default_dir),
+            &EmbeddedOptions {
+                timeout: Duration::from_secs(settings.store_timeout),
+                ..EmbeddedOptions::default()
+            },
+        )?),
         StoreKind::Firestore => {
             let project = settings
                 .firestore_project
@@ -125,7 +131,7 @@ impl Application {
                 settings.build_rate_limit,
             )
             .map(Arc::new),
-            token_uses: Arc::default(),
+            tokens: Arc::default(),
             settings: Arc::new(settings),
             shutdown,
         };

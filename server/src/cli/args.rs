@@ -45,7 +45,13 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
     /// Create a token and print it once, on the last line.
-    Create { name: String },
+    Create {
+        name: String,
+        /// May also change builds that other tokens posted (imports,
+        /// corrections); ordinary tokens change only their own.
+        #[arg(long)]
+        admin: bool,
+    },
     /// List token names and when they were created.
     List,
     /// Revoke a token: posts with it are refused from then on.

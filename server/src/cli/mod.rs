@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             store.revoke_token(DEMO_TOKEN).await?;
-            let secret = create_token(store.as_ref(), DEMO_TOKEN).await?;
+            let secret = create_token(store.as_ref(), DEMO_TOKEN, false).await?;
             serve(settings, store, Some(secret)).await?;
         }
         Command::Token(command) => {
@@ -164,12 +164,12 @@ async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyh
     Ok(())
 }
 
-async fn create_token(store: &dyn Store, name: &str) -> anyhow::Result<String> {
+async fn create_token(store: &dyn Store, name: &str, admin: bool) -> anyhow::Result<String> {
     if !token::valid_name(name) {
         bail!("token name must be 1-64 characters of letters, digits, '.', '_' or '-'");
     }
     let secret = token::generate();
-    match store.create_token(name, &token::hash(&secret)).await {
+    match store.create_token(name, &token::hash(&secret), admin).await {
         Ok(()) => Ok(secret),
         Err(StoreError::TokenExists(_)) => {
             bail!("a token named '{name}' already exists; revoke it first or pick another name")
@@ -180,8 +180,8 @@ async fn create_token(store: &dyn Store, name: &str) -> anyhow::Result<String> {
 
 async fn manage_tokens(store: &dyn Store, command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name } => {
-            let secret = create_token(store, &name).await?;
+        TokenCommand::Create { name, admin } => {
+            let secret = create_token(store, &name, admin).await?;
             eprintln!("Token '{name}' created. It is shown only once; store it as a CI secret:");
             println!("{secret}");
         }
@@ -196,9 +196,10 @@ async fn manage_tokens(store: &dyn Store, command: TokenCommand) -> anyhow::Resu
                     |at| format!("last used {}", at.format("%Y-%m-%d %H:%M UTC")),
                 );
                 println!(
-                    "{}\tcreated {}\t{used}",
+                    "{}\tcreated {}\t{used}{}",
                     t.name,
-                    t.created_at.format("%Y-%m-%d %H:%M UTC")
+                    t.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    if t.admin { "\tadmin" } else { "" }
                 );
             }
         }

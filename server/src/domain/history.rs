@@ -205,6 +205,7 @@ mod tests {
             version: None,
             commit_title: None,
             author: None,
+            posted_by: None,
         }
     }
 

@@ -16,6 +16,8 @@ pub struct TokenRecord {
     pub hash: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// May change builds that other tokens posted (imports, corrections).
+    pub admin: bool,
 }
 
 const PREFIX: &str = "cid_";
@@ -32,12 +34,12 @@ pub fn hash(token: &str) -> String {
 
 /// The name of the token that `presented` is, comparing against every
 /// stored hash in constant time so timing reveals nothing.
-pub fn verify<'a>(presented: &str, tokens: &'a [TokenRecord]) -> Option<&'a str> {
+pub fn verify<'a>(presented: &str, tokens: &'a [TokenRecord]) -> Option<&'a TokenRecord> {
     let presented = hash(presented);
     let mut found = None;
     for token in tokens {
         if bool::from(token.hash.as_bytes().ct_eq(presented.as_bytes())) {
-            found = Some(token.name.as_str());
+            found = Some(token);
         }
     }
     found
@@ -68,15 +70,17 @@ mod tests {
                 hash: hash(&generate()),
                 created_at: Utc::now(),
                 last_used_at: None,
+                admin: false,
             },
             TokenRecord {
                 name: "ci".into(),
                 hash: hash(&token),
                 created_at: Utc::now(),
                 last_used_at: None,
+                admin: false,
             },
         ];
-        assert_eq!(verify(&token, &records), Some("ci"));
+        assert_eq!(verify(&token, &records), Some(&records[1]));
         assert_eq!(verify("cid_wrong", &records), None);
         assert_eq!(
             verify(&records[1].hash, &records),

@@ -183,6 +183,7 @@ fn parse_build(
         version: free_text(obj, "version")?,
         commit_title: free_text(obj, "commit_title")?,
         author: free_text(obj, "author")?,
+        posted_by: None,
     })
 }
 

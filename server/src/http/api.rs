@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::state::AppState;
+use crate::domain::badge;
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
 use crate::domain::validation::{self, Context};
-use crate::domain::{badge, token};
 use crate::http::error::ApiError;
 use crate::http::metrics;
 use crate::queries::{badge_state, PAGE_SIZE};
@@ -31,12 +31,18 @@ pub async fn post_builds(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let token_name = authorize(&state, &headers).await?;
+    let caller = state
+        .tokens
+        .authorize(state.views.store.as_ref(), &headers)
+        .await?;
+    let token_name = &caller.name;
     tracing::Span::current().record("token", token_name.as_str());
     if let Some(limiter) = &state.limiter {
         limiter.check(&token_name).map_err(ApiError::rate_limited)?;
     }
-    record_use(&state, &token_name);
+    state
+        .tokens
+        .record_use(state.views.store.clone(), token_name);
     require_json(&headers)?;
     let bytes = read_body(&headers, body).await?;
     let ctx = Context {
@@ -51,7 +57,11 @@ pub async fn post_builds(
             .map_err(ApiError::rate_limited)?;
     }
     let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
-    let outcome = state.views.store.ingest(builds).await?;
+    let outcome = state
+        .views
+        .store
+        .ingest_as(builds, &caller.poster())
+        .await?;
     metrics::ingested(&results);
     let status = if outcome.changed {
         StatusCode::CREATED
@@ -68,44 +78,8 @@ pub async fn healthz() -> &'static str {
 
 /// The store answers: load balancers send traffic only then.
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.views.store.branches().await?;
+    state.views.store.ready().await?;
     Ok("ready")
-}
-
-/// Writes a token's last use at most once a minute, off the request path:
-/// `token list` shows it, and a post never waits for it.
-fn record_use(state: &AppState, name: &str) {
-    let now = std::time::Instant::now();
-    {
-        let mut uses = state.token_uses.lock().unwrap_or_else(|p| p.into_inner());
-        if uses
-            .get(name)
-            .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
-        {
-            return;
-        }
-        uses.insert(name.to_string(), now);
-    }
-    let (store, name) = (state.views.store.clone(), name.to_string());
-    tokio::spawn(async move {
-        if let Err(e) = store.touch_token(&name, Utc::now()).await {
-            tracing::warn!(error = %e, token = %name, "cannot record the token's last use");
-        }
-    });
-}
-
-async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
-    let tokens = state.views.store.tokens().await?;
-    token::verify(presented, &tokens)
-        .map(str::to_string)
-        .ok_or(ApiError::Unauthorized)
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {

@@ -40,6 +40,8 @@ pub enum ApiError {
     ClientFull(&'static str),
     #[error("storage unavailable, retry later")]
     Unavailable(String),
+    #[error("{0}")]
+    Unconfirmed(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -60,6 +62,10 @@ impl From<StoreError> for ApiError {
                 message,
                 index: Some(index),
             },
+            StoreError::Unconfirmed(_) => {
+                crate::http::metrics::store_error();
+                ApiError::Unconfirmed(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -110,7 +116,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict { field, index, .. } => {
                 (StatusCode::CONFLICT, Some(field.to_string()), *index)
             }
-            ApiError::Unavailable(why) => {
+            ApiError::Unavailable(why) | ApiError::Unconfirmed(why) => {
                 tracing::warn!(error = %why, "store unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, None, None)
             }
@@ -128,7 +134,10 @@ impl IntoResponse for ApiError {
         }
         let mut response = (status, Json(body)).into_response();
         match self {
-            ApiError::Unavailable(_) | ApiError::Full(_) | ApiError::ClientFull(_) => {
+            ApiError::Unavailable(_)
+            | ApiError::Unconfirmed(_)
+            | ApiError::Full(_)
+            | ApiError::ClientFull(_) => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),

@@ -3,6 +3,7 @@
 //! rule lives here.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod metrics;

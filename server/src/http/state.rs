@@ -1,13 +1,12 @@
 //! What every handler shares.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::*;
 use tokio::sync::watch;
 
+use super::auth::TokenCache;
 use super::ratelimit::TokenLimiter;
 use super::slots::Slots;
 use crate::config::Settings;
@@ -21,8 +20,8 @@ pub struct AppState {
     /// Turns true when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
     pub limiter: Option<Arc<TokenLimiter>>,
-    /// When each token's last use was last written to the store.
-    pub token_uses: Arc<Mutex<HashMap<String, Instant>>>,
+    /// The stored tokens, as posts check them.
+    pub tokens: Arc<TokenCache>,
     /// Live event streams held open.
     pub streams: Arc<Slots>,
 }

@@ -4,7 +4,7 @@
 use app::model::BuildResult;
 use chrono::{TimeDelta, TimeZone, Utc};
 
-use super::{walk, BuildFilter, CellId, CellScan, Cursor, ScanKind, Store, StoreError};
+use super::{walk, BuildFilter, CellId, CellScan, Cursor, Poster, ScanKind, Store, StoreError};
 use app::model::Build;
 
 pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResult) -> Build {
@@ -30,6 +30,7 @@ pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResul
         version: Some("1.8.1".into()),
         commit_title: Some("Fix Vec<u8> parsing".into()),
         author: Some("dev".into()),
+        posted_by: None,
     }
 }
 
@@ -124,6 +125,72 @@ pub async fn replays_are_no_ops_and_updates_apply(store: &dyn Store) {
     assert_eq!((cell.status(), cell.streak), (BuildResult::Pass, None));
 }
 
+pub async fn builds_belong_to_the_token_that_posted_them(store: &dyn Store) {
+    let token = |name: &str, admin: bool| Poster::Token {
+        name: name.into(),
+        admin,
+    };
+    let running = build("run", AGW_ARM, 1, BuildResult::Running);
+    store
+        .ingest_as(vec![running.clone()], &token("ci", false))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .build("run")
+            .await
+            .unwrap()
+            .unwrap()
+            .posted_by
+            .as_deref(),
+        Some("ci")
+    );
+    // Another token: an identical replay changes nothing and is fine...
+    let replay = store
+        .ingest_as(vec![running], &token("lab", false))
+        .await
+        .unwrap();
+    assert!(!replay.changed);
+    // ...a change is refused, and nothing of that post is stored.
+    let failed = build("run", AGW_ARM, 1, BuildResult::Fail);
+    let other = build("other", AGW_AMD, 1, BuildResult::Pass);
+    let refused = store
+        .ingest_as(vec![other, failed.clone()], &token("lab", false))
+        .await;
+    assert!(
+        matches!(
+            &refused,
+            Err(StoreError::Conflict {
+                index: 1,
+                field: "id",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(store.build("other").await.unwrap(), None);
+    assert_eq!(
+        store.cells("master").await.unwrap()[0].status(),
+        BuildResult::Running
+    );
+    // The owner and admin tokens may change it; the operator keeps the owner.
+    store
+        .ingest_as(vec![failed.clone()], &token("ci", false))
+        .await
+        .unwrap();
+    let passed = build("run", AGW_ARM, 1, BuildResult::Pass);
+    store
+        .ingest_as(vec![passed], &token("import", true))
+        .await
+        .unwrap();
+    store.ingest(vec![failed]).await.unwrap();
+    let stored = store.build("run").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.result, stored.posted_by.as_deref()),
+        (BuildResult::Fail, Some("import"))
+    );
+}
+
 pub async fn batches_are_all_or_nothing(store: &dyn Store) {
     store
         .ingest(vec![build("a", AGW_ARM, 1, BuildResult::Pass)])
@@ -213,10 +280,16 @@ pub async fn batch_order_does_not_matter(store: &dyn Store) {
 }
 
 pub async fn manages_tokens(store: &dyn Store) {
-    store.create_token("ci", &"a".repeat(64)).await.unwrap();
-    store.create_token("lab", &"b".repeat(64)).await.unwrap();
+    store
+        .create_token("ci", &"a".repeat(64), false)
+        .await
+        .unwrap();
+    store
+        .create_token("lab", &"b".repeat(64), true)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_token("ci", &"c".repeat(64)).await,
+        store.create_token("ci", &"c".repeat(64), false).await,
         Err(StoreError::TokenExists(name)) if name == "ci"
     ));
     let tokens = store.tokens().await.unwrap();
@@ -225,6 +298,7 @@ pub async fn manages_tokens(store: &dyn Store) {
         ["ci", "lab"]
     );
     assert_eq!(tokens[0].hash, "a".repeat(64));
+    assert_eq!((tokens[0].admin, tokens[1].admin), (false, true));
     assert_eq!(tokens[0].last_used_at, None);
     let used = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
     store.touch_token("ci", used).await.unwrap();
@@ -507,6 +581,7 @@ macro_rules! conformance_suite {
             cells_follow_ingestion,
             late_arrivals_do_not_overwrite,
             replays_are_no_ops_and_updates_apply,
+            builds_belong_to_the_token_that_posted_them,
             batches_are_all_or_nothing,
             lists_branches,
             many_builds_in_one_cell,

@@ -5,18 +5,19 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use app::model::{BuildResult, BuildSummary, Cell};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Semaphore};
 
 use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    ScanKind, Store, StoreError, Summaries, TokenRecord,
+    Poster, ScanKind, Store, StoreError, Summaries, TokenRecord,
 };
 use app::model::Build;
 use app::model::CommitCandidate;
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS builds (
     version TEXT,
     commit_title TEXT,
     author TEXT,
-    received_at INTEGER NOT NULL
+    received_at INTEGER NOT NULL,
+    posted_by TEXT
 );
 CREATE INDEX IF NOT EXISTS builds_by_cell
     ON builds (branch, component, arch, build_type, started_at, id);
@@ -82,26 +84,55 @@ CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
-    last_used_at INTEGER
+    last_used_at INTEGER,
+    admin INTEGER NOT NULL DEFAULT 0
 );
 ";
 
 const BUILD_COLUMNS: &str = "id, repository, commit_sha, parent, branch, pr, component, arch, \
-     build_type, result, started_at, finished_at, url, runner, version, commit_title, author";
+     build_type, result, started_at, finished_at, url, runner, version, commit_title, author, \
+     posted_by";
 
 const SUMMARY_COLUMNS: &str =
     "id, repository, commit_sha, pr, result, started_at, finished_at, url";
 
-/// SQLite allows one writer at a time; readers use their own connection so
-/// pages are not queued behind ingestion (WAL lets them run concurrently).
+/// SQLite allows one writer at a time: ingestion goes through one thread
+/// that groups commits, and token changes through one more connection.
+/// Reads use a pool of their own (WAL lets them run beside the writer),
+/// so pages and token checks are never queued behind ingestion. Every call
+/// waits at most the store timeout, then answers 503.
 pub struct EmbeddedStore {
-    writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<Pool>,
+    writer: Arc<Pool>,
     // One process owns the file, so an in-process broadcast is the whole
     // change feed.
     events: broadcast::Sender<Cell>,
-    /// Ingestion goes through one writer thread that groups commits.
-    ingests: std::sync::mpsc::Sender<Job>,
+    /// Posts waiting for the writer thread; bounded, so a flood of posts
+    /// is refused instead of queued without end.
+    ingests: std::sync::mpsc::SyncSender<Job>,
+    group_writer: std::thread::JoinHandle<()>,
+    timeout: Duration,
+}
+
+/// How the embedded store is run; `Default` is what tests and the demo use.
+#[derive(Clone, Debug)]
+pub struct EmbeddedOptions {
+    /// How long a call may wait for the store before it is answered 503.
+    pub timeout: Duration,
+    /// Read connections (queries beyond them wait, within the timeout).
+    pub readers: usize,
+    /// Posts that may wait for the writer at once.
+    pub queue: usize,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions {
+            timeout: Duration::from_secs(5),
+            readers: 4,
+            queue: 256,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -118,8 +149,57 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Connections lent one call at a time. Waiting for one is asynchronous,
+/// so waiting requests hold no thread.
+struct Pool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Pool {
+    fn new(connections: Vec<Connection>) -> Arc<Pool> {
+        Arc::new(Pool {
+            permits: Arc::new(Semaphore::new(connections.len())),
+            idle: Mutex::new(connections),
+        })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // A list of connections cannot be left half-changed.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permit = self.permits.clone().acquire_owned().await;
+        let permit = permit.map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let pool = self.clone();
+        // The connection goes back to the pool in the blocking task, so a
+        // caller that stopped waiting (timeout) loses nothing.
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .idle()
+                .pop()
+                .ok_or_else(|| StoreError::Unavailable("no connection for a permit".into()))?;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn)));
+            pool.idle().push(conn);
+            drop(permit);
+            result.unwrap_or_else(|_| Err(StoreError::Unavailable("a store call panicked".into())))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
 impl EmbeddedStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, &EmbeddedOptions::default())
+    }
+
+    pub fn open_with(data_dir: &Path, options: &EmbeddedOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
@@ -127,44 +207,69 @@ impl EmbeddedStore {
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
         migrate(&writer)?;
-        let reader = connect(&path)?;
-        let (ingests, jobs) = std::sync::mpsc::channel();
+        let readers = (0..options.readers.max(1))
+            .map(|_| connect(&path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (ingests, jobs) = std::sync::mpsc::sync_channel(options.queue.max(1));
         let group_writer = connect(&path)?;
-        std::thread::Builder::new()
+        let group_writer = std::thread::Builder::new()
             .name("ci-dashboard-writer".into())
             .spawn(move || group_commits(group_writer, jobs))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         Ok(EmbeddedStore {
-            writer: Arc::new(Mutex::new(writer)),
-            reader: Arc::new(Mutex::new(reader)),
+            readers: Pool::new(readers),
+            writer: Pool::new(vec![writer]),
             events: broadcast::channel(1024).0,
             ingests,
+            group_writer,
+            timeout: options.timeout,
         })
     }
 
-    async fn with<T, F>(conn: &Arc<Mutex<Connection>>, f: F) -> Result<T, StoreError>
+    fn too_slow(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "the embedded store did not answer within {} s",
+            self.timeout.as_secs_f64()
+        ))
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic in another request must not take the store down with it.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+        tokio::time::timeout(self.timeout, self.readers.run(f))
+            .await
+            .map_err(|_| self.too_slow())?
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        tokio::time::timeout(self.timeout, self.writer.run(f))
+            .await
+            .map_err(|_| self.too_slow())?
     }
 }
 
 /// Brings a data directory made by an older version up to the schema.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let has_last_used = conn
-        .prepare("SELECT 1 FROM pragma_table_info('tokens') WHERE name = 'last_used_at'")?
-        .exists([])?;
-    if !has_last_used {
-        conn.execute_batch("ALTER TABLE tokens ADD COLUMN last_used_at INTEGER")?;
+    let added = [
+        ("tokens", "last_used_at", "INTEGER"),
+        ("tokens", "admin", "INTEGER NOT NULL DEFAULT 0"),
+        ("builds", "posted_by", "TEXT"),
+    ];
+    for (table, column, kind) in added {
+        let exists = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
+            ))?
+            .exists([])?;
+        if !exists {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
     }
     Ok(())
 }
@@ -211,6 +316,7 @@ fn build_from_row(row: &Row) -> Result<Build, rusqlite::Error> {
         version: row.get(14)?,
         commit_title: row.get(15)?,
         author: row.get(16)?,
+        posted_by: row.get(17)?,
     })
 }
 
@@ -235,8 +341,8 @@ fn get_build(conn: &Connection, id: &str) -> Result<Option<Build>, rusqlite::Err
 
 fn upsert_build(tx: &Connection, b: &Build) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO builds ({BUILD_COLUMNS}, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        "INSERT OR REPLACE INTO builds ({BUILD_COLUMNS}, received_at) VALUES
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     ))?
     .execute(params![
         b.id,
@@ -256,6 +362,7 @@ fn upsert_build(tx: &Connection, b: &Build) -> Result<(), rusqlite::Error> {
         b.version,
         b.commit_title,
         b.author,
+        b.posted_by,
         micros(Utc::now()),
     ])?;
     Ok(())
@@ -439,6 +546,7 @@ type Ingested = Result<(IngestOutcome, Vec<Cell>), StoreError>;
 /// One post waiting for the writer.
 struct Job {
     builds: Vec<Build>,
+    poster: Poster,
     reply: tokio::sync::oneshot::Sender<Ingested>,
 }
 
@@ -456,9 +564,17 @@ fn group_commits(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (builds, replies): (Vec<_>, Vec<_>) =
-            group.into_iter().map(|j| (j.builds, j.reply)).unzip();
-        match commit_group(&mut conn, builds) {
+        let (builds, replies): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .map(|j| ((j.builds, j.poster), j.reply))
+            .unzip();
+        // A bug that panics fails its group (rolled back as the transaction
+        // unwinds), not every later post.
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_group(&mut conn, builds)
+        }))
+        .unwrap_or_else(|_| Err(StoreError::Unavailable("the writer panicked".into())));
+        match committed {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     // A caller that gave up is not the writer's concern.
@@ -476,17 +592,17 @@ fn group_commits(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
 
 fn commit_group(
     conn: &mut Connection,
-    posts: Vec<Vec<Build>>,
+    posts: Vec<(Vec<Build>, Poster)>,
 ) -> Result<Vec<Ingested>, StoreError> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(posts.len());
     // Cells as the group's committed posts left them: posts of one commit
     // move the same cells, which are then read and written once per group.
     let mut cells: HashMap<CellId, Cell> = HashMap::new();
-    for builds in posts {
+    for (builds, poster) in posts {
         // Dropping a savepoint without commit rolls it back.
         let savepoint = tx.savepoint()?;
-        match ingest_into(&savepoint, &cells, builds) {
+        match ingest_into(&savepoint, &cells, builds, &poster) {
             Ok((outcome, changed)) => {
                 savepoint.commit()?;
                 for cell in &changed {
@@ -494,7 +610,17 @@ fn commit_group(
                 }
                 results.push(Ok((outcome, changed)));
             }
-            Err(e) => results.push(Err(e)),
+            Err(e) => {
+                // Some errors (I/O, disk full) make SQLite roll back the whole
+                // transaction, not just the savepoint: the posts before this
+                // one are then gone too, and so the whole group fails.
+                let whole_group_lost = savepoint.is_autocommit();
+                drop(savepoint);
+                if whole_group_lost {
+                    return Err(e);
+                }
+                results.push(Err(e));
+            }
         }
     }
     for cell in cells.values() {
@@ -545,10 +671,15 @@ impl PlanReads for TxReads<'_> {
 
 /// Writes one post's builds and indexes; its cells are written with the
 /// group's.
-fn ingest_into(conn: &Connection, cells: &HashMap<CellId, Cell>, builds: Vec<Build>) -> Ingested {
+fn ingest_into(
+    conn: &Connection,
+    cells: &HashMap<CellId, Cell>,
+    builds: Vec<Build>,
+    poster: &Poster,
+) -> Ingested {
     let reads = TxReads { conn, cells };
     // SQLite reads are synchronous: the plan's future completes in one poll.
-    let plan = futures::executor::block_on(plan::plan(&reads, builds))?;
+    let plan = futures::executor::block_on(plan::plan(&reads, builds, poster))?;
     for build in &plan.builds {
         upsert_build(conn, build)?;
     }
@@ -558,13 +689,30 @@ fn ingest_into(conn: &Connection, cells: &HashMap<CellId, Cell>, builds: Vec<Bui
 
 #[async_trait]
 impl Store for EmbeddedStore {
-    async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+    async fn ingest_as(
+        &self,
+        builds: Vec<Build>,
+        poster: &Poster,
+    ) -> Result<IngestOutcome, StoreError> {
+        use std::sync::mpsc::TrySendError;
         let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.ingests
-            .send(Job { builds, reply })
-            .map_err(|_| stopped())?;
-        let (outcome, cells) = answer.await.map_err(|_| stopped())??;
+            .try_send(Job {
+                builds,
+                poster: poster.clone(),
+                reply,
+            })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => {
+                    StoreError::Unavailable("the store's write queue is full".into())
+                }
+                TrySendError::Disconnected(_) => stopped(),
+            })?;
+        let answered = tokio::time::timeout(self.timeout, answer).await;
+        let (outcome, cells) = answered
+            .map_err(|_| StoreError::Unconfirmed(self.too_slow().to_string()))?
+            .map_err(|_| stopped())??;
         for cell in cells {
             // No open page is not an error.
             let _ = self.events.send(cell);
@@ -576,9 +724,18 @@ impl Store for EmbeddedStore {
         self.events.subscribe()
     }
 
+    async fn ready(&self) -> Result<(), StoreError> {
+        if self.group_writer.is_finished() {
+            return Err(StoreError::Unavailable(
+                "the store's writer has stopped".into(),
+            ));
+        }
+        self.branches().await.map(|_| ())
+    }
+
     async fn cells(&self, branch: &str) -> Result<Vec<Cell>, StoreError> {
         let branch = branch.to_string();
-        Self::with(&self.reader, move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT state FROM cells WHERE branch = ?1")?;
             let states = stmt
                 .query_map([branch], |row| row.get::<_, String>(0))?
@@ -592,7 +749,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn branches(&self) -> Result<Vec<String>, StoreError> {
-        Self::with(&self.reader, |conn| {
+        self.read(|conn| {
             let mut stmt =
                 conn.prepare_cached("SELECT DISTINCT branch FROM cells ORDER BY branch")?;
             let branches = stmt
@@ -605,13 +762,13 @@ impl Store for EmbeddedStore {
 
     async fn build(&self, id: &str) -> Result<Option<Build>, StoreError> {
         let id = id.to_string();
-        Self::with(&self.reader, move |conn| Ok(get_build(conn, &id)?)).await
+        self.read(move |conn| Ok(get_build(conn, &id)?)).await
     }
 
     async fn commits_by_prefix(&self, prefix: &str, limit: usize) -> Candidates {
         // Prefixes are validated hex, so a range scan on the index is exact.
         let prefix = prefix.to_ascii_lowercase();
-        Self::with(&self.reader, move |conn| {
+        self.read(move |conn| {
             candidates(
                 conn,
                 "SELECT commit_sha, branch, pr, title, last_started_at FROM commits
@@ -625,7 +782,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn commits_by_pr(&self, pr: u64, limit: usize) -> Candidates {
-        Self::with(&self.reader, move |conn| {
+        self.read(move |conn| {
             candidates(
                 conn,
                 "SELECT commit_sha, branch, pr, title, last_started_at FROM commits
@@ -639,7 +796,7 @@ impl Store for EmbeddedStore {
 
     async fn builds_of_commit(&self, commit: &str) -> Builds {
         let commit = commit.to_string();
-        Self::with(&self.reader, move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {BUILD_COLUMNS} FROM builds WHERE commit_sha = ?1
                  ORDER BY started_at, id"
@@ -654,12 +811,12 @@ impl Store for EmbeddedStore {
 
     async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         let (cell, scan) = (cell.clone(), scan.clone());
-        Self::with(&self.reader, move |conn| cell_builds(conn, &cell, &scan)).await
+        self.read(move |conn| cell_builds(conn, &cell, &scan)).await
     }
 
     async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds {
         let branch = branch.to_string();
-        Self::with(&self.reader, move |conn| {
+        self.read(move |conn| {
             let mut commits = conn.prepare_cached(
                 "SELECT commit_sha FROM commits WHERE branch = ?1
                  ORDER BY last_started_at DESC LIMIT ?2",
@@ -684,7 +841,7 @@ impl Store for EmbeddedStore {
 
     async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError> {
         let branch = branch.to_string();
-        Self::with(&self.reader, move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT version, commit_sha FROM versions WHERE branch = ?1 ORDER BY version",
             )?;
@@ -698,18 +855,16 @@ impl Store for EmbeddedStore {
 
     async fn builds(&self, filter: &BuildFilter, cursor: Option<&Cursor>, limit: usize) -> Builds {
         let (filter, cursor) = (filter.clone(), cursor.cloned());
-        Self::with(&self.reader, move |conn| {
-            list_builds(conn, &filter, cursor.as_ref(), limit)
-        })
-        .await
+        self.read(move |conn| list_builds(conn, &filter, cursor.as_ref(), limit))
+            .await
     }
 
-    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError> {
         let (name, hash) = (name.to_string(), hash.to_string());
-        Self::with(&self.writer, move |conn| {
+        self.write(move |conn| {
             match conn.execute(
-                "INSERT INTO tokens (name, hash, created_at) VALUES (?1, ?2, ?3)",
-                params![name, hash, micros(Utc::now())],
+                "INSERT INTO tokens (name, hash, created_at, admin) VALUES (?1, ?2, ?3, ?4)",
+                params![name, hash, micros(Utc::now()), admin],
             ) {
                 Ok(_) => Ok(()),
                 Err(rusqlite::Error::SqliteFailure(e, _))
@@ -724,9 +879,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        Self::with(&self.reader, |conn| {
+        self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT name, hash, created_at, last_used_at FROM tokens ORDER BY name",
+                "SELECT name, hash, created_at, last_used_at, admin FROM tokens ORDER BY name",
             )?;
             let tokens = stmt
                 .query_map([], |row| {
@@ -735,6 +890,7 @@ impl Store for EmbeddedStore {
                         hash: row.get(1)?,
                         created_at: from_micros(row.get(2)?)?,
                         last_used_at: row.get::<_, Option<i64>>(3)?.map(from_micros).transpose()?,
+                        admin: row.get(4)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -745,15 +901,13 @@ impl Store for EmbeddedStore {
 
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        Self::with(&self.writer, move |conn| {
-            Ok(conn.execute("DELETE FROM tokens WHERE name = ?1", [name])? > 0)
-        })
-        .await
+        self.write(move |conn| Ok(conn.execute("DELETE FROM tokens WHERE name = ?1", [name])? > 0))
+            .await
     }
 
     async fn touch_token(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let name = name.to_string();
-        Self::with(&self.writer, move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "UPDATE tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE name = ?1",
                 params![name, micros(at)],
@@ -804,6 +958,47 @@ mod tests {
             store.build("taken").await.unwrap().unwrap().component,
             "agw"
         );
+    }
+
+    /// A full disk in the middle of a group: whatever is reported stored is
+    /// stored, and whatever is reported failed is not.
+    #[test]
+    fn a_group_hit_by_a_full_disk_reports_only_what_it_kept() {
+        use crate::store::conformance::build;
+        use app::model::BuildResult;
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = connect(&dir.path().join(FILE_NAME)).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages + 40)
+            .unwrap();
+        let cell = ("agw", "arm64", "bazel");
+        let huge = (0..500)
+            .map(|i| {
+                let mut b = build(&format!("huge{i}"), cell, i, BuildResult::Pass);
+                b.commit_title = Some("x".repeat(10_000));
+                b
+            })
+            .collect();
+        let posts = vec![
+            vec![build("before", cell, 0, BuildResult::Pass)],
+            huge,
+            vec![build("after", cell, 1, BuildResult::Fail)],
+        ]
+        .into_iter()
+        .map(|post| (post, Poster::Operator))
+        .collect();
+        let reported: Vec<bool> = match commit_group(&mut conn, posts) {
+            Ok(results) => results.iter().map(Result::is_ok).collect(),
+            Err(_) => vec![false; 3],
+        };
+        assert!(!reported[1], "500 builds of 10 KB cannot fit in 40 pages");
+        let stored = |id: &str| get_build(&conn, id).unwrap().is_some();
+        assert_eq!(reported[0], stored("before"));
+        assert_eq!(reported[2], stored("after"));
+        assert!(!stored("huge0"));
     }
 
     crate::store::conformance::conformance_suite!({

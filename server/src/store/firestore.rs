@@ -25,7 +25,7 @@ use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    ScanKind, Store, StoreError, Summaries, TokenRecord,
+    Poster, ScanKind, Store, StoreError, Summaries, TokenRecord,
 };
 use app::model::Build;
 
@@ -119,6 +119,8 @@ struct BuildDoc {
     version: Option<String>,
     commit_title: Option<String>,
     author: Option<String>,
+    #[serde(default)]
+    posted_by: Option<String>,
     cell: String,
     seq: String,
     finished: bool,
@@ -146,6 +148,7 @@ impl BuildDoc {
             version: b.version.clone(),
             commit_title: b.commit_title.clone(),
             author: b.author.clone(),
+            posted_by: b.posted_by.clone(),
             cell: cell_key(&b.cell()),
             seq: seq(b.started_at, &b.id),
             finished: b.result.is_finished(),
@@ -175,6 +178,7 @@ impl BuildDoc {
             version: self.version,
             commit_title: self.commit_title,
             author: self.author,
+            posted_by: self.posted_by,
         })
     }
 }
@@ -250,6 +254,8 @@ struct TokenDoc {
     created_at: SystemTime,
     #[serde(default)]
     last_used_at: Option<SystemTime>,
+    #[serde(default)]
+    admin: bool,
 }
 
 impl From<FirestoreError> for StoreError {
@@ -543,16 +549,6 @@ impl FirestoreStore {
         self.reads.load(Ordering::Relaxed)
     }
 
-    async fn bounded<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        // An ingestion is several round trips; give it a few request timeouts.
-        tokio::time::timeout(self.timeout * 3, work)
-            .await
-            .map_err(|_| StoreError::Unavailable("Firestore did not answer in time".into()))?
-    }
-
     fn candidates(&self, docs: Vec<CommitDoc>, limit: usize) -> Vec<CommitCandidate> {
         let mut docs = counted(&self.reads, docs);
         docs.sort_by(|a, b| {
@@ -609,8 +605,13 @@ async fn listen_to_cells(
 
 #[async_trait]
 impl Store for FirestoreStore {
-    async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+    async fn ingest_as(
+        &self,
+        builds: Vec<Build>,
+        poster: &Poster,
+    ) -> Result<IngestOutcome, StoreError> {
         let builds = Arc::new(builds);
+        let poster = Arc::new(poster.clone());
         let reads = self.reads.clone();
         let history = self.db.clone();
         let options = FirestoreTransactionOptions::new()
@@ -619,13 +620,14 @@ impl Store for FirestoreStore {
         let transaction = self.db.run_transaction_with_options(
             |db, tx| {
                 let (builds, reads, history) = (builds.clone(), reads.clone(), history.clone());
+                let poster = poster.clone();
                 async move {
                     let reads = TxReads {
                         db: &db,
                         history: &history,
                         reads: &reads,
                     };
-                    let plan = plan::plan(&reads, builds.to_vec())
+                    let plan = plan::plan(&reads, builds.to_vec(), &poster)
                         .await
                         .map_err(in_transaction)?;
                     queue_writes(&db, tx, &plan).map_err(in_transaction)?;
@@ -635,7 +637,14 @@ impl Store for FirestoreStore {
             },
             options,
         );
-        self.bounded(async { Ok(transaction.await?) }).await
+        // An ingestion is several round trips; give it a few request
+        // timeouts. Cut off after its commit was sent, it may be stored.
+        tokio::time::timeout(self.timeout * 3, transaction)
+            .await
+            .map_err(|_| {
+                StoreError::Unconfirmed("Firestore did not confirm the write in time".into())
+            })?
+            .map_err(StoreError::from)
     }
 
     async fn cells(&self, branch: &str) -> Result<Vec<Cell>, StoreError> {
@@ -819,10 +828,11 @@ impl Store for FirestoreStore {
             .collect()
     }
 
-    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError> {
         let doc = TokenDoc {
             name: name.to_string(),
             hash: hash.to_string(),
+            admin,
             created_at: SystemTime::now(),
             last_used_at: None,
         };
@@ -853,6 +863,7 @@ impl Store for FirestoreStore {
                 hash: d.hash,
                 created_at: d.created_at.into(),
                 last_used_at: d.last_used_at.map(Into::into),
+                admin: d.admin,
             })
             .collect();
         tokens.sort_by(|a, b| a.name.cmp(&b.name));
@@ -889,6 +900,7 @@ impl Store for FirestoreStore {
             hash: String::new(),
             created_at: SystemTime::UNIX_EPOCH,
             last_used_at: Some(at.into()),
+            admin: false,
         };
         let written: Result<Option<TokenDoc>, FirestoreError> = self
             .db

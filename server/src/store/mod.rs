@@ -31,6 +31,9 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// A write was sent but not confirmed in time: it may be stored.
+    #[error("{0}; the write may still be stored: repeating it (same ids) is safe")]
+    Unconfirmed(String),
     #[error("a token named '{0}' already exists")]
     TokenExists(String),
     #[error("store data is corrupt: {0}")]
@@ -163,11 +166,28 @@ pub struct CellScan {
     pub limit: usize,
 }
 
+/// Who posts: a token, or the operator at the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Poster {
+    Token { name: String, admin: bool },
+    Operator,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores the builds and updates their health cells atomically: either
-    /// all of them are durable when this returns `Ok`, or none is.
-    async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError>;
+    /// all of them are durable when this returns `Ok`, or none is. A build
+    /// another token posted is changed only by an admin poster.
+    async fn ingest_as(
+        &self,
+        builds: Vec<Build>,
+        poster: &Poster,
+    ) -> Result<IngestOutcome, StoreError>;
+
+    /// Ingestion by the server's own operator (imports, demo data).
+    async fn ingest(&self, builds: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+        self.ingest_as(builds, &Poster::Operator).await
+    }
 
     /// The precomputed cells of one branch; never reads build history.
     async fn cells(&self, branch: &str) -> Result<Vec<Cell>, StoreError>;
@@ -198,7 +218,7 @@ pub trait Store: Send + Sync + 'static {
     /// Builds newest first, after `cursor`, at most `limit`.
     async fn builds(&self, filter: &BuildFilter, cursor: Option<&Cursor>, limit: usize) -> Builds;
 
-    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError>;
+    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError>;
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
 
@@ -211,6 +231,11 @@ pub trait Store: Send + Sync + 'static {
     /// Every change of a health cell after it is committed, by this server
     /// or, where the store is shared, by any other.
     fn subscribe(&self) -> broadcast::Receiver<Cell>;
+
+    /// Whether the store takes reads and writes: what `/readyz` answers.
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.branches().await.map(|_| ())
+    }
 }
 
 /// Identity fields cannot change under an existing id: the build would

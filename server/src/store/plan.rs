@@ -10,7 +10,7 @@ use app::model::Cell;
 use chrono::{DateTime, Utc};
 
 use super::walk::{self, CellHistory};
-use super::{identity_conflict, CellId, IngestOutcome, StoreError};
+use super::{identity_conflict, CellId, IngestOutcome, Poster, StoreError};
 use crate::domain::health::{self, Step};
 use app::model::Build;
 
@@ -60,18 +60,34 @@ pub struct Plan {
 
 pub(crate) async fn plan<R: PlanReads + ?Sized>(
     reads: &R,
-    builds: Vec<Build>,
+    mut builds: Vec<Build>,
+    poster: &Poster,
 ) -> Result<Plan, StoreError> {
     let ids: Vec<&str> = builds.iter().map(|b| b.id.as_str()).collect();
     let stored = reads.stored_builds(&ids).await?;
     let mut changed = Vec::new();
-    for (index, build) in builds.iter().enumerate() {
+    for (index, build) in builds.iter_mut().enumerate() {
+        build.posted_by = match poster {
+            Poster::Token { name, .. } => Some(name.clone()),
+            Poster::Operator => None,
+        };
         if let Some(stored) = stored.get(&build.id) {
-            if stored == build {
+            // Whoever posts an identical build again changes nothing.
+            let as_stored = Build {
+                posted_by: stored.posted_by.clone(),
+                ..build.clone()
+            };
+            if as_stored == *stored {
                 continue;
             }
             if let Some(conflict) = identity_conflict(stored, build, index) {
                 return Err(conflict);
+            }
+            if let Some(conflict) = ownership_conflict(stored, poster, index) {
+                return Err(conflict);
+            }
+            if *poster == Poster::Operator {
+                build.posted_by.clone_from(&stored.posted_by);
             }
         }
         changed.push(build.clone());
@@ -169,4 +185,22 @@ fn commits(builds: &[Build]) -> Vec<CommitEntry> {
         entry.last_started_at = entry.last_started_at.max(b.started_at);
     }
     by_commit.into_values().collect()
+}
+
+/// A build belongs to the token that posted it: another token changing it
+/// (by guessing its id) is refused unless that token is an admin.
+fn ownership_conflict(stored: &Build, poster: &Poster, index: usize) -> Option<StoreError> {
+    let Poster::Token { name, admin: false } = poster else {
+        return None;
+    };
+    let owner = stored.posted_by.as_ref()?;
+    (owner != name).then(|| StoreError::Conflict {
+        index,
+        field: "id",
+        message: format!(
+            "build '{}' was posted by another token; only that token or an admin token \
+             may change it",
+            stored.id
+        ),
+    })
 }

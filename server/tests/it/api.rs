@@ -2,6 +2,7 @@
 //! its own port and temporary data directory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::model::Build;
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use server::domain::token;
 use server::store::embedded::EmbeddedStore;
 use server::store::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Store, StoreError, Summaries, TokenRecord,
+    Poster, Store, StoreError, Summaries, TokenRecord,
 };
 
 use crate::common::*;
@@ -194,24 +195,6 @@ async fn writes_need_a_valid_token() {
 }
 
 #[tokio::test]
-async fn revoked_tokens_stop_working() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let app = spawn_with(store.clone()).await;
-    assert_eq!(
-        app.post(&build("amd64", "pass")).await.0,
-        StatusCode::CREATED
-    );
-    for t in store.tokens().await.unwrap() {
-        store.revoke_token(&t.name).await.unwrap();
-    }
-    assert_eq!(
-        app.post(&build("amd64", "pass")).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-}
-
-#[tokio::test]
 async fn only_json_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn(dir.path()).await;
@@ -321,7 +304,7 @@ struct WritesDown(EmbeddedStore);
 
 #[async_trait]
 impl Store for WritesDown {
-    async fn ingest(&self, _: Vec<Build>) -> Result<IngestOutcome, StoreError> {
+    async fn ingest_as(&self, _: Vec<Build>, _: &Poster) -> Result<IngestOutcome, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
     async fn cells(&self, branch: &str) -> Result<Vec<app::model::Cell>, StoreError> {
@@ -354,8 +337,8 @@ impl Store for WritesDown {
     async fn builds(&self, f: &BuildFilter, c: Option<&Cursor>, n: usize) -> Builds {
         self.0.builds(f, c, n).await
     }
-    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
-        self.0.create_token(name, hash).await
+    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError> {
+        self.0.create_token(name, hash, admin).await
     }
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.0.tokens().await
@@ -577,4 +560,47 @@ async fn each_token_is_limited_by_builds_too() {
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(second.headers().contains_key("retry-after"));
     assert!(store.build("b-0").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_build_belongs_to_its_token_and_revoked_tokens_stop_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let app = spawn_with(store.clone()).await;
+    let mut b = build("arm64", "running");
+    b["id"] = json!("gha:1:1:agw");
+    assert_eq!(app.post(&b).await.0, StatusCode::CREATED);
+
+    let other = token::generate();
+    store
+        .create_token("other", &token::hash(&other), false)
+        .await
+        .unwrap();
+    let post_as = |secret: &str, body: &Value| {
+        app.client
+            .post(format!("{}/api/v1/builds", app.url))
+            .bearer_auth(secret)
+            .json(body)
+            .send()
+    };
+    // A token created a moment ago works at once; an identical replay is fine.
+    assert_eq!(post_as(&other, &b).await.unwrap().status(), StatusCode::OK);
+    let mut finished = build("arm64", "pass");
+    finished["id"] = json!("gha:1:1:agw");
+    let refused = post_as(&other, &finished).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["field"], "id");
+    assert!(
+        body["error"].as_str().unwrap().contains("another token"),
+        "{body}"
+    );
+    let cell = app.cell("master", "agw", "arm64").await.unwrap();
+    assert_eq!(cell["running"]["id"], "gha:1:1:agw");
+    assert_eq!(app.post(&finished).await.0, StatusCode::CREATED);
+
+    store.revoke_token("other").await.unwrap();
+    tokio::time::sleep(server::http::auth::REFRESH + Duration::from_millis(200)).await;
+    let revoked = post_as(&other, &build("amd64", "pass")).await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }
