@@ -38,7 +38,7 @@ pub async fn post_builds(
     let token_name = &caller.name;
     tracing::Span::current().record("token", token_name.as_str());
     if let Some(limiter) = &state.limiter {
-        limiter.check(&token_name).map_err(ApiError::rate_limited)?;
+        limiter.check(token_name).map_err(ApiError::rate_limited)?;
     }
     state
         .tokens
@@ -53,7 +53,7 @@ pub async fn post_builds(
     tracing::Span::current().record("builds", builds.len());
     if let Some(limiter) = &state.limiter {
         limiter
-            .check_builds(&token_name, builds.len())
+            .check_builds(token_name, builds.len())
             .map_err(ApiError::rate_limited)?;
     }
     let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
