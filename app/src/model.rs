@@ -167,26 +167,36 @@ impl CellId {
         }
     }
 
-    /// The history page of the cell, each segment percent-encoded: the one
-    /// way links to a cell are written.
+    /// The history page of the cell: the one way links to a cell are
+    /// written. The branch is a query parameter, since branch names hold
+    /// `/` (which routers split on even when encoded), `#`, `%` and `+`.
     pub fn history_path(&self) -> String {
-        let segment = |s: &str| percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string();
         format!(
-            "/history/{}/{}/{}/{}",
-            segment(&self.branch),
-            segment(&self.component),
-            segment(&self.arch),
-            segment(&self.build_type)
+            "/history/{}/{}/{}?branch={}",
+            encoded(&self.component),
+            encoded(&self.arch),
+            encoded(&self.build_type),
+            encoded(&self.branch)
         )
     }
 }
 
-/// Everything but unreserved characters (RFC 3986) is escaped in a segment.
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// The release page of a branch (the branch as a query parameter, as in
+/// [`CellId::history_path`]).
+pub fn release_path(branch: &str) -> String {
+    format!("/release?branch={}", encoded(branch))
+}
+
+/// A path segment or query value: everything but unreserved characters
+/// (RFC 3986) percent-encoded.
+pub fn encoded(text: &str) -> String {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}
 
 /// Precomputed health of one (branch, component, arch, build_type).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,6 +384,16 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_carry_any_legal_branch_name() {
+        let cell = CellId::new("feature/a+b#1%2F", "agw", "arm64", "bazel-build");
+        assert_eq!(
+            cell.history_path(),
+            "/history/agw/arm64/bazel-build?branch=feature%2Fa%2Bb%231%252F"
+        );
+        assert_eq!(release_path("v1.9/rc+1"), "/release?branch=v1.9%2Frc%2B1");
+    }
 
     /// Text from posts (branch names, versions, log URLs) cannot end the
     /// report's code spans, links or table cells.

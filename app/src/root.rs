@@ -80,11 +80,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/commit/:sha") view=CommitPage ssr=SsrMode::Async/>
                     <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
                     <Route
-                        path=path!("/history/:branch/:component/:arch/:build_type")
+                        path=path!("/history/:component/:arch/:build_type")
                         view=HistoryPage
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/release/:branch") view=ReleasePage ssr=SsrMode::Async/>
+                    <Route path=path!("/release") view=ReleasePage ssr=SsrMode::Async/>
                     <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

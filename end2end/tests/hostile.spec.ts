@@ -39,9 +39,9 @@ const pages = [
   `/?branch=${encodeURIComponent(BRANCH)}`,
   `/commit/${SHA}`,
   `/search?q=${SHA.slice(0, 10)}`,
-  `/history/${PLAIN}/lte/arm64/xss-check`,
+  `/history/lte/arm64/xss-check?branch=${PLAIN}`,
   "/releases",
-  `/release/${encodeURIComponent(BRANCH)}`,
+  `/release?branch=${encodeURIComponent(BRANCH)}`,
 ];
 
 for (const path of pages) {

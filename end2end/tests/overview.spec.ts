@@ -135,3 +135,26 @@ test("an open overview turns a cell red when a failure is posted, without a relo
   expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
   expect(errors).toEqual([]);
 });
+
+test("a branch named with / + # and % links to its history and release pages", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const branch = "v2.0/hotfix+arm#1%2F";
+  await post(request, build({ commit: sha(40), branch, arch: "arm64", result: "fail" }));
+  await page.goto(`/?branch=${encodeURIComponent(branch)}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+  await expect(page.locator("h1")).toContainText(branch);
+  const cell = page.locator('[data-cell="agw/arm64/bazel-build"]');
+  await expect(cell).toHaveAttribute("data-status", "fail");
+  await cell.getByRole("link", { name: "bazel-build" }).click();
+  await expect(page).toHaveURL(/\/history\/agw\/arm64\/bazel-build\?branch=v2\.0%2Fhotfix%2Barm%231%252F$/);
+  await expect(page.locator("h1")).toHaveText(`agw bazel-build arm64 on ${branch}`);
+  await expect(page.locator("table.builds tbody tr")).toHaveCount(1);
+  // The same page loaded directly, not through the client-side router.
+  await page.reload();
+  await expect(page.locator("h1")).toHaveText(`agw bazel-build arm64 on ${branch}`);
+  await page.goto("/releases");
+  await page.getByRole("link", { name: branch }).click();
+  await expect(page.locator("h1")).toContainText(branch);
+  await expect(page.locator(".headline")).toContainText("Not ready");
+  expect(errors).toEqual([]);
+});

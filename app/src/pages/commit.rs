@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
-use super::common::{ErrorNotice, Sha};
+use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::get_commit;
 use crate::model::{short_sha, CellId, CommitCandidate, CommitLookup, CommitReport, Verdict};
 
@@ -18,8 +18,8 @@ pub fn CommitPage() -> impl IntoView {
 /// `/search?q=<sha prefix or PR>`, the target of the search box.
 #[component]
 pub fn SearchPage() -> impl IntoView {
-    let query = use_query_map();
-    view! { <Lookup query=Signal::derive(move || query.read().get("q").unwrap_or_default())/> }
+    let q = use_query_param("q");
+    view! { <Lookup query=Signal::derive(move || q.get().unwrap_or_default())/> }
 }
 
 #[component]

@@ -2,30 +2,33 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
-use super::common::{minutes, percent, ErrorNotice, ResultBadge};
+use super::common::{minutes, percent, use_query_param, ErrorNotice, ResultBadge};
 use crate::api::get_history;
-use crate::model::{ago, HistoryView};
+use crate::model::{ago, encoded, HistoryView};
 
 #[component]
 pub fn HistoryPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
+    let (branch, days, cursor) = (
+        use_query_param("branch"),
+        use_query_param("days"),
+        use_query_param("cursor"),
+    );
     let key = move || {
         let p = params.read();
-        let q = query.read();
-        let days = match q.get("days").as_deref() {
+        let days = match days.get().as_deref() {
             Some("90") => 90,
             _ => 30,
         };
         (
-            p.get("branch").unwrap_or_default(),
+            branch.get().unwrap_or_default(),
             p.get("component").unwrap_or_default(),
             p.get("arch").unwrap_or_default(),
             p.get("build_type").unwrap_or_default(),
             days,
-            q.get("cursor"),
+            cursor.get(),
         )
     };
     let history = Resource::new(
@@ -53,7 +56,7 @@ fn History(view: HistoryView) -> impl IntoView {
     let now = view.generated_at;
     let window = |days: u32| {
         let class = if s.days == days { "tab current" } else { "tab" };
-        view! { <a class=class href=format!("{base}?days={days}")>{format!("{days} days")}</a> }
+        view! { <a class=class href=format!("{base}&days={days}")>{format!("{days} days")}</a> }
     };
     let flaky = if s.flaky_commits.is_empty() {
         "no flaky commits".to_string()
@@ -91,7 +94,7 @@ fn History(view: HistoryView) -> impl IntoView {
         })
         .collect_view();
     let next = view.next_cursor.clone().map(|c| {
-        view! { <a class="next" href=format!("{base}?days={}&cursor={c}", s.days)>"Older builds →"</a> }
+        view! { <a class="next" href=format!("{base}&days={}&cursor={}", s.days, encoded(&c))>"Older builds →"</a> }
     });
     let title = format!(
         "{} {} {} on {}",

@@ -4,20 +4,16 @@
 use chrono::{DateTime, Timelike, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    hooks::{use_navigate, use_query_map},
-    params::ParamsMap,
-};
+use leptos_router::{hooks::use_navigate, params::ParamsMap};
 
-use super::common::ErrorNotice;
+use super::common::{use_query_param, ErrorNotice};
 use crate::api::get_health;
 use crate::model::{ago, BuildResult, BuildSummary, Cell, HealthMatrix};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let query = use_query_map();
-    let branch = move || query.read().get("branch");
-    let health = Resource::new(branch, get_health);
+    let branch = use_query_param("branch");
+    let health = Resource::new(move || branch.get(), get_health);
 
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

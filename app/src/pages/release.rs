@@ -2,19 +2,15 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
-use super::common::{ErrorNotice, Sha};
+use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::{get_release, get_releases};
-use crate::model::{CellId, ReleaseReport};
+use crate::model::{release_path, CellId, ReleaseReport};
 
 #[component]
 pub fn ReleasePage() -> impl IntoView {
-    let params = use_params_map();
-    let report = Resource::new(
-        move || params.read().get("branch").unwrap_or_default(),
-        get_release,
-    );
+    let branch = use_query_param("branch");
+    let report = Resource::new(move || branch.get().unwrap_or_default(), get_release);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -137,7 +133,7 @@ pub fn ReleasesPage() -> impl IntoView {
                                 let class = if r.ready { "pill status-pass" } else { "pill status-fail" };
                                 view! {
                                     <li>
-                                        <a href=format!("/release/{}", r.branch)><code>{r.branch.clone()}</code></a>
+                                        <a href=release_path(&r.branch)><code>{r.branch.clone()}</code></a>
                                         " " <span class=class>{state}</span>
                                     </li>
                                 }

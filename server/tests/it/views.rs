@@ -313,3 +313,52 @@ async fn badges() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+/// Branch names may hold `/`, `#`, `%` and `+`: every page and route that
+/// takes a branch reaches the right one through the links the app writes.
+#[tokio::test]
+async fn branches_with_url_characters_are_reachable_everywhere() {
+    let app = spawn().await;
+    let branch = "v1.9/a+b#1%2F";
+    let mut b = common::build("arm64", "fail");
+    b["branch"] = json!(branch);
+    app.post(json!([b])).await;
+    let get = |path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.url);
+        async move {
+            let resp = client.get(url).send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    let overview = get(format!("/?branch={}", app::model::encoded(branch))).await;
+    assert_eq!(overview.0, StatusCode::OK);
+    let cell = app::model::CellId::new(branch, "agw", "arm64", "bazel-build");
+    let link = cell.history_path();
+    // The overview links to the history page in exactly this form.
+    assert!(overview.1.contains(&link), "{link}");
+    let history = get(link).await;
+    assert_eq!(history.0, StatusCode::OK);
+    let main = &history.1[history.1.find("<main").unwrap()..];
+    assert!(main.contains("data-result=\"fail\""), "{main}");
+    assert!(history.1.contains(branch));
+
+    let release = get(app::model::release_path(branch)).await;
+    assert_eq!(release.0, StatusCode::OK);
+    assert!(release.1.contains("Not ready"), "{}", release.1);
+    let encoded = app::model::encoded(branch);
+    let api = get(format!("/api/v1/releases/{encoded}")).await;
+    assert_eq!(api.0, StatusCode::OK, "{}", api.1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&api.1).unwrap()["branch"],
+        branch
+    );
+    let badge = get(format!("/badge/{encoded}/agw.svg")).await;
+    assert_eq!(badge.0, StatusCode::OK, "{}", badge.1);
+    assert!(badge.1.contains("failing"), "{}", badge.1);
+    let health = get(format!("/api/v1/health?branch={encoded}")).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&health.1).unwrap()["branch"],
+        branch
+    );
+}
