@@ -58,6 +58,20 @@ pub fn minutes(m: f64) -> String {
     format!("{}.{} min", tenths / 10, tenths % 10)
 }
 
+/// One query parameter of the page's URL, decoded once. (The router's
+/// query map decodes values twice, so a branch named `a%2Fb` would read as
+/// `a/b`.)
+pub fn use_query_param(name: &'static str) -> Memo<Option<String>> {
+    let search = use_location().search;
+    Memo::new(move |_| {
+        search.with(|search| {
+            form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,18 +87,4 @@ mod tests {
         assert_eq!(minutes(7.25), "7.3 min");
         assert_eq!(minutes(59.96), "60.0 min");
     }
-}
-
-/// One query parameter of the page's URL, decoded once. (The router's
-/// query map decodes values twice, so a branch named `a%2Fb` would read as
-/// `a/b`.)
-pub fn use_query_param(name: &'static str) -> Memo<Option<String>> {
-    let search = use_location().search;
-    Memo::new(move |_| {
-        search.with(|search| {
-            form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.into_owned())
-        })
-    })
 }
