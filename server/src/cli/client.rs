@@ -47,8 +47,10 @@ pub struct PostArgs {
     /// Parent commit SHA, the baseline for verdicts.
     #[arg(long)]
     pub parent: Option<String>,
-    /// RFC 3339 start time [default: now]
-    #[arg(long)]
+    /// RFC 3339 start time; required for a finished build unless the
+    /// environment has it ($CI_DASHBOARD_STARTED_AT, or GitLab's
+    /// $CI_JOB_STARTED_AT) [default for a running build: now]
+    #[arg(long, env = "CI_DASHBOARD_STARTED_AT")]
     pub started_at: Option<String>,
     /// RFC 3339 end time [default: now, for finished results]
     #[arg(long)]
@@ -115,8 +117,9 @@ fn this_arch() -> &'static str {
     }
 }
 
-/// The JSON body: flags, else GitHub Actions' variables from `env`.
-pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Value {
+/// The JSON body: flags, else GitHub Actions' variables from `env`; an
+/// error when a finished build's start time is nowhere to be found.
+pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
     let arch = args.arch.clone().unwrap_or_else(|| this_arch().to_string());
     let id = args.id.clone().or_else(|| {
@@ -138,6 +141,19 @@ pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Value {
     });
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let running = matches!(args.result.to_ascii_lowercase().as_str(), "running");
+    // Posting time is a wrong start for a finished build: its duration
+    // would read 0 and it would sort after builds that started later.
+    let started_at = args
+        .started_at
+        .clone()
+        .or_else(|| env("CI_JOB_STARTED_AT"))
+        .or_else(|| running.then(|| now.clone()))
+        .ok_or_else(|| {
+            "--started-at is required for a finished build: pass the job's start time \
+             (RFC 3339), or set CI_DASHBOARD_STARTED_AT in the job's first step, e.g. \
+             `echo \"CI_DASHBOARD_STARTED_AT=$(date -u +%FT%TZ)\" >> \"$GITHUB_ENV\"`"
+                .to_string()
+        })?;
     let fields = [
         ("id", id),
         ("commit", args.commit.clone().or_else(|| env("GITHUB_SHA"))),
@@ -153,10 +169,7 @@ pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Value {
         ("arch", Some(arch)),
         ("build_type", Some(args.build_type.clone())),
         ("result", Some(args.result.clone())),
-        (
-            "started_at",
-            Some(args.started_at.clone().unwrap_or_else(|| now.clone())),
-        ),
+        ("started_at", Some(started_at)),
         (
             "finished_at",
             args.finished_at
@@ -180,7 +193,7 @@ pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Value {
     if let Some(pr) = args.pr {
         body.insert("pr".into(), json!(pr));
     }
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
 /// Posts `body`, retrying network errors and 5xx (honouring Retry-After).
@@ -324,7 +337,12 @@ mod tests {
                 .to_string(),
             )
         };
-        let body = body(&args(&["--arch", "arm64"]), &env);
+        let body = body(
+            &args(&["--arch", "arm64", "--started-at", "2026-11-27T10:00:00Z"]),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(body["started_at"], "2026-11-27T10:00:00Z");
         assert_eq!(body["id"], "gha:99:2:agw-arm64-bazel-build");
         assert_eq!(body["commit"], "abc1234abc1234abc1234abc1234abc1234abc12");
         assert_eq!(body["branch"], "master");
@@ -341,13 +359,28 @@ mod tests {
         let env = |name: &str| (name == "GITHUB_SHA").then(|| "f".repeat(40));
         let mut a = args(&["--commit", "abc1234", "--branch", "v1.8", "--pr", "12"]);
         a.result = "running".into();
-        let body = body(&a, &env);
+        let body = body(&a, &env).unwrap();
+        assert!(body["started_at"].is_string());
         assert_eq!(body["commit"], "abc1234");
         assert_eq!(body["branch"], "v1.8");
         assert_eq!(body["pr"], 12);
         assert!(body.get("finished_at").is_none());
         assert!(body.get("id").is_none());
         assert!(body.get("url").is_none());
+    }
+
+    #[test]
+    fn a_finished_build_needs_its_start_time() {
+        let none = |_: &str| None;
+        let error = body(&args(&[]), &none).unwrap_err();
+        assert!(error.contains("--started-at is required"), "{error}");
+        assert!(error.contains("CI_DASHBOARD_STARTED_AT"), "{error}");
+        let gitlab =
+            |name: &str| (name == "CI_JOB_STARTED_AT").then(|| "2026-11-27T09:00:00Z".into());
+        assert_eq!(
+            body(&args(&[]), &gitlab).unwrap()["started_at"],
+            "2026-11-27T09:00:00Z"
+        );
     }
 
     #[test]

@@ -104,7 +104,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn post(args: &client::PostArgs) -> ExitCode {
-    let body = client::body(args, &|name| std::env::var(name).ok());
+    let body = match client::body(args, &|name| std::env::var(name).ok()) {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("ci-dashboard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let outcome = client::post(args, body).await;
     match &outcome {
         Outcome::Posted { id, status } => {

@@ -39,6 +39,8 @@ fn args(server: &str, token: &str, extra: &[&str]) -> PostArgs {
         "master",
         "--backoff",
         "0.05",
+        "--started-at",
+        "2026-11-01T10:00:00Z",
     ];
     Cli::parse_from(base.iter().chain(extra)).post
 }
@@ -59,13 +61,11 @@ async fn posts_a_build_that_the_overview_shows() {
         &[
             "--id",
             "gha:1:1:agw",
-            "--started-at",
-            "2026-11-01T10:00:00Z",
             "--finished-at",
             "2026-11-01T10:20:00Z",
         ],
     );
-    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    let outcome = client::post(&a, client::body(&a, &no_env).unwrap()).await;
     assert_eq!(
         outcome,
         Outcome::Posted {
@@ -74,7 +74,7 @@ async fn posts_a_build_that_the_overview_shows() {
         }
     );
     // A retried step posts the same id: a no-op.
-    let again = client::post(&a, client::body(&a, &no_env)).await;
+    let again = client::post(&a, client::body(&a, &no_env).unwrap()).await;
     assert!(
         matches!(again, Outcome::Posted { status: 200, .. }),
         "{again:?}"
@@ -88,7 +88,7 @@ async fn a_refused_build_prints_the_servers_message() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn(dir.path()).await;
     let a = args(&app.url, &app.token, &["--url", "javascript:alert(1)"]);
-    match client::post(&a, client::body(&a, &no_env)).await {
+    match client::post(&a, client::body(&a, &no_env).unwrap()).await {
         Outcome::Rejected { status, message } => {
             assert_eq!(status, 400);
             assert!(message.contains("field: url"), "{message}");
@@ -96,7 +96,7 @@ async fn a_refused_build_prints_the_servers_message() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     let wrong_token = args(&app.url, "cid_nope", &[]);
-    let outcome = client::post(&wrong_token, client::body(&wrong_token, &no_env)).await;
+    let outcome = client::post(&wrong_token, client::body(&wrong_token, &no_env).unwrap()).await;
     assert!(matches!(outcome, Outcome::Rejected { status: 401, .. }));
 }
 
@@ -134,7 +134,7 @@ async fn outages_are_retried_honouring_retry_after() {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let a = args(&url, "secret", &[]);
-    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    let outcome = client::post(&a, client::body(&a, &no_env).unwrap()).await;
     assert!(matches!(outcome, Outcome::Posted { status: 201, .. }));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let ids = ids.lock().unwrap().clone();
@@ -149,7 +149,7 @@ async fn outages_are_retried_honouring_retry_after() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let a = args(&closed, "secret", &["--attempts", "2"]);
-    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    let outcome = client::post(&a, client::body(&a, &no_env).unwrap()).await;
     assert!(matches!(outcome, Outcome::Unreachable { .. }));
     assert_eq!((outcome.exit_code(false), outcome.exit_code(true)), (0, 1));
 }
@@ -196,7 +196,7 @@ async fn a_redirect_is_an_error_naming_where_it_points() {
     )
     .await;
     let a = args(&url, "secret", &[]);
-    match client::post(&a, client::body(&a, &no_env)).await {
+    match client::post(&a, client::body(&a, &no_env).unwrap()).await {
         Outcome::Rejected { status, message } => {
             assert_eq!(status, 301);
             assert!(
@@ -223,7 +223,7 @@ async fn a_negative_retry_after_waits_a_second_instead_of_panicking() {
     .await;
     let a = args(&url, "secret", &[]);
     let started = std::time::Instant::now();
-    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    let outcome = client::post(&a, client::body(&a, &no_env).unwrap()).await;
     assert!(
         matches!(outcome, Outcome::Posted { status: 201, .. }),
         "{outcome:?}"
@@ -241,7 +241,7 @@ async fn a_2xx_without_the_posted_id_is_not_a_post() {
     )
     .await;
     let a = args(&url, "secret", &["--attempts", "2"]);
-    let outcome = client::post(&a, client::body(&a, &no_env)).await;
+    let outcome = client::post(&a, client::body(&a, &no_env).unwrap()).await;
     assert!(
         matches!(outcome, Outcome::Unreachable { .. }),
         "{outcome:?}"
