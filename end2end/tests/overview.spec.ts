@@ -158,3 +158,18 @@ test("a branch named with / + # and % links to its history and release pages", a
   await expect(page.locator(".headline")).toContainText("Not ready");
   expect(errors).toEqual([]);
 });
+
+test.describe("on a phone", () => {
+  test.use({ viewport: { width: 390, height: 844 } });
+
+  test("the overview fits 390 px: every architecture is visible without sideways scrolling", async ({ page }) => {
+    await page.goto("/");
+    await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+    const arm = page.locator('[data-cell="agw/arm64/bazel-build"]');
+    await arm.scrollIntoViewIfNeeded();
+    const box = await arm.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await expect(page.locator('td[data-arch="arm64"]').first()).toBeVisible();
+  });
+});

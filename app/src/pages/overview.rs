@@ -53,10 +53,11 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
                 let cells = architectures
                     .iter()
                     .map(|arch| {
+                        let label = arch.clone();
                         let (component, arch) = (component.clone(), arch.clone());
                         let cells =
                             Memo::new(move |_| live.with(|m| m.cells_of(&component, &arch)));
-                        view! { <td>{move || view! { <CellList cells=cells.get() now/> }}</td> }
+                        view! { <td data-arch=label>{move || view! { <CellList cells=cells.get() now/> }}</td> }
                     })
                     .collect_view();
                 view! {
