@@ -10,6 +10,7 @@ Usage: hostile_load.py URL TOKEN SERVER_PID [SECONDS]
 
 import asyncio
 import json
+import os
 import multiprocessing
 import random
 import sys
@@ -22,12 +23,19 @@ SECONDS = float(sys.argv[4]) if len(sys.argv) > 4 else 15.0
 HOST, PORT = urlparse(URL).hostname, urlparse(URL).port
 assert HOST in ("127.0.0.1", "localhost"), "load stays on loopback"
 
-# Bounds of the attack (the server's defaults cap what it holds far lower).
-SLOWLORIS_SOCKETS = 2000
+# Bounds of the attack.
+SLOWLORIS_ADDRESSES = 10
+SLOWLORIS_PER_ADDRESS = 200
 STREAM_ADDRESSES = 40
 STREAMS_PER_ADDRESS = 40
 SCANNERS = 4
 POSTERS = 4
+
+
+def cpu_seconds() -> float:
+    with open(f"/proc/{PID}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb() -> float:
@@ -84,6 +92,7 @@ class Phase:
         self.healthz = []
         self.healthz_failures = 0
         self.rss = []
+        self.cpu = 0.0
 
 
 async def poster(phase: Phase, stop: float, n: int):
@@ -123,13 +132,14 @@ async def sampler(phase: Phase, stop: float):
 # --- attackers -------------------------------------------------------------
 
 async def slowloris(stop: float, counts: dict):
-    """Keeps up to SLOWLORIS_SOCKETS connections that never finish a header."""
+    """Holds connections that never finish a header, from several addresses;
+    one the server closes is opened again a second later."""
 
-    async def one():
+    async def one(source: str):
         while time.monotonic() < stop:
             try:
                 reader, writer = await asyncio.open_connection(
-                    HOST, PORT, local_addr=("127.0.0.2", 0)
+                    HOST, PORT, local_addr=(source, 0)
                 )
             except OSError:
                 await asyncio.sleep(0.1)
@@ -145,8 +155,10 @@ async def slowloris(stop: float, counts: dict):
                 pass
             finally:
                 writer.close()
+            await asyncio.sleep(1)
 
-    await asyncio.gather(*(one() for _ in range(SLOWLORIS_SOCKETS)))
+    sources = [f"127.0.0.{i + 2}" for i in range(SLOWLORIS_ADDRESSES)]
+    await asyncio.gather(*(one(s) for s in sources for _ in range(SLOWLORIS_PER_ADDRESS)))
 
 
 async def streams(stop: float, counts: dict):
@@ -214,11 +226,13 @@ async def measure(hostile: bool):
         # Let the attackers take hold before measuring.
         await asyncio.sleep(3)
     stop = time.monotonic() + SECONDS
+    cpu_before = cpu_seconds()
     tasks = [sampler(phase, stop)]
     tasks += [poster(phase, stop, n) for n in range(POSTERS)]
     tasks += [prober(phase, stop, "/?branch=master", phase.overview, 0.05),
               prober(phase, stop, "/healthz", phase.healthz, 0.05)]
     await asyncio.gather(*tasks)
+    phase.cpu = (cpu_seconds() - cpu_before) / SECONDS * 100
     if hostile:
         attack_counts = await asyncio.get_running_loop().run_in_executor(None, results.get)
         attacker.join()
@@ -292,9 +306,10 @@ async def main():
         f"{pct(quiet.overview, .5):.1f} / {pct(quiet.overview, .99):.1f}",
         f"{pct(loud.overview, .5):.1f} / {pct(loud.overview, .99):.1f}")
     row("server RSS max (MB)", f"{max(quiet.rss):.0f}", f"{max(loud.rss):.0f}")
+    row("server CPU (% of one core; the machine has 2)", f"{quiet.cpu:.0f}", f"{loud.cpu:.0f}")
     print()
-    print(f"Attack: half-sent requests from 127.0.0.2 ({SLOWLORIS_SOCKETS} sockets, reopened when closed): "
-          f"{attack['slowloris']}")
+    print(f"Half-sent requests held ({SLOWLORIS_ADDRESSES} addresses x {SLOWLORIS_PER_ADDRESS}, "
+          f"reopened a second after the server closes them): {attack['slowloris']}")
     print(f"Event streams ({STREAM_ADDRESSES} addresses x {STREAMS_PER_ADDRESS}): {attack['streams']}")
     print(f"Listing scans ({SCANNERS} clients): {attack['scans']}")
     print(f"RSS 12 s after the attack: {settled:.0f} MB")

@@ -104,6 +104,25 @@ pub struct Settings {
     /// refetches), so no stream is held for ever.
     #[arg(long, env = "CI_DASHBOARD_STREAM_LIFETIME", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub stream_lifetime: u64,
+    /// Anonymous requests per second each client address may make on
+    /// average (0: no limit); over it, 429 with Retry-After. Static files,
+    /// probes and token-authenticated posts do not count.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_READ_RATE_LIMIT",
+        default_value_t = 20,
+        global = true
+    )]
+    pub read_rate_limit: u32,
+    /// Anonymous requests a client address may make at once before the
+    /// read rate limit applies.
+    #[arg(
+        long,
+        env = "CI_DASHBOARD_READ_BURST",
+        default_value_t = 100,
+        global = true
+    )]
+    pub read_burst: u32,
     /// Log format on stderr; RUST_LOG sets the level.
     #[arg(long, value_enum, env = "CI_DASHBOARD_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

@@ -15,12 +15,12 @@ use tokio::sync::watch;
 
 use crate::config::{Settings, StoreKind};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
-use crate::http::metrics;
-use crate::http::ratelimit::TokenLimiter;
+use crate::http::ratelimit::{AddressLimiter, TokenLimiter};
 use crate::http::router::router;
 use crate::http::serve::{serve, ConnectionLimits};
 use crate::http::slots::Slots;
 use crate::http::state::AppState;
+use crate::http::{fanout, metrics};
 use crate::queries::Views;
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
@@ -103,7 +103,7 @@ impl Application {
             .hash_files(asset_hashes_exist())
             .build();
         let views = Views {
-            store,
+            store: store.clone(),
             default_branch: settings.default_branch.clone(),
             release,
             repository: settings.repository.clone(),
@@ -117,7 +117,19 @@ impl Application {
                 settings.max_connections_per_client as usize,
             ),
         };
+        let readers =
+            AddressLimiter::new(settings.read_rate_limit, settings.read_burst).map(Arc::new);
+        if let Some(readers) = readers.clone() {
+            tokio::spawn(async move {
+                let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    every_minute.tick().await;
+                    readers.forget_idle();
+                }
+            });
+        }
         let state = AppState {
+            cell_changes: fanout::fan_out(&store),
             streams: Slots::new(
                 "event_streams",
                 settings.max_streams as usize,
@@ -131,6 +143,7 @@ impl Application {
                 settings.build_rate_limit,
             )
             .map(Arc::new),
+            readers: readers.clone(),
             tokens: Arc::default(),
             settings: Arc::new(settings),
             shutdown,

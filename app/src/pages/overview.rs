@@ -144,7 +144,7 @@ async fn follow_stream(
     let Ok(mut source) = EventSource::new(url) else {
         return;
     };
-    let (Ok(ready), Ok(cells)) = (source.subscribe("ready"), source.subscribe("cell")) else {
+    let (Ok(ready), Ok(cells)) = (source.subscribe("ready"), source.subscribe("cells")) else {
         return;
     };
     let mut events = futures::stream::select(ready, cells);
@@ -161,12 +161,16 @@ async fn follow_stream(
                 connected.set(true);
             }
             Ok((_, message)) => {
-                let cell = message
+                let cells = message
                     .data()
                     .as_string()
-                    .and_then(|data| serde_json::from_str::<Cell>(&data).ok());
-                if let Some(cell) = cell {
-                    live.update(|m| *m = m.with_cell(cell));
+                    .and_then(|data| serde_json::from_str::<Vec<Cell>>(&data).ok());
+                if let Some(cells) = cells {
+                    live.update(|m| {
+                        for cell in cells {
+                            *m = m.with_cell(cell);
+                        }
+                    });
                 }
             }
             Err(_) if source.state() == State::Closed => break,

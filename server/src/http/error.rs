@@ -34,6 +34,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("too many posts or builds with this token; retry after {0} s")]
     RateLimited(u64),
+    #[error("too many requests from your address; retry after {0} s")]
+    ReadsLimited(u64),
     #[error("the server holds its maximum of {0}; retry after {RETRY_AFTER_SECS} s")]
     Full(&'static str),
     #[error("too many {0} from your address; retry after {RETRY_AFTER_SECS} s")]
@@ -87,8 +89,17 @@ impl ApiError {
 
     /// Over a rate limit: retry after `wait`, in whole seconds, at least one.
     pub fn rate_limited(wait: std::time::Duration) -> Self {
-        ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
+        ApiError::RateLimited(whole_seconds(wait))
     }
+
+    /// An address over its anonymous request budget.
+    pub fn reads_limited(wait: std::time::Duration) -> Self {
+        ApiError::ReadsLimited(whole_seconds(wait))
+    }
+}
+
+fn whole_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 impl From<QueryError> for ApiError {
@@ -106,7 +117,7 @@ impl IntoResponse for ApiError {
         let (status, field, index) = match &self {
             ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, e.field.clone(), e.index),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, None),
-            ApiError::RateLimited(_) | ApiError::ClientFull(_) => {
+            ApiError::RateLimited(_) | ApiError::ReadsLimited(_) | ApiError::ClientFull(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, None, None)
             }
             ApiError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, None, None),
@@ -143,7 +154,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static(RETRY_AFTER_SECS),
                 );
             }
-            ApiError::RateLimited(seconds) => {
+            ApiError::RateLimited(seconds) | ApiError::ReadsLimited(seconds) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod fanout;
 pub mod metrics;
 pub mod pages;
 pub mod ratelimit;

@@ -1,6 +1,9 @@
-//! Per-token ingestion rate limit: a runaway CI loop with one token cannot
-//! starve the other posters or the store.
+//! Rate limits. Per token on ingestion: a runaway CI loop with one token
+//! cannot starve the other posters or the store. Per client address on
+//! everything anonymous: one address scanning listings cannot take the CPU
+//! that CI posts and other readers need.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -65,6 +68,52 @@ impl TokenLimiter {
     }
 }
 
+type ByAddress = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+
+pub struct AddressLimiter {
+    limiter: ByAddress,
+    clock: DefaultClock,
+}
+
+/// An IPv6 client usually holds a whole /64: it counts as one address.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::from(segments)
+        }
+    }
+}
+
+impl AddressLimiter {
+    /// `per_second` requests per address on average, in bursts of `burst`;
+    /// `None` when `per_second` is 0 (no limit).
+    pub fn new(per_second: u32, burst: u32) -> Option<Self> {
+        let rate = NonZeroU32::new(per_second)?;
+        let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+        Some(AddressLimiter {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// `Err` with how long to wait when the address is over its limit.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.limiter
+            .check_key(&client_key(ip))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Forgets addresses whose budget is full again, so the table holds
+    /// only recent clients.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +127,22 @@ mod tests {
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
         assert!(limiter.check("lab").is_ok());
         assert!(TokenLimiter::new(0, 10, 0).is_none());
+    }
+
+    #[test]
+    fn each_address_has_its_own_budget_and_a_v6_client_is_its_64() {
+        let limiter = AddressLimiter::new(1, 2).unwrap();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(limiter.check(a).is_ok() && limiter.check(a).is_ok());
+        assert!(limiter.check(a).is_err());
+        assert!(limiter.check("10.0.0.2".parse().unwrap()).is_ok());
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(limiter.check(v6("2001:db8::1")).is_ok());
+        assert!(limiter.check(v6("2001:db8::ffff:2")).is_ok());
+        assert!(limiter.check(v6("2001:db8::3:3")).is_err(), "same /64");
+        assert!(limiter.check(v6("2001:db8:0:1::1")).is_ok());
+        limiter.forget_idle();
+        assert!(AddressLimiter::new(0, 10).is_none());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use super::error::ApiError;
 use super::state::AppState;
 use super::{api, events, metrics};
 
@@ -49,6 +50,10 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_anonymous,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(cache_static))
         // Pages set their own policy with a per-response nonce; everything
@@ -80,6 +85,31 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// Anonymous requests count against their address's budget; static files,
+/// probes and posts (limited per token) do not.
+async fn limit_anonymous(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    let exempt = request.method() == axum::http::Method::POST && path == "/api/v1/builds"
+        || path.starts_with("/pkg/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg");
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let (false, Some(limiter), Some(client)) = (exempt, &state.readers, client) {
+        if let Err(wait) = limiter.check(client) {
+            crate::http::metrics::refused("request", "client");
+            return ApiError::reads_limited(wait).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Hashed site files never change under their name: cache them for a

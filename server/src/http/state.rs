@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use tokio::sync::watch;
 
 use super::auth::TokenCache;
-use super::ratelimit::TokenLimiter;
+use super::fanout::CellChange;
+use super::ratelimit::{AddressLimiter, TokenLimiter};
 use super::slots::Slots;
 use crate::config::Settings;
 use crate::queries::Views;
@@ -20,8 +21,12 @@ pub struct AppState {
     /// Turns true when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
     pub limiter: Option<Arc<TokenLimiter>>,
+    /// Anonymous requests per client address.
+    pub readers: Option<Arc<AddressLimiter>>,
     /// The stored tokens, as posts check them.
     pub tokens: Arc<TokenCache>,
+    /// Cell changes, serialized once, for the event streams.
+    pub cell_changes: tokio::sync::broadcast::Sender<Arc<CellChange>>,
     /// Live event streams held open.
     pub streams: Arc<Slots>,
 }

@@ -126,8 +126,11 @@ impl Cursor {
         format!("{}:{}", self.started_at.timestamp_micros(), self.id)
     }
 
+    /// A cursor this server could have issued: a time and a valid build id
+    /// (so its length is bounded too).
     pub fn decode(text: &str) -> Option<Self> {
         let (micros, id) = text.split_once(':')?;
+        crate::domain::ids::check_build_id(id).ok()?;
         Some(Cursor {
             started_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
             id: id.to_string(),

@@ -392,7 +392,7 @@ async fn open_pages_receive_cell_changes_of_their_branch() {
     assert_eq!(status, StatusCode::CREATED);
     let id = body["ids"][0].as_str().unwrap();
 
-    let event = await_event(events, "event: cell", std::time::Duration::from_secs(5)).await;
+    let event = await_event(events, "event: cells", std::time::Duration::from_secs(5)).await;
     assert!(event.contains(r#""branch":"master""#), "{event}");
     assert!(event.contains(&format!(r#""id":"{id}""#)), "{event}");
     assert!(event.contains(r#""result":"fail""#), "{event}");

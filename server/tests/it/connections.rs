@@ -193,3 +193,43 @@ async fn event_streams_end_after_their_lifetime_and_tell_the_browser_when_to_ret
     assert!(body.contains("event: ready"), "{body}");
     assert!(body.contains("retry: 2000"), "{body}");
 }
+
+#[tokio::test]
+async fn anonymous_requests_are_limited_per_address_but_probes_and_posts_are_not() {
+    let (app, _dir) = spawn_flags(&["--read-rate-limit=1", "--read-burst=2"]).await;
+    let scanner = client_from("127.0.0.2");
+    let get =
+        |client: &reqwest::Client, path: &str| client.get(format!("{}{path}", app.url)).send();
+    for _ in 0..2 {
+        assert_eq!(
+            get(&scanner, "/api/v1/health").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let limited = get(&scanner, "/api/v1/builds").await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("your address"),
+        "{body}"
+    );
+    assert_eq!(
+        get(&scanner, "/healthz").await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Others, and CI posts from the same address, are not affected.
+    let other = client_from("127.0.0.3");
+    assert_eq!(
+        get(&other, "/api/v1/health").await.unwrap().status(),
+        StatusCode::OK
+    );
+    let post = scanner
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&app.token)
+        .json(&build("arm64", "pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::CREATED);
+}

@@ -339,3 +339,44 @@ async fn an_absurd_history_window_is_refused() {
     let body = resp.text().await.unwrap();
     assert!(body.contains("days must be from 1 to 366"), "{body}");
 }
+
+/// Over-long or malformed query parameters are a 400 naming the parameter,
+/// whatever the route.
+#[tokio::test]
+async fn absurd_query_parameters_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let long = "a".repeat(10_000);
+    let cases = [
+        (format!("/api/v1/builds?cursor=1:{long}"), "cursor"),
+        ("/api/v1/builds?cursor=1:a%20b".to_string(), "cursor"),
+        (format!("/api/v1/builds?branch={long}"), "branch"),
+        (
+            format!("/api/v1/builds?result=pass&component={long}"),
+            "component",
+        ),
+        (
+            "/api/v1/builds?limit=99999999999999999999".to_string(),
+            "limit",
+        ),
+        (format!("/api/v1/health?branch={long}"), "branch"),
+        (format!("/api/v1/commits/{long}"), "sha"),
+        (format!("/api/v1/events?branch={long}"), "branch"),
+    ];
+    for (path, field) in cases {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            &path[..60.min(path.len())]
+        );
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["field"], field, "{body}");
+    }
+}
