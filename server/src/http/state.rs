@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use tokio::sync::watch;
 
 use super::auth::TokenCache;
-use super::fanout::CellChange;
+use super::fanout::Batch;
 use super::ratelimit::{AddressLimiter, TokenLimiter};
 use super::slots::Slots;
 use crate::config::Settings;
@@ -25,8 +25,8 @@ pub struct AppState {
     pub readers: Option<Arc<AddressLimiter>>,
     /// The stored tokens, as posts check them.
     pub tokens: Arc<TokenCache>,
-    /// Cell changes, serialized once, for the event streams.
-    pub cell_changes: tokio::sync::broadcast::Sender<Arc<CellChange>>,
+    /// Cell changes, gathered and serialized once, for the event streams.
+    pub cell_changes: tokio::sync::broadcast::Sender<Arc<Batch>>,
     /// Live event streams held open.
     pub streams: Arc<Slots>,
 }

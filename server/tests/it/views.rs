@@ -332,7 +332,7 @@ async fn branches_with_url_characters_are_reachable_everywhere() {
         }
     };
     let overview = get(format!("/?branch={}", app::model::encoded(branch))).await;
-    assert_eq!(overview.0, StatusCode::OK);
+    assert_eq!(overview.0, StatusCode::OK, "{}", overview.1);
     let cell = app::model::CellId::new(branch, "agw", "arm64", "bazel-build");
     let link = cell.history_path();
     // The overview links to the history page in exactly this form.
