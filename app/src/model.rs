@@ -816,6 +816,39 @@ pub struct ReleaseSummary {
     pub blockers: usize,
 }
 
+/// One cell of a branch: component, architecture and build type.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CellKey {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    Open,
+    Resolved,
+}
+
+/// A breakage on a watched branch: cells whose red streaks began at the
+/// same commit and reached the opening threshold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub branch: String,
+    pub state: IncidentState,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Every cell that joined, in the order they did.
+    pub cells: Vec<CellKey>,
+    /// The cells still red; the incident resolves when none is.
+    pub red: Vec<CellKey>,
+    pub first_bad_commit: String,
+    /// The commit of the last pass before the streak, of the first cell.
+    pub last_good_commit: Option<String>,
+}
+
 /// One build as validated at ingestion, stored, and listed on history
 /// pages and by `GET /api/v1/builds`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

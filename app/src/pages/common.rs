@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::use_url;
 
 use crate::error::DashboardError;
 use crate::model::{short_sha, BuildResult};
@@ -62,10 +62,11 @@ pub fn minutes(m: f64) -> String {
 /// query map decodes values twice, so a branch named `a%2Fb` would read as
 /// `a/b`.)
 pub fn use_query_param(name: &'static str) -> Memo<Option<String>> {
-    let search = use_location().search;
+    // The URL the router matched: its path and query change together.
+    let url = use_url();
     Memo::new(move |_| {
-        search.with(|search| {
-            form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
+        url.with(|url| {
+            form_urlencoded::parse(url.search().trim_start_matches('?').as_bytes())
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.into_owned())
         })

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Timelike, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{hooks::use_navigate, params::ParamsMap};
+use leptos_router::hooks::use_navigate;
 
 use super::common::{use_query_param, ErrorNotice};
 use crate::api::get_health;
-use crate::model::{ago, BuildResult, BuildSummary, Cell, HealthMatrix};
+use crate::model::{ago, encoded, BuildResult, BuildSummary, Cell, HealthMatrix};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -112,8 +112,8 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
 fn follow_changes(branch: String, live: RwSignal<HealthMatrix>, connected: RwSignal<bool>) {
     use futures::future::{AbortHandle, Abortable};
 
-    let query: ParamsMap = [("branch", branch.clone())].into_iter().collect();
-    let url = format!("/api/v1/events{}", query.to_query_string());
+    // Not the router's ParamsMap: it decodes values as they go in.
+    let url = format!("/api/v1/events?branch={}", encoded(&branch));
     let (abort, registration) = AbortHandle::new_pair();
     on_cleanup(move || abort.abort());
     leptos::task::spawn_local(async move {
@@ -219,10 +219,8 @@ fn BranchSelector(current: String, branches: Vec<String>) -> impl IntoView {
                 id="branch"
                 name="branch"
                 on:change=move |ev| {
-                    let query: ParamsMap = [("branch", event_target_value(&ev))]
-                        .into_iter()
-                        .collect();
-                    navigate(&format!("/{}", query.to_query_string()), Default::default());
+                    let branch = encoded(&event_target_value(&ev));
+                    navigate(&format!("/?branch={branch}"), Default::default());
                 }
             >
                 {options}

@@ -1,0 +1,268 @@
+//! Incidents, Magma's on-call procedure (p017) as rules: on a watched
+//! branch, a cell whose red streak reaches `failures_to_open` consecutive
+//! failures opens an incident (infrastructure errors and cancellations
+//! neither count nor break a streak: the cell's streak already says so).
+//! Cells whose streaks began at the same commit are one incident; it
+//! resolves when all its cells pass again. An incident's id comes from its
+//! branch and first bad commit, so the same breakage seen again, by any
+//! server, is the same incident.
+
+use app::model::{Cell, CellKey, Incident, IncidentState};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use wildmatch::WildMatch;
+
+/// Which branches are watched and when a streak opens an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRules {
+    watch: Vec<String>,
+    pub failures_to_open: u32,
+}
+
+/// The `[incidents]` part of the notification config, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentConfig {
+    pub watch: Option<Vec<String>>,
+    pub failures_to_open: Option<u32>,
+}
+
+impl IncidentRules {
+    /// Without a `watch` list: the default branch and release branches.
+    pub fn new(config: IncidentConfig, default_branch: &str, release_branches: &str) -> Self {
+        IncidentRules {
+            watch: config
+                .watch
+                .unwrap_or_else(|| vec![default_branch.to_string(), release_branches.to_string()]),
+            failures_to_open: config.failures_to_open.unwrap_or(3).max(1),
+        }
+    }
+
+    pub fn watches(&self, branch: &str) -> bool {
+        self.watch.iter().any(|w| WildMatch::new(w).matches(branch))
+    }
+}
+
+pub fn incident_id(branch: &str, first_bad_commit: &str) -> String {
+    let digest = Sha256::digest(format!("{branch}\n{first_bad_commit}").as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// What one cell's move does to one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The cell is red in the incident (opening it if needed).
+    Red {
+        id: String,
+        branch: String,
+        cell: CellKey,
+        first_bad_commit: String,
+        last_good_commit: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The cell is no longer red in the incident.
+    Cleared {
+        id: String,
+        cell: CellKey,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Change {
+    pub fn id(&self) -> &str {
+        match self {
+            Change::Red { id, .. } | Change::Cleared { id, .. } => id,
+        }
+    }
+}
+
+fn key(cell: &Cell) -> CellKey {
+    CellKey {
+        component: cell.component.clone(),
+        arch: cell.arch.clone(),
+        build_type: cell.build_type.clone(),
+    }
+}
+
+/// The first bad commit of a cell in incident, if it is in one.
+fn breakage<'a>(rules: &IncidentRules, cell: Option<&'a Cell>) -> Option<&'a str> {
+    let streak = cell?.streak.as_ref()?;
+    (streak.builds >= rules.failures_to_open).then_some(streak.since.commit.as_str())
+}
+
+/// The incident changes of a cell moving from `before` to `after`.
+pub fn changes(
+    rules: &IncidentRules,
+    before: Option<&Cell>,
+    after: &Cell,
+    at: DateTime<Utc>,
+) -> Vec<Change> {
+    if !rules.watches(&after.branch) {
+        return Vec::new();
+    }
+    let (was, is) = (breakage(rules, before), breakage(rules, Some(after)));
+    if was == is {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if let Some(commit) = was {
+        out.push(Change::Cleared {
+            id: incident_id(&after.branch, commit),
+            cell: key(after),
+            at,
+        });
+    }
+    if let Some(commit) = is {
+        let last_good = after.last_pass.clone().flatten().map(|b| b.commit);
+        out.push(Change::Red {
+            id: incident_id(&after.branch, commit),
+            branch: after.branch.clone(),
+            cell: key(after),
+            first_bad_commit: commit.to_string(),
+            last_good_commit: last_good,
+            at,
+        });
+    }
+    out
+}
+
+/// The incident after a change: the one read-modify-write step both stores
+/// run atomically.
+pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
+    match change {
+        Change::Red {
+            id,
+            branch,
+            cell,
+            first_bad_commit,
+            last_good_commit,
+            at,
+        } => {
+            let mut incident = incident.unwrap_or_else(|| Incident {
+                id: id.clone(),
+                branch: branch.clone(),
+                state: IncidentState::Open,
+                opened_at: *at,
+                resolved_at: None,
+                cells: Vec::new(),
+                red: Vec::new(),
+                first_bad_commit: first_bad_commit.clone(),
+                last_good_commit: last_good_commit.clone(),
+            });
+            if !incident.cells.contains(cell) {
+                incident.cells.push(cell.clone());
+            }
+            if !incident.red.contains(cell) {
+                incident.red.push(cell.clone());
+            }
+            // The same breakage red again (a flaky fix) reopens it.
+            incident.state = IncidentState::Open;
+            incident.resolved_at = None;
+            if incident.last_good_commit.is_none() {
+                incident.last_good_commit.clone_from(last_good_commit);
+            }
+            Some(incident)
+        }
+        Change::Cleared { cell, at, .. } => {
+            let mut incident = incident?;
+            incident.red.retain(|c| c != cell);
+            if incident.red.is_empty() && incident.state == IncidentState::Open {
+                incident.state = IncidentState::Resolved;
+                incident.resolved_at = Some(*at);
+            }
+            Some(incident)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{BuildResult, BuildSummary, CellId, FailStreak};
+    use chrono::TimeZone;
+
+    fn rules() -> IncidentRules {
+        IncidentRules::new(IncidentConfig::default(), "master", "v*")
+    }
+
+    fn summary(commit: &str, result: BuildResult) -> BuildSummary {
+        BuildSummary {
+            id: format!("{commit}-{}", result.as_str()),
+            repository: "magma/magma".into(),
+            commit: commit.into(),
+            pr: None,
+            result,
+            started_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            finished_at: None,
+            url: None,
+        }
+    }
+
+    fn cell(branch: &str, arch: &str, streak: Option<(&str, u32)>) -> Cell {
+        let mut cell = CellId::new(branch, "agw", arch, "bazel").empty_cell();
+        cell.last_pass = Some(Some(summary("good", BuildResult::Pass)));
+        cell.streak = streak.map(|(commit, builds)| FailStreak {
+            since: summary(commit, BuildResult::Fail),
+            builds,
+        });
+        cell
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 0, minute, 0).unwrap()
+    }
+
+    fn run(steps: &[(Option<Cell>, Cell)]) -> Option<Incident> {
+        let mut incident = None;
+        for (i, (before, after)) in steps.iter().enumerate() {
+            for change in changes(&rules(), before.as_ref(), after, at(i as u32)) {
+                incident = apply(incident, &change);
+            }
+        }
+        incident
+    }
+
+    #[test]
+    fn the_third_failure_opens_and_the_pass_resolves() {
+        let two = cell("master", "arm64", Some(("bad", 2)));
+        let three = cell("master", "arm64", Some(("bad", 3)));
+        assert!(changes(&rules(), None, &two, at(0)).is_empty(), "2 < 3");
+        let opened = run(&[(Some(two.clone()), three.clone())]).unwrap();
+        assert_eq!(opened.id, incident_id("master", "bad"));
+        assert_eq!(opened.state, IncidentState::Open);
+        assert_eq!((opened.first_bad_commit.as_str(), opened.last_good_commit.as_deref()), ("bad", Some("good")));
+        let four = cell("master", "arm64", Some(("bad", 4)));
+        assert!(changes(&rules(), Some(&three), &four, at(1)).is_empty(), "no duplicate");
+        let green = cell("master", "arm64", None);
+        let resolved = run(&[(Some(two), three.clone()), (Some(four), green)]).unwrap();
+        assert_eq!((resolved.state, resolved.resolved_at), (IncidentState::Resolved, Some(at(1))));
+    }
+
+    #[test]
+    fn cells_broken_by_one_commit_share_an_incident_until_all_pass() {
+        let (arm, amd) = (cell("v1.9", "arm64", Some(("bad", 3))), cell("v1.9", "amd64", Some(("bad", 3))));
+        let incident = run(&[
+            (None, arm.clone()),
+            (None, amd.clone()),
+            (Some(arm), cell("v1.9", "arm64", None)),
+        ])
+        .unwrap();
+        assert_eq!(incident.cells.len(), 2);
+        assert_eq!(incident.state, IncidentState::Open, "amd64 still red");
+        assert_eq!(incident.red.len(), 1);
+    }
+
+    #[test]
+    fn unwatched_branches_and_other_breakages_stay_apart() {
+        assert!(changes(&rules(), None, &cell("feature/x", "arm64", Some(("bad", 9))), at(0)).is_empty());
+        let moved = changes(
+            &rules(),
+            Some(&cell("master", "arm64", Some(("bad", 3)))),
+            &cell("master", "arm64", Some(("worse", 3))),
+            at(0),
+        );
+        assert_eq!(moved.len(), 2, "cleared in one, red in the other: {moved:?}");
+        assert_ne!(moved[0].id(), moved[1].id());
+    }
+}
