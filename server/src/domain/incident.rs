@@ -231,17 +231,32 @@ mod tests {
         let opened = run(&[(Some(two.clone()), three.clone())]).unwrap();
         assert_eq!(opened.id, incident_id("master", "bad"));
         assert_eq!(opened.state, IncidentState::Open);
-        assert_eq!((opened.first_bad_commit.as_str(), opened.last_good_commit.as_deref()), ("bad", Some("good")));
+        assert_eq!(
+            (
+                opened.first_bad_commit.as_str(),
+                opened.last_good_commit.as_deref()
+            ),
+            ("bad", Some("good"))
+        );
         let four = cell("master", "arm64", Some(("bad", 4)));
-        assert!(changes(&rules(), Some(&three), &four, at(1)).is_empty(), "no duplicate");
+        assert!(
+            changes(&rules(), Some(&three), &four, at(1)).is_empty(),
+            "no duplicate"
+        );
         let green = cell("master", "arm64", None);
         let resolved = run(&[(Some(two), three.clone()), (Some(four), green)]).unwrap();
-        assert_eq!((resolved.state, resolved.resolved_at), (IncidentState::Resolved, Some(at(1))));
+        assert_eq!(
+            (resolved.state, resolved.resolved_at),
+            (IncidentState::Resolved, Some(at(1)))
+        );
     }
 
     #[test]
     fn cells_broken_by_one_commit_share_an_incident_until_all_pass() {
-        let (arm, amd) = (cell("v1.9", "arm64", Some(("bad", 3))), cell("v1.9", "amd64", Some(("bad", 3))));
+        let (arm, amd) = (
+            cell("v1.9", "arm64", Some(("bad", 3))),
+            cell("v1.9", "amd64", Some(("bad", 3))),
+        );
         let incident = run(&[
             (None, arm.clone()),
             (None, amd.clone()),
@@ -255,14 +270,24 @@ mod tests {
 
     #[test]
     fn unwatched_branches_and_other_breakages_stay_apart() {
-        assert!(changes(&rules(), None, &cell("feature/x", "arm64", Some(("bad", 9))), at(0)).is_empty());
+        assert!(changes(
+            &rules(),
+            None,
+            &cell("feature/x", "arm64", Some(("bad", 9))),
+            at(0)
+        )
+        .is_empty());
         let moved = changes(
             &rules(),
             Some(&cell("master", "arm64", Some(("bad", 3)))),
             &cell("master", "arm64", Some(("worse", 3))),
             at(0),
         );
-        assert_eq!(moved.len(), 2, "cleared in one, red in the other: {moved:?}");
+        assert_eq!(
+            moved.len(),
+            2,
+            "cleared in one, red in the other: {moved:?}"
+        );
         assert_ne!(moved[0].id(), moved[1].id());
     }
 }

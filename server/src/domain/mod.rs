@@ -6,6 +6,7 @@ pub mod field_error;
 pub mod health;
 pub mod history;
 pub mod ids;
+pub mod incident;
 pub mod release;
 pub mod token;
 pub mod validation;

@@ -191,6 +191,68 @@ pub async fn builds_belong_to_the_token_that_posted_them(store: &dyn Store) {
     );
 }
 
+/// Posts report the cells they moved; incidents follow them through the
+/// store's atomic update and its queries.
+pub async fn keeps_incidents(store: &dyn Store) {
+    use crate::domain::incident::{changes, IncidentConfig, IncidentRules};
+    use app::model::IncidentState;
+    let rules = IncidentRules::new(IncidentConfig::default(), "master", "v*");
+    let at = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
+    let mut post = |builds| async {
+        let outcome = store.ingest(builds).await.unwrap();
+        let mut last = None;
+        for moved in &outcome.moves {
+            for change in changes(&rules, moved.before.as_ref(), &moved.after, at) {
+                last = store.update_incident(&change).await.unwrap();
+            }
+        }
+        last
+    };
+    post(vec![build("ok", AGW_ARM, 0, BuildResult::Pass)]).await;
+    assert_eq!(
+        post(vec![build("f1", AGW_ARM, 1, BuildResult::Fail)]).await,
+        None
+    );
+    post(vec![build("f2", AGW_ARM, 2, BuildResult::Fail)]).await;
+    let opened = post(vec![build("f3", AGW_ARM, 3, BuildResult::Fail)])
+        .await
+        .unwrap();
+    assert_eq!(opened.state, IncidentState::Open);
+    assert_eq!(opened.first_bad_commit, format!("{:0>40}", 1));
+    assert_eq!(opened.last_good_commit, Some(format!("{:0>40}", 0)));
+    assert_eq!(
+        store.incident(&opened.id).await.unwrap(),
+        Some(opened.clone())
+    );
+    assert_eq!(
+        store.incidents(Some("master"), true, 10).await.unwrap(),
+        [opened.clone()]
+    );
+    assert_eq!(
+        store.incidents(None, true, 10).await.unwrap(),
+        [opened.clone()]
+    );
+    assert!(store
+        .incidents(Some("v1.9"), false, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let resolved = post(vec![build("p", AGW_ARM, 4, BuildResult::Pass)])
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved.state, resolved.resolved_at),
+        (IncidentState::Resolved, Some(at))
+    );
+    assert!(store
+        .incidents(Some("master"), true, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.incidents(None, false, 10).await.unwrap(), [resolved]);
+}
+
 pub async fn batches_are_all_or_nothing(store: &dyn Store) {
     store
         .ingest(vec![build("a", AGW_ARM, 1, BuildResult::Pass)])
@@ -582,6 +644,7 @@ macro_rules! conformance_suite {
             late_arrivals_do_not_overwrite,
             replays_are_no_ops_and_updates_apply,
             builds_belong_to_the_token_that_posted_them,
+            keeps_incidents,
             batches_are_all_or_nothing,
             lists_branches,
             many_builds_in_one_cell,

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::model::{BuildResult, BuildSummary, Cell};
+use crate::domain::incident::{self, Change};
+use app::model::{BuildResult, BuildSummary, Cell, Incident, IncidentState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -80,6 +81,15 @@ CREATE TABLE IF NOT EXISTS versions (
     commit_sha TEXT NOT NULL,
     PRIMARY KEY (branch, version, commit_sha)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    branch TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    opened_at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_branch ON incidents (branch, opened_at);
+CREATE INDEX IF NOT EXISTS open_incidents ON incidents (open, opened_at);
 CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -468,6 +478,15 @@ fn list_builds(
     Ok(rows)
 }
 
+fn get_incident(conn: &Connection, id: &str) -> Result<Option<Incident>, StoreError> {
+    let doc: Option<String> = conn
+        .prepare_cached("SELECT doc FROM incidents WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    doc.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
 fn get_cell(conn: &Connection, id: &CellId) -> Result<Option<Cell>, StoreError> {
     let state: Option<String> = conn
         .prepare_cached(
@@ -722,6 +741,81 @@ impl Store for EmbeddedStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Cell> {
         self.events.subscribe()
+    }
+
+    async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError> {
+        let change = change.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stored = get_incident(&tx, change.id())?;
+            let next = incident::apply(stored, &change);
+            if let Some(incident) = &next {
+                let doc = serde_json::to_string(incident)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO incidents (id, branch, open, opened_at, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        incident.id,
+                        incident.branch,
+                        incident.state == IncidentState::Open,
+                        micros(incident.opened_at),
+                        doc
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| get_incident(conn, &id)).await
+    }
+
+    async fn incidents(
+        &self,
+        branch: Option<&str>,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let branch = branch.map(str::to_string);
+        self.read(move |conn| {
+            // Each shape of the question has its index.
+            let (sql, args): (&str, Vec<rusqlite::types::Value>) = match (&branch, open_only) {
+                (Some(b), false) => (
+                    "SELECT doc FROM incidents WHERE branch = ?1 ORDER BY opened_at DESC LIMIT ?2",
+                    vec![b.clone().into()],
+                ),
+                (Some(b), true) => (
+                    "SELECT doc FROM incidents WHERE branch = ?1 AND open = 1
+                     ORDER BY opened_at DESC LIMIT ?2",
+                    vec![b.clone().into()],
+                ),
+                (None, true) => (
+                    "SELECT doc FROM incidents WHERE open = 1 ORDER BY opened_at DESC LIMIT ?1",
+                    vec![],
+                ),
+                (None, false) => (
+                    "SELECT doc FROM incidents ORDER BY opened_at DESC LIMIT ?1",
+                    vec![],
+                ),
+            };
+            let mut args = args;
+            args.push((limit as i64).into());
+            let mut stmt = conn.prepare_cached(sql)?;
+            let docs = stmt
+                .query_map(rusqlite::params_from_iter(args), |row| {
+                    row.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            docs.iter()
+                .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .collect()
+        })
+        .await
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate};
+use crate::domain::incident::{self, Change};
+use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate, Incident, IncidentState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firestore::errors::{BackoffError, FirestoreError};
@@ -35,6 +36,7 @@ const COMMITS: &str = "commits";
 const VERSIONS: &str = "versions";
 const BRANCHES: &str = "branches";
 const TOKENS: &str = "tokens";
+const INCIDENTS: &str = "incidents";
 
 const CELLS_TARGET: FirestoreListenerTarget = FirestoreListenerTarget::new(1);
 
@@ -245,6 +247,31 @@ struct VersionDoc {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct BranchDoc {
     branch: String,
+}
+
+/// An incident: the fields its queries filter and order on, and the
+/// incident itself as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IncidentDoc {
+    branch: String,
+    open: bool,
+    opened_at: SystemTime,
+    doc: String,
+}
+
+impl IncidentDoc {
+    fn of(incident: &Incident) -> Result<Self, StoreError> {
+        Ok(IncidentDoc {
+            branch: incident.branch.clone(),
+            open: incident.state == IncidentState::Open,
+            opened_at: incident.opened_at.into(),
+            doc: serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    fn incident(&self) -> Result<Incident, StoreError> {
+        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -868,6 +895,84 @@ impl Store for FirestoreStore {
             .collect();
         tokens.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(tokens)
+    }
+
+    async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError> {
+        let change = Arc::new(change.clone());
+        let next = self
+            .db
+            .run_transaction(|db, tx| {
+                let change = change.clone();
+                async move {
+                    let stored: Option<IncidentDoc> = db
+                        .fluent()
+                        .select()
+                        .by_id_in(INCIDENTS)
+                        .obj()
+                        .one(change.id())
+                        .await
+                        .map_err(|e| in_transaction(e.into()))?;
+                    let stored = stored
+                        .map(|d| d.incident())
+                        .transpose()
+                        .map_err(in_transaction)?;
+                    let next = incident::apply(stored, &change);
+                    if let Some(incident) = &next {
+                        db.fluent()
+                            .update()
+                            .in_col(INCIDENTS)
+                            .document_id(&incident.id)
+                            .object(&IncidentDoc::of(incident).map_err(in_transaction)?)
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                    }
+                    Ok::<_, BackoffError<StoreError>>(next)
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(next)
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let doc: Option<IncidentDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(INCIDENTS)
+            .obj()
+            .one(id)
+            .await?;
+        doc.map(|d| d.incident()).transpose()
+    }
+
+    async fn incidents(
+        &self,
+        branch: Option<&str>,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let branch = branch.map(str::to_string);
+        let docs: Vec<IncidentDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(INCIDENTS)
+            .filter(move |q| {
+                q.for_all([
+                    branch.clone().and_then(|b| q.field("branch").eq(b)),
+                    open_only.then(|| q.field("open").eq(true)).flatten(),
+                ])
+            })
+            .order(|o| o.fields([o.field("opened_at").desc()]))
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        counted(&self.reads, docs)
+            .iter()
+            .map(IncidentDoc::incident)
+            .collect()
     }
 
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {

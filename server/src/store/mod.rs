@@ -9,12 +9,13 @@ pub mod plan;
 pub mod walk;
 
 pub use app::model::CellId;
-use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate};
+use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate, Incident};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::domain::field_error::FieldError;
+use crate::domain::incident::Change;
 pub use crate::domain::token::TokenRecord;
 use app::model::Build;
 
@@ -55,6 +56,14 @@ pub struct IngestOutcome {
     pub ids: Vec<String>,
     /// False when every build was an identical replay.
     pub changed: bool,
+    /// The cells the post moved, as they were before it and are now.
+    pub moves: Vec<CellMove>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellMove {
+    pub before: Option<Cell>,
+    pub after: Cell,
 }
 
 /// Filters of a build listing; every field narrows it.
@@ -234,6 +243,21 @@ pub trait Store: Send + Sync + 'static {
     /// Every change of a health cell after it is committed, by this server
     /// or, where the store is shared, by any other.
     fn subscribe(&self) -> broadcast::Receiver<Cell>;
+
+    /// Applies `change` to its incident atomically (read, change, write)
+    /// and returns the incident as stored after it.
+    async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError>;
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+
+    /// Incidents newest first: of one branch or all, open ones or all, at
+    /// most `limit`.
+    async fn incidents(
+        &self,
+        branch: Option<&str>,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError>;
 
     /// Whether the store takes reads and writes: what `/readyz` answers.
     async fn ready(&self) -> Result<(), StoreError> {

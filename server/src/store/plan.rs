@@ -10,7 +10,7 @@ use app::model::Cell;
 use chrono::{DateTime, Utc};
 
 use super::walk::{self, CellHistory};
-use super::{identity_conflict, CellId, IngestOutcome, Poster, StoreError};
+use super::{identity_conflict, CellId, CellMove, IngestOutcome, Poster, StoreError};
 use crate::domain::health::{self, Step};
 use app::model::Build;
 
@@ -92,9 +92,10 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
         }
         changed.push(build.clone());
     }
-    let outcome = IngestOutcome {
+    let mut outcome = IngestOutcome {
         ids: builds.into_iter().map(|b| b.id).collect(),
         changed: !changed.is_empty(),
+        moves: Vec::new(),
     };
 
     let mut keys: Vec<CellId> = changed.iter().map(Build::cell).collect();
@@ -105,6 +106,7 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
     } else {
         reads.stored_cells(&keys).await?
     };
+    let before = cells.clone();
     let new_cells: HashSet<CellId> = keys
         .iter()
         .filter(|k| !cells.contains_key(*k))
@@ -152,6 +154,13 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
         .filter_map(|(id, cell)| dirty.contains(&id).then_some(cell))
         .collect();
     cells.sort_by_key(Cell::id);
+    outcome.moves = cells
+        .iter()
+        .map(|after| CellMove {
+            before: before.get(&after.id()).cloned(),
+            after: after.clone(),
+        })
+        .collect();
     Ok(Plan {
         outcome,
         commits: commits(&changed),

@@ -356,6 +356,23 @@ impl Store for WritesDown {
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<app::model::Cell> {
         self.0.subscribe()
     }
+    async fn update_incident(
+        &self,
+        _: &server::domain::incident::Change,
+    ) -> Result<Option<app::model::Incident>, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn incident(&self, id: &str) -> Result<Option<app::model::Incident>, StoreError> {
+        self.0.incident(id).await
+    }
+    async fn incidents(
+        &self,
+        branch: Option<&str>,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<app::model::Incident>, StoreError> {
+        self.0.incidents(branch, open_only, limit).await
+    }
 }
 
 #[tokio::test]
