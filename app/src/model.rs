@@ -280,6 +280,9 @@ pub struct HealthMatrix {
     pub components: Vec<String>,
     pub summary: Vec<ArchSummary>,
     pub cells: Vec<Cell>,
+    /// Open incidents of the branch: while there is one, it is frozen.
+    #[serde(default)]
+    pub incidents: Vec<Incident>,
 }
 
 /// The two architectures Magma ships come first; others follow by name.
@@ -334,6 +337,7 @@ impl HealthMatrix {
             components,
             summary,
             cells,
+            incidents: Vec::new(),
         }
     }
 
@@ -351,12 +355,15 @@ impl HealthMatrix {
             Some(slot) => *slot = cell,
             None => cells.push(cell),
         }
-        HealthMatrix::new(
-            self.branch.clone(),
-            self.branches.clone(),
-            cells,
-            self.generated_at,
-        )
+        HealthMatrix {
+            incidents: self.incidents.clone(),
+            ..HealthMatrix::new(
+                self.branch.clone(),
+                self.branches.clone(),
+                cells,
+                self.generated_at,
+            )
+        }
     }
 
     /// Cells of one component on one architecture, ordered by build type.
@@ -847,6 +854,37 @@ pub struct Incident {
     pub first_bad_commit: String,
     /// The commit of the last pass before the streak, of the first cell.
     pub last_good_commit: Option<String>,
+    /// The commits after the last good one up to and including the first
+    /// bad one, newest first, through the posted `parent` chain.
+    #[serde(default)]
+    pub suspects: Vec<Suspect>,
+    /// False when the parent chain broke (or was too long) before reaching
+    /// the last good commit: the suspects are then what is known.
+    #[serde(default)]
+    pub suspects_complete: bool,
+    /// `https://github.com/<repo>/compare/<last good>...<first bad>`.
+    #[serde(default)]
+    pub compare_url: Option<String>,
+}
+
+/// A commit that may have caused an incident, with what builds said of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspect {
+    pub commit: String,
+    pub pr: Option<u64>,
+    pub title: Option<String>,
+    pub author: Option<String>,
+}
+
+/// Whether merges to a branch should wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freeze {
+    pub branch: String,
+    pub frozen: bool,
+    pub reason: Option<String>,
+    /// Open incidents that freeze it.
+    pub incidents: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// One build as validated at ingestion, stored, and listed on history

@@ -145,6 +145,11 @@ pub struct Settings {
     /// Release readiness config (TOML) [default: Magma's, config/release.toml]
     #[arg(long, env = "CI_DASHBOARD_RELEASE_CONFIG", global = true)]
     pub release_config: Option<PathBuf>,
+    /// Incident and notification config (TOML: `watch`, `failures_to_open`)
+    /// [default: watch the default branch and release branches, open at 3
+    /// failures]
+    #[arg(long, env = "CI_DASHBOARD_NOTIFY_CONFIG", global = true)]
+    pub notify_config: Option<PathBuf>,
     /// Directory of the built web assets (cargo leptos build output).
     #[arg(
         long,

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Settings, StoreKind};
+use crate::domain::incident::{IncidentConfig, IncidentRules};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::http::ratelimit::{AddressLimiter, TokenLimiter};
 use crate::http::router::router;
@@ -69,6 +70,36 @@ pub fn load_release_config(settings: &Settings) -> anyhow::Result<ReleaseConfig>
     }
 }
 
+/// Which branches incidents watch and when they open.
+pub fn load_incident_rules(
+    settings: &Settings,
+    release: &ReleaseConfig,
+) -> anyhow::Result<IncidentRules> {
+    let config = match &settings.notify_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if table.contains_key("webhook") {
+                anyhow::bail!(
+                    "{}: [[webhook]] targets are not delivered yet; remove them \
+                     (incidents and the merge freeze work without them)",
+                    path.display()
+                );
+            }
+            toml::from_str::<IncidentConfig>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => IncidentConfig::default(),
+    };
+    Ok(IncidentRules::new(
+        config,
+        &settings.default_branch,
+        release.release_branches(),
+    ))
+}
+
 /// `cargo leptos build` with `hash-files` writes hash.txt next to the
 /// binary; test binaries have none and use the plain names.
 fn asset_hashes_exist() -> bool {
@@ -103,6 +134,7 @@ impl Application {
             .hash_files(asset_hashes_exist())
             .build();
         let views = Views {
+            incident_rules: Arc::new(load_incident_rules(&settings, &release)?),
             store: store.clone(),
             default_branch: settings.default_branch.clone(),
             release,

@@ -7,7 +7,7 @@
 //! branch and first bad commit, so the same breakage seen again, by any
 //! server, is the same incident.
 
-use app::model::{Cell, CellKey, Incident, IncidentState};
+use app::model::{Cell, CellKey, Incident, IncidentState, Suspect};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -67,12 +67,19 @@ pub enum Change {
         cell: CellKey,
         at: DateTime<Utc>,
     },
+    /// The commits that may have caused it, found when it opened.
+    Suspects {
+        id: String,
+        suspects: Vec<Suspect>,
+        complete: bool,
+        compare_url: Option<String>,
+    },
 }
 
 impl Change {
     pub fn id(&self) -> &str {
         match self {
-            Change::Red { id, .. } | Change::Cleared { id, .. } => id,
+            Change::Red { id, .. } | Change::Cleared { id, .. } | Change::Suspects { id, .. } => id,
         }
     }
 }
@@ -149,6 +156,9 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
                 red: Vec::new(),
                 first_bad_commit: first_bad_commit.clone(),
                 last_good_commit: last_good_commit.clone(),
+                suspects: Vec::new(),
+                suspects_complete: false,
+                compare_url: None,
             });
             if !incident.cells.contains(cell) {
                 incident.cells.push(cell.clone());
@@ -171,6 +181,18 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
                 incident.state = IncidentState::Resolved;
                 incident.resolved_at = Some(*at);
             }
+            Some(incident)
+        }
+        Change::Suspects {
+            suspects,
+            complete,
+            compare_url,
+            ..
+        } => {
+            let mut incident = incident?;
+            incident.suspects.clone_from(suspects);
+            incident.suspects_complete = *complete;
+            incident.compare_url.clone_from(compare_url);
             Some(incident)
         }
     }

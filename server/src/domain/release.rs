@@ -46,6 +46,11 @@ impl ReleaseConfig {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
+    /// The glob release branches match.
+    pub fn release_branches(&self) -> &str {
+        &self.release_branches
+    }
+
     pub fn is_release_branch(&self, branch: &str) -> bool {
         WildMatch::new(&self.release_branches).matches(branch)
     }

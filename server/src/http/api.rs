@@ -63,6 +63,16 @@ pub async fn post_builds(
         .ingest_as(builds, &caller.poster())
         .await?;
     metrics::ingested(&results);
+    // The builds are stored: an incident that cannot be updated now is
+    // logged, not a reason to make the CI job retry.
+    match state.views.record_incidents(&outcome.moves).await {
+        Ok(changed) => {
+            for incident in changed {
+                tracing::info!(id = %incident.id, branch = %incident.branch, state = ?incident.state, "incident");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot update incidents"),
+    }
     let status = if outcome.changed {
         StatusCode::CREATED
     } else {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod fanout;
+pub mod incidents;
 pub mod metrics;
 pub mod pages;
 pub mod ratelimit;

@@ -18,7 +18,7 @@ use tracing::Level;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, events, metrics};
+use super::{api, events, incidents, metrics};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -36,6 +36,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/builds", get(api::list_builds))
         .route("/api/v1/releases", get(api::list_releases))
         .route("/api/v1/releases/{branch}", get(api::get_release))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::one))
+        .route("/api/v1/freeze/{branch}", get(incidents::freeze))
         .route("/badge/{branch}/{component}", get(api::badge))
         .route("/badge/{branch}/{component}/{arch}", get(api::arch_badge))
         .leptos_routes_with_context(

@@ -198,7 +198,7 @@ pub async fn keeps_incidents(store: &dyn Store) {
     use app::model::IncidentState;
     let rules = IncidentRules::new(IncidentConfig::default(), "master", "v*");
     let at = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
-    let mut post = |builds| async {
+    let post = |builds| async {
         let outcome = store.ingest(builds).await.unwrap();
         let mut last = None;
         for moved in &outcome.moves {
@@ -226,11 +226,11 @@ pub async fn keeps_incidents(store: &dyn Store) {
     );
     assert_eq!(
         store.incidents(Some("master"), true, 10).await.unwrap(),
-        [opened.clone()]
+        std::slice::from_ref(&opened)
     );
     assert_eq!(
         store.incidents(None, true, 10).await.unwrap(),
-        [opened.clone()]
+        std::slice::from_ref(&opened)
     );
     assert!(store
         .incidents(Some("v1.9"), false, 10)

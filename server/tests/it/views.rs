@@ -362,3 +362,104 @@ async fn branches_with_url_characters_are_reachable_everywhere() {
         branch
     );
 }
+
+/// Magma's on-call procedure: three failures in a row open an incident on
+/// master, freezing it, naming the suspects (through the parent chain, past
+/// a commit that only other builds ran), and a pass resolves it.
+#[tokio::test]
+async fn three_failures_open_an_incident_that_freezes_the_branch_until_it_passes() {
+    let app = spawn().await;
+    let sha = |n: u32| format!("{n:0>40}");
+    let with = |mut b: Value, parent: &str, title: &str| {
+        b["parent"] = json!(parent);
+        b["commit_title"] = json!(title);
+        b["author"] = json!("dev");
+        b
+    };
+    // 1 is good; 2 was only built by another component; 3 broke agw.
+    app.post(json!([build(&sha(1), "master", "arm64", 0, "pass")]))
+        .await;
+    let mut other = with(
+        build(&sha(2), "master", "arm64", 1, "pass"),
+        &sha(1),
+        "Refactor",
+    );
+    other["component"] = json!("feg");
+    app.post(json!([other])).await;
+    for (i, commit) in [3, 4, 5].into_iter().enumerate() {
+        let parent = sha(commit - 1);
+        app.post(json!([with(
+            build(&sha(commit), "master", "arm64", 2 + i as u32, "fail"),
+            &parent,
+            "Break it"
+        )]))
+        .await;
+        let (_, freeze) = app.get("/api/v1/freeze/master").await;
+        assert_eq!(
+            freeze["frozen"],
+            commit == 5,
+            "after {} failures: {freeze}",
+            i + 1
+        );
+    }
+    let (status, listed) = app.get("/api/v1/incidents?branch=master&state=open").await;
+    assert_eq!(status, StatusCode::OK);
+    let incident = &listed["incidents"][0];
+    assert_eq!(incident["state"], "open");
+    assert_eq!(incident["first_bad_commit"], sha(3));
+    assert_eq!(incident["last_good_commit"], sha(1));
+    assert_eq!(
+        incident["cells"],
+        json!([{"component": "agw", "arch": "arm64", "build_type": "bazel-build"}])
+    );
+    let suspects: Vec<&str> = incident["suspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["commit"].as_str().unwrap())
+        .collect();
+    assert_eq!(suspects, [sha(3), sha(2)]);
+    assert_eq!(incident["suspects"][1]["title"], "Refactor");
+    assert_eq!(incident["suspects"][0]["pr"], 77);
+    assert_eq!(incident["suspects_complete"], true);
+    assert_eq!(
+        incident["compare_url"],
+        format!(
+            "https://github.com/magma/magma/compare/{}...{}",
+            sha(1),
+            sha(3)
+        )
+    );
+    let (_, freeze) = app.get("/api/v1/freeze/master").await;
+    assert_eq!(freeze["incidents"], json!([incident["id"]]));
+    assert!(
+        freeze["reason"]
+            .as_str()
+            .unwrap()
+            .contains("agw bazel-build arm64"),
+        "{freeze}"
+    );
+    let (_, health) = app.get("/api/v1/health?branch=master").await;
+    assert_eq!(health["incidents"][0]["id"], incident["id"]);
+
+    app.post(json!([build(&sha(6), "master", "arm64", 9, "pass")]))
+        .await;
+    let id = incident["id"].as_str().unwrap();
+    let (_, resolved) = app.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(resolved["state"], "resolved");
+    assert!(resolved["resolved_at"].is_string());
+    assert_eq!(app.get("/api/v1/freeze/master").await.1["frozen"], false);
+    assert_eq!(
+        app.get("/api/v1/incidents?state=resolved").await.1["incidents"][0]["id"],
+        id
+    );
+    assert_eq!(
+        app.get("/api/v1/incidents/0123456789abcdef").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, bad) = app.get("/api/v1/incidents?state=closed").await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("state"))
+    );
+}

@@ -13,6 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
+use crate::domain::incident::IncidentRules;
 use crate::domain::release::{self, ReleaseConfig};
 use crate::domain::{history, verdict};
 use crate::store::StoreError;
@@ -27,6 +28,8 @@ const BASELINE_LOOKUPS: usize = 16;
 /// Builds read for a history window's charts and statistics.
 const WINDOW_LIMIT: usize = 5000;
 pub const PAGE_SIZE: usize = 50;
+/// Incidents one page or answer lists at most.
+pub const MAX_SHOWN_INCIDENTS: usize = 50;
 /// The longest history window: a year, leap day included.
 const MAX_HISTORY_DAYS: u32 = 366;
 
@@ -42,9 +45,12 @@ pub enum QueryError {
     Store(#[from] StoreError),
 }
 
+pub mod incidents;
+
 #[derive(Clone)]
 pub struct Views {
     pub store: Arc<dyn Store>,
+    pub incident_rules: Arc<IncidentRules>,
     pub default_branch: String,
     pub release: Arc<ReleaseConfig>,
     /// Commit links of pages without any build name this repository.
@@ -135,12 +141,16 @@ pub fn badge_state(cells: &[Cell]) -> &'static str {
 }
 
 impl Views {
-    /// Two reads whatever the history size: the branch's cells and the
-    /// branch list.
+    /// Three reads whatever the history size: the branch's cells, the
+    /// branch list and its open incidents.
     pub async fn health(&self, branch: Option<Branch>) -> Result<HealthMatrix, QueryError> {
         let branch = branch.map_or_else(|| self.default_branch.clone(), Branch::into_string);
-        let (cells, mut branches) =
-            tokio::try_join!(self.store.cells(&branch), self.store.branches())?;
+        let (cells, mut branches, incidents) = tokio::try_join!(
+            self.store.cells(&branch),
+            self.store.branches(),
+            self.store
+                .incidents(Some(&branch), true, MAX_SHOWN_INCIDENTS),
+        )?;
         for known in [&self.default_branch, &branch] {
             if !branches.contains(known) {
                 branches.push(known.clone());
@@ -149,7 +159,10 @@ impl Views {
         branches.sort_by(|a, b| {
             (a != &self.default_branch, a.as_str()).cmp(&(b != &self.default_branch, b.as_str()))
         });
-        Ok(HealthMatrix::new(branch, branches, cells, Utc::now()))
+        Ok(HealthMatrix {
+            incidents,
+            ..HealthMatrix::new(branch, branches, cells, Utc::now())
+        })
     }
 
     pub async fn commit(&self, query: &str) -> Result<CommitLookup, QueryError> {

@@ -1,0 +1,155 @@
+//! Incidents as the API and pages show them: kept up to date from the
+//! cells each post moved, with their suspect commits found once, when the
+//! incident opens, and whether a branch is frozen.
+
+use app::model::{Build, Freeze, Incident, IncidentState, Suspect};
+use chrono::Utc;
+
+use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
+use crate::domain::ids::Branch;
+use crate::domain::incident::{self, Change};
+use crate::store::CellMove;
+
+/// Commits walked back through `parent` looking for the last good one.
+const MAX_SUSPECTS: usize = 20;
+
+/// Which incidents a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    Open,
+    Resolved,
+    All,
+}
+
+impl Views {
+    /// Applies what a post did to the incidents; returns the incidents it
+    /// changed, as stored after.
+    pub async fn record_incidents(&self, moves: &[CellMove]) -> Result<Vec<Incident>, QueryError> {
+        let now = Utc::now();
+        let mut changed = Vec::new();
+        for moved in moves {
+            for change in incident::changes(
+                &self.incident_rules,
+                moved.before.as_ref(),
+                &moved.after,
+                now,
+            ) {
+                let Some(after) = self.store.update_incident(&change).await? else {
+                    continue;
+                };
+                // Found once, when it opens: pages never walk history.
+                let after = if after.cells.len() == 1 && after.suspects.is_empty() {
+                    let found = self.find_suspects(&after).await?;
+                    self.store.update_incident(&found).await?.unwrap_or(after)
+                } else {
+                    after
+                };
+                changed.push(after);
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn find_suspects(&self, incident: &Incident) -> Result<Change, QueryError> {
+        let mut suspects = Vec::new();
+        let mut complete = false;
+        let mut repository = None;
+        let mut commit = incident.first_bad_commit.clone();
+        for _ in 0..MAX_SUSPECTS {
+            let builds = self.store.builds_of_commit(&commit).await?;
+            let of_branch: Vec<&Build> = builds
+                .iter()
+                .filter(|b| b.branch == incident.branch)
+                .collect();
+            let said = if of_branch.is_empty() {
+                builds.iter().collect()
+            } else {
+                of_branch
+            };
+            repository = repository.or_else(|| said.first().map(|b| b.repository.clone()));
+            suspects.push(Suspect {
+                commit: commit.clone(),
+                pr: said.iter().find_map(|b| b.pr),
+                title: said.iter().find_map(|b| b.commit_title.clone()),
+                author: said.iter().find_map(|b| b.author.clone()),
+            });
+            match said.iter().find_map(|b| b.parent.clone()) {
+                Some(parent) if Some(&parent) == incident.last_good_commit.as_ref() => {
+                    complete = true;
+                    break;
+                }
+                // A chain that comes back on itself is broken.
+                Some(parent) if !suspects.iter().any(|s| s.commit == parent) => commit = parent,
+                _ => break,
+            }
+        }
+        let repository = repository.unwrap_or_else(|| self.repository.clone());
+        let compare_url = incident.last_good_commit.as_ref().map(|good| {
+            format!(
+                "https://github.com/{repository}/compare/{good}...{}",
+                incident.first_bad_commit
+            )
+        });
+        Ok(Change::Suspects {
+            id: incident.id.clone(),
+            suspects,
+            complete,
+            compare_url,
+        })
+    }
+
+    pub async fn incidents(
+        &self,
+        branch: Option<&Branch>,
+        state: StateFilter,
+    ) -> Result<Vec<Incident>, QueryError> {
+        let branch = branch.map(Branch::as_str);
+        let mut found = self
+            .store
+            .incidents(branch, state == StateFilter::Open, MAX_SHOWN_INCIDENTS)
+            .await?;
+        if state == StateFilter::Resolved {
+            found.retain(|i| i.state == IncidentState::Resolved);
+        }
+        Ok(found)
+    }
+
+    pub async fn incident(&self, id: &str) -> Result<Incident, QueryError> {
+        let valid = id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit());
+        let found = if valid {
+            self.store.incident(id).await?
+        } else {
+            None
+        };
+        found.ok_or_else(|| QueryError::NotFound(format!("no incident '{id}'")))
+    }
+
+    /// A branch is frozen while it has an open incident.
+    pub async fn freeze(&self, branch: &Branch) -> Result<Freeze, QueryError> {
+        let open = self
+            .store
+            .incidents(Some(branch.as_str()), true, MAX_SHOWN_INCIDENTS)
+            .await?;
+        let reason = (!open.is_empty()).then(|| {
+            let cells: Vec<String> = open
+                .iter()
+                .flat_map(|i| &i.red)
+                .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
+                .collect();
+            format!(
+                "{} open incident{} on {}: {} failing",
+                open.len(),
+                if open.len() == 1 { "" } else { "s" },
+                branch.as_str(),
+                cells.join(", ")
+            )
+        });
+        Ok(Freeze {
+            branch: branch.as_str().to_string(),
+            frozen: !open.is_empty(),
+            reason,
+            since: open.iter().map(|i| i.opened_at).min(),
+            incidents: open.into_iter().map(|i| i.id).collect(),
+        })
+    }
+}
