@@ -34,6 +34,9 @@ pub enum Command {
     /// Post one build from a CI job (reads GitHub Actions' environment).
     /// A dashboard outage only warns, unless --strict.
     Post(Box<super::client::PostArgs>),
+    /// Exit 1 while a branch is frozen (it has an open incident): a
+    /// required check that holds merges until it is green again.
+    FreezeCheck(super::freeze::FreezeCheckArgs),
     /// Import a JSON export of the old magma-ci Firebase database
     /// (`firebase database:get /`); importing twice changes nothing.
     ImportLegacy {

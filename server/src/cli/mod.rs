@@ -20,6 +20,7 @@ use client::Outcome;
 pub mod args;
 pub mod client;
 pub mod demo;
+pub mod freeze;
 pub mod legacy;
 
 const DATA_DIR: &str = "./data";
@@ -59,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The client runs on CI machines: no store, no server settings.
     let command = match cli.command {
         Command::Post(args) => return Ok(post(&args).await),
+        Command::FreezeCheck(args) => return Ok(freeze_check(&args).await),
         other => other,
     };
     if let Err(e) = Repository::parse(&settings.repository) {
@@ -98,9 +100,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&settings, DATA_DIR).await?;
             import_legacy(store.as_ref(), &export, &settings.repository).await?;
         }
-        Command::Post(_) => unreachable!("handled above"),
+        Command::Post(_) | Command::FreezeCheck(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn freeze_check(args: &freeze::FreezeCheckArgs) -> ExitCode {
+    let branch = args
+        .branch
+        .clone()
+        .or_else(|| {
+            std::env::var("GITHUB_BASE_REF")
+                .ok()
+                .filter(|b| !b.is_empty())
+        })
+        .unwrap_or_else(|| "master".to_string());
+    let verdict = freeze::check(args, &branch).await;
+    match &verdict {
+        freeze::Verdict::Open => println!("ci-dashboard: {branch} is open for merges"),
+        freeze::Verdict::Frozen(reason) => {
+            println!("::error::{branch} is frozen: {reason}");
+            eprintln!("ci-dashboard: {branch} is frozen: {reason}");
+        }
+        freeze::Verdict::Unknown(why) => {
+            println!("::warning::ci-dashboard: cannot tell whether {branch} is frozen: {why}")
+        }
+    }
+    ExitCode::from(verdict.exit_code(args.strict))
 }
 
 async fn post(args: &client::PostArgs) -> ExitCode {

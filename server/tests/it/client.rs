@@ -248,3 +248,38 @@ async fn a_2xx_without_the_posted_id_is_not_a_post() {
     );
     assert_eq!(outcome.exit_code(true), 1);
 }
+
+#[tokio::test]
+async fn freeze_check_fails_while_the_branch_has_an_open_incident() {
+    use server::cli::freeze::{check, FreezeCheckArgs, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let args = FreezeCheckArgs {
+        server: app.url.clone(),
+        branch: None,
+        strict: false,
+    };
+    assert_eq!(check(&args, "master").await, Verdict::Open);
+    for minute in 0..3 {
+        let mut b = build("arm64", "fail");
+        b["started_at"] = json!(format!("2026-01-10T10:0{minute}:00Z"));
+        b["finished_at"] = json!(format!("2026-01-10T10:0{minute}:30Z"));
+        b["commit"] = json!(format!("{minute:0>40}"));
+        assert_eq!(app.post(&b).await.0, StatusCode::CREATED);
+    }
+    let frozen = check(&args, "master").await;
+    assert!(
+        matches!(&frozen, Verdict::Frozen(reason) if reason.contains("agw bazel-build arm64")),
+        "{frozen:?}"
+    );
+    assert_eq!(frozen.exit_code(false), 1);
+    assert_eq!(check(&args, "v1.8").await, Verdict::Open);
+
+    let down = FreezeCheckArgs {
+        server: "http://127.0.0.1:9".into(),
+        ..args
+    };
+    let unknown = check(&down, "master").await;
+    assert!(matches!(unknown, Verdict::Unknown(_)), "{unknown:?}");
+    assert_eq!((unknown.exit_code(false), unknown.exit_code(true)), (0, 1));
+}

@@ -1,0 +1,68 @@
+//! `ci-dashboard freeze-check`: a required CI check that fails while the
+//! branch is frozen (an open incident), so merges wait until it is green,
+//! without a third-party service.
+
+use std::time::Duration;
+
+use clap::Args;
+
+#[derive(Args, Debug, Clone)]
+pub struct FreezeCheckArgs {
+    /// Dashboard URL, e.g. https://ci.example.org
+    #[arg(long, env = "CI_DASHBOARD_URL")]
+    pub server: String,
+    /// The branch merges go to [default: $GITHUB_BASE_REF, else master]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Fail (exit 1) when the dashboard cannot be asked, instead of warning.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What the check found, and what the process exits with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Open,
+    Frozen(String),
+    Unknown(String),
+}
+
+impl Verdict {
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        match self {
+            Verdict::Open => 0,
+            Verdict::Frozen(_) => 1,
+            Verdict::Unknown(_) => u8::from(strict),
+        }
+    }
+}
+
+pub async fn check(args: &FreezeCheckArgs, branch: &str) -> Verdict {
+    let url = format!(
+        "{}/api/v1/freeze/{}",
+        args.server.trim_end_matches('/'),
+        app::model::encoded(branch)
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build();
+    let answer = match client {
+        Ok(client) => client.get(&url).send().await,
+        Err(e) => return Verdict::Unknown(e.to_string()),
+    };
+    let response = match answer {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => return Verdict::Unknown(format!("{url} answered {}", r.status())),
+        Err(e) => return Verdict::Unknown(format!("{url}: {e}")),
+    };
+    match response.json::<app::model::Freeze>().await {
+        Ok(freeze) if freeze.frozen => Verdict::Frozen(
+            freeze
+                .reason
+                .unwrap_or_else(|| format!("{branch} is frozen")),
+        ),
+        Ok(_) => Verdict::Open,
+        Err(e) => Verdict::Unknown(format!("{url}: not a freeze answer: {e}")),
+    }
+}
