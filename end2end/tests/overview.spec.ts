@@ -173,3 +173,37 @@ test.describe("on a phone", () => {
     await expect(page.locator('td[data-arch="arm64"]').first()).toBeVisible();
   });
 });
+
+test("three failures in a row freeze a release branch, and the overview says so at the top", async ({
+  page,
+  request,
+}) => {
+  const errors = watchErrors(page);
+  const branch = `v9.${Date.now() % 100000}`;
+  const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+  await post(request, build({ commit: sha(50), branch, arch: "arm64", result: "pass", started_at: at(40), finished_at: at(39) }));
+  for (const [i, commit] of [51, 52, 53].entries()) {
+    await post(
+      request,
+      build({
+        commit: sha(commit),
+        parent: sha(commit - 1),
+        branch,
+        arch: "arm64",
+        result: "fail",
+        started_at: at(30 - i),
+        finished_at: at(29 - i),
+      }),
+    );
+  }
+  const freeze = await (await request.get(`/api/v1/freeze/${branch}`)).json();
+  expect(freeze.frozen).toBe(true);
+  await page.goto(`/?branch=${branch}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+  const banner = page.locator("section.freeze");
+  await expect(banner.getByRole("heading")).toHaveText("Merge freeze: 1 open incident");
+  await expect(banner).toContainText("agw bazel-build arm64 failing since 0000000, 1 suspect commit");
+  await banner.getByRole("link", { name: "0000000" }).click();
+  await expect(page).toHaveURL(new RegExp(`/commit/${sha(51)}$`));
+  expect(errors).toEqual([]);
+});

@@ -8,7 +8,9 @@ use leptos_router::hooks::use_navigate;
 
 use super::common::{use_query_param, ErrorNotice};
 use crate::api::get_health;
-use crate::model::{ago, encoded, BuildResult, BuildSummary, Cell, HealthMatrix};
+use crate::model::{
+    ago, encoded, short_sha, BuildResult, BuildSummary, Cell, HealthMatrix, Incident,
+};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -90,6 +92,7 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
                 <h1>"Health of " <code>{branch.clone()}</code></h1>
                 <BranchSelector current=branch branches/>
             </div>
+            {move || view! { <FreezeBanner incidents=live.with(|m| m.incidents.clone())/> }}
             {move || view! { <Summary matrix=live.get()/> }}
             <Show
                 when=move || !empty.get()
@@ -228,6 +231,54 @@ fn BranchSelector(current: String, branches: Vec<String>) -> impl IntoView {
             <button type="submit" hidden=move || hydrated.get()>"Show"</button>
         </form>
     }
+}
+
+/// On-call's first questions, answered at the top: is the branch frozen,
+/// what is red since which commit, and who may have broken it.
+#[component]
+fn FreezeBanner(incidents: Vec<Incident>) -> impl IntoView {
+    if incidents.is_empty() {
+        return ().into_any();
+    }
+    let title = match incidents.len() {
+        1 => "Merge freeze: 1 open incident".to_string(),
+        n => format!("Merge freeze: {n} open incidents"),
+    };
+    let items = incidents
+        .into_iter()
+        .map(|incident| {
+            let cells = incident
+                .red
+                .iter()
+                .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let suspects = match incident.suspects.len() {
+                1 => ", 1 suspect commit".to_string(),
+                n => format!(", {n} suspect commits"),
+            };
+            let compare = incident
+                .compare_url
+                .filter(|u| u.starts_with("https://"))
+                .map(|url| view! { " (" <a href=url rel="noopener nofollow">"compare"</a> ")" });
+            let first_bad = incident.first_bad_commit.clone();
+            view! {
+                <li data-incident=incident.id.clone()>
+                    {cells} " failing since "
+                    <a href=format!("/commit/{first_bad}")><code>{short_sha(&first_bad).to_string()}</code></a>
+                    {suspects}
+                    {compare}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="freeze" aria-labelledby="freeze-title">
+            <h2 id="freeze-title">{title}</h2>
+            <ul>{items}</ul>
+        </section>
+    }
+    .into_any()
 }
 
 #[component]
