@@ -4,7 +4,9 @@ use leptos::prelude::*;
 
 use crate::codec::JsonText;
 use crate::error::DashboardError;
-use crate::model::{CommitLookup, HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary};
+use crate::model::{
+    CommitLookup, HealthMatrix, HistoryView, Incident, ReleaseReport, ReleaseSummary,
+};
 
 #[server(prefix = "/_app", output = JsonText)]
 pub async fn get_health(branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
@@ -38,6 +40,11 @@ pub async fn get_release(branch: String) -> Result<ReleaseReport, DashboardError
 #[server(prefix = "/_app", output = JsonText)]
 pub async fn get_releases() -> Result<Vec<ReleaseSummary>, DashboardError> {
     dashboard().releases().await
+}
+
+#[server(prefix = "/_app", output = JsonText)]
+pub async fn get_incident(id: String) -> Result<Incident, DashboardError> {
+    dashboard().incident(id).await
 }
 
 #[cfg(feature = "ssr")]

@@ -6,7 +6,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    CommitPage, HistoryPage, NotFound, OverviewPage, ReleasePage, ReleasesPage, SearchPage,
+    CommitPage, HistoryPage, IncidentPage, NotFound, OverviewPage, ReleasePage, ReleasesPage,
+    SearchPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/release") view=ReleasePage ssr=SsrMode::Async/>
                     <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/incident/:id") view=IncidentPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::error::DashboardError;
-use crate::model::{CommitLookup, HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary};
+use crate::model::{
+    CommitLookup, HealthMatrix, HistoryView, Incident, ReleaseReport, ReleaseSummary,
+};
 
 #[async_trait::async_trait]
 pub trait Dashboard: Send + Sync {
@@ -27,6 +29,8 @@ pub trait Dashboard: Send + Sync {
     async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError>;
 
     async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError>;
+
+    async fn incident(&self, id: String) -> Result<Incident, DashboardError>;
 }
 
 /// Provided as Leptos context by the server for every request.

@@ -203,7 +203,12 @@ test("three failures in a row freeze a release branch, and the overview says so 
   const banner = page.locator("section.freeze");
   await expect(banner.getByRole("heading")).toHaveText("Merge freeze: 1 open incident");
   await expect(banner).toContainText("agw bazel-build arm64 failing since 0000000, 1 suspect commit");
-  await banner.getByRole("link", { name: "0000000" }).click();
+  await banner.getByRole("link", { name: "agw bazel-build arm64" }).click();
+  await expect(page).toHaveURL(new RegExp(`/incident/${freeze.incidents[0]}$`));
+  await expect(page.locator("h1")).toHaveText(`Incident on ${branch}`);
+  await expect(page.locator(".headline")).toHaveText(`Open: ${branch} is frozen`);
+  await expect(page.locator(".suspects li")).toHaveCount(1);
+  await page.locator(".suspects").getByRole("link", { name: "0000000" }).click();
   await expect(page).toHaveURL(new RegExp(`/commit/${sha(51)}$`));
   expect(errors).toEqual([]);
 });

@@ -1,11 +1,13 @@
 mod commit;
 mod common;
 mod history;
+mod incident;
 mod overview;
 mod release;
 
 pub use commit::{CommitPage, SearchPage};
 pub use history::HistoryPage;
+pub use incident::IncidentPage;
 pub use overview::OverviewPage;
 pub use release::{ReleasePage, ReleasesPage};
 

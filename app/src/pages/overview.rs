@@ -247,7 +247,7 @@ fn FreezeBanner(incidents: Vec<Incident>) -> impl IntoView {
     let items = incidents
         .into_iter()
         .map(|incident| {
-            let cells = incident
+            let cells: String = incident
                 .red
                 .iter()
                 .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
@@ -264,7 +264,8 @@ fn FreezeBanner(incidents: Vec<Incident>) -> impl IntoView {
             let first_bad = incident.first_bad_commit.clone();
             view! {
                 <li data-incident=incident.id.clone()>
-                    {cells} " failing since "
+                    <a href=format!("/incident/{}", incident.id)>{cells}</a>
+                    " failing since "
                     <a href=format!("/commit/{first_bad}")><code>{short_sha(&first_bad).to_string()}</code></a>
                     {suspects}
                     {compare}

@@ -2,7 +2,9 @@
 //! [`Dashboard`] port implemented over [`Views`].
 
 use app::error::DashboardError;
-use app::model::{CommitLookup, HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary};
+use app::model::{
+    CommitLookup, HealthMatrix, HistoryView, Incident, ReleaseReport, ReleaseSummary,
+};
 use app::ssr::Dashboard;
 
 use crate::domain::field_error::FieldError;
@@ -75,5 +77,9 @@ impl Dashboard for Views {
 
     async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError> {
         Views::releases(self).await.map_err(to_dashboard_error)
+    }
+
+    async fn incident(&self, id: String) -> Result<Incident, DashboardError> {
+        Views::incident(self, &id).await.map_err(to_dashboard_error)
     }
 }

@@ -1,0 +1,107 @@
+//! "What broke, since when, and who may have done it": one incident, its
+//! cells, suspects and timeline.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::common::ErrorNotice;
+use crate::api::get_incident;
+use crate::model::{short_sha, CellId, Incident, IncidentState};
+
+#[component]
+pub fn IncidentPage() -> impl IntoView {
+    let params = use_params_map();
+    let incident = Resource::new(
+        move || params.read().get("id").unwrap_or_default(),
+        get_incident,
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match incident.await {
+                    Ok(incident) => view! { <IncidentView incident/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[component]
+fn IncidentView(incident: Incident) -> impl IntoView {
+    let open = incident.state == IncidentState::Open;
+    let headline = if open {
+        format!("Open: {} is frozen", incident.branch)
+    } else {
+        "Resolved".to_string()
+    };
+    let cells = incident
+        .cells
+        .iter()
+        .map(|c| {
+            let red = incident.red.contains(c);
+            let history =
+                CellId::new(&incident.branch, &c.component, &c.arch, &c.build_type).history_path();
+            view! {
+                <li data-red=red.then_some("true")>
+                    <a href=history>{format!("{} {} {}", c.component, c.build_type, c.arch)}</a>
+                    {if red { " still failing" } else { " passing again" }}
+                </li>
+            }
+        })
+        .collect_view();
+    let suspects = incident
+        .suspects
+        .iter()
+        .map(|s| {
+            let pr = s.pr.map(|n| format!(" #{n}")).unwrap_or_default();
+            view! {
+                <li>
+                    <a href=format!("/commit/{}", s.commit)><code>{short_sha(&s.commit).to_string()}</code></a>
+                    {pr} " " {s.title.clone().unwrap_or_default()}
+                    {s.author.clone().map(|a| format!(" ({a})"))}
+                </li>
+            }
+        })
+        .collect_view();
+    let chain = (!incident.suspects_complete).then(|| {
+        view! { <p class="notice">"The parent chain broke before the last good commit: these are the suspects known."</p> }
+    });
+    let compare = incident
+        .compare_url
+        .clone()
+        .filter(|u| u.starts_with("https://"))
+        .map(|url| view! { <p><a href=url rel="noopener nofollow">"Compare last good and first bad on GitHub"</a></p> });
+    let last_good = incident.last_good_commit.clone().map(|g| {
+        view! { " · last good " <a href=format!("/commit/{g}")><code>{short_sha(&g).to_string()}</code></a> }
+    });
+    let resolved = incident
+        .resolved_at
+        .map(|at| view! { <li>{format!("Resolved {}", when(at))}</li> });
+    view! {
+        <Title text=format!("Incident on {}", incident.branch)/>
+        <h1>"Incident on " <code>{incident.branch.clone()}</code></h1>
+        <p class=if open { "headline bad" } else { "headline good" }>{headline}</p>
+        <p>
+            "First bad commit "
+            <a href=format!("/commit/{}", incident.first_bad_commit)><code>{short_sha(&incident.first_bad_commit).to_string()}</code></a>
+            {last_good}
+        </p>
+        <h2>"Cells"</h2>
+        <ul class="incident-cells">{cells}</ul>
+        <h2>"Suspect commits"</h2>
+        <ul class="suspects">{suspects}</ul>
+        {chain}
+        {compare}
+        <h2>"Timeline"</h2>
+        <ul class="timeline">
+            <li>{format!("Opened {}", when(incident.opened_at))}</li>
+            {resolved}
+        </ul>
+    }
+}
