@@ -635,6 +635,9 @@ pub struct CommitReport {
     pub headline: String,
     pub verdicts: Vec<CellVerdict>,
     pub divergent: Vec<Divergence>,
+    /// Open incidents of the branch that name this commit a suspect.
+    #[serde(default)]
+    pub suspect_of: Vec<Incident>,
 }
 
 impl CommitReport {
@@ -659,7 +662,7 @@ pub struct CommitCandidate {
 /// The answer to a commit search: one report, or the candidates to pick.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommitLookup {
-    Report(CommitReport),
+    Report(Box<CommitReport>),
     Candidates(Vec<CommitCandidate>),
 }
 

@@ -210,5 +210,7 @@ test("three failures in a row freeze a release branch, and the overview says so 
   await expect(page.locator(".suspects li")).toHaveCount(1);
   await page.locator(".suspects").getByRole("link", { name: "0000000" }).click();
   await expect(page).toHaveURL(new RegExp(`/commit/${sha(51)}$`));
+  await expect(page.locator("section.freeze")).toContainText("Suspect of an open incident");
+  await expect(page.locator("section.freeze")).toContainText(`agw bazel-build arm64 failing on ${branch}`);
   expect(errors).toEqual([]);
 });

@@ -29,7 +29,7 @@ fn Lookup(query: Signal<String>) -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match found.await {
-                    Ok(CommitLookup::Report(report)) => view! { <Report report/> }.into_any(),
+                    Ok(CommitLookup::Report(report)) => view! { <Report report=*report/> }.into_any(),
                     Ok(CommitLookup::Candidates(candidates)) => {
                         view! { <Candidates query=query.get_untracked() candidates/> }.into_any()
                     }
@@ -74,6 +74,27 @@ fn Report(report: CommitReport) -> impl IntoView {
     } else {
         "headline good"
     };
+    let suspect = (!report.suspect_of.is_empty()).then(|| {
+        let items = report
+            .suspect_of
+            .iter()
+            .map(|i| {
+                let cells = i
+                    .red
+                    .iter()
+                    .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                view! { <li><a href=format!("/incident/{}", i.id)>{format!("{cells} failing on {}", i.branch)}</a></li> }
+            })
+            .collect_view();
+        view! {
+            <section class="freeze" aria-labelledby="suspect-title">
+                <h2 id="suspect-title">"Suspect of an open incident"</h2>
+                <ul>{items}</ul>
+            </section>
+        }
+    });
     let divergent = (!report.divergent.is_empty()).then(|| {
         let items = report
             .divergent
@@ -138,6 +159,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                 })}
             </p>
             <p class=headline_class role="status">{report.headline.clone()}</p>
+            {suspect}
             {divergent}
             <div class="table-scroll">
                 <table class="verdicts">

@@ -192,9 +192,9 @@ impl Views {
             ))),
             1 => {
                 let newest = &candidates[0];
-                Ok(CommitLookup::Report(
+                Ok(CommitLookup::Report(Box::new(
                     self.commit_report(&newest.commit, &newest.branch).await?,
-                ))
+                )))
             }
             _ => Ok(CommitLookup::Candidates(candidates)),
         }
@@ -249,7 +249,13 @@ impl Views {
             ))
         });
         let first = builds.iter().find(|b| b.branch == branch);
+        let mut suspect_of = self
+            .store
+            .incidents(Some(branch), true, MAX_SHOWN_INCIDENTS)
+            .await?;
+        suspect_of.retain(|i| i.suspects.iter().any(|s| s.commit == commit));
         Ok(CommitReport {
+            suspect_of,
             repository: first.map_or_else(|| self.repository.clone(), |b| b.repository.clone()),
             commit: commit.to_string(),
             branch: branch.to_string(),

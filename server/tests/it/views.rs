@@ -441,6 +441,12 @@ async fn three_failures_open_an_incident_that_freezes_the_branch_until_it_passes
     );
     let (_, health) = app.get("/api/v1/health?branch=master").await;
     assert_eq!(health["incidents"][0]["id"], incident["id"]);
+    for suspect in [sha(3), sha(2)] {
+        let (_, report) = app.get(&format!("/api/v1/commits/{suspect}")).await;
+        assert_eq!(report["suspect_of"][0]["id"], incident["id"], "{report}");
+    }
+    let (_, innocent) = app.get(&format!("/api/v1/commits/{}", sha(1))).await;
+    assert_eq!(innocent["suspect_of"], json!([]));
 
     app.post(json!([build(&sha(6), "master", "arm64", 9, "pass")]))
         .await;
