@@ -888,6 +888,20 @@ pub struct Freeze {
     /// Open incidents that freeze it.
     pub incidents: Vec<String>,
     pub since: Option<DateTime<Utc>>,
+    /// The latest manual freeze or unfreeze, if any: who, why, when.
+    #[serde(default)]
+    pub manual: Option<FreezeEvent>,
+}
+
+/// A person (through a token) freezing or unfreezing a branch by hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeEvent {
+    pub branch: String,
+    pub frozen: bool,
+    pub reason: String,
+    /// The token's name.
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 /// One build as validated at ingestion, stored, and listed on history

@@ -37,6 +37,10 @@ pub enum Command {
     /// Exit 1 while a branch is frozen (it has an open incident): a
     /// required check that holds merges until it is green again.
     FreezeCheck(super::freeze::FreezeCheckArgs),
+    /// Freeze a branch by hand (recorded with the token's name and reason).
+    Freeze(super::freeze::SetFreezeArgs),
+    /// Lift a manual freeze; an open incident keeps the branch frozen.
+    Unfreeze(super::freeze::SetFreezeArgs),
     /// Import a JSON export of the old magma-ci Firebase database
     /// (`firebase database:get /`); importing twice changes nothing.
     ImportLegacy {

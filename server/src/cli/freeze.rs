@@ -66,3 +66,52 @@ pub async fn check(args: &FreezeCheckArgs, branch: &str) -> Verdict {
         Err(e) => Verdict::Unknown(format!("{url}: not a freeze answer: {e}")),
     }
 }
+
+/// `ci-dashboard freeze|unfreeze`: a manual freeze, recorded with the
+/// token's name and the reason.
+#[derive(Args, Debug, Clone)]
+pub struct SetFreezeArgs {
+    /// Dashboard URL, e.g. https://ci.example.org
+    #[arg(long, env = "CI_DASHBOARD_URL")]
+    pub server: String,
+    /// A token (`ci-dashboard token create`); its name is recorded.
+    #[arg(long, env = "CI_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub token: String,
+    #[arg(long)]
+    pub branch: String,
+    /// Why: shown to everyone whose merge waits.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Sets or lifts a manual freeze; the branch's state after, or what went
+/// wrong.
+pub async fn set(args: &SetFreezeArgs, frozen: bool) -> Result<app::model::Freeze, String> {
+    let url = format!(
+        "{}/api/v1/freeze/{}",
+        args.server.trim_end_matches('/'),
+        app::model::encoded(&args.branch)
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .post(&url)
+        .bearer_auth(&args.token)
+        .json(&serde_json::json!({ "frozen": frozen, "reason": args.reason }))
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("{url} answered {status} without JSON: {e}"))?;
+    if !status.is_success() {
+        let message = body["error"].as_str().unwrap_or("no message");
+        return Err(format!("{url} answered {status}: {message}"));
+    }
+    serde_json::from_value(body).map_err(|e| format!("{url}: not a freeze answer: {e}"))
+}

@@ -61,6 +61,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         Command::Post(args) => return Ok(post(&args).await),
         Command::FreezeCheck(args) => return Ok(freeze_check(&args).await),
+        Command::Freeze(args) => return Ok(set_freeze(&args, true).await),
+        Command::Unfreeze(args) => return Ok(set_freeze(&args, false).await),
         other => other,
     };
     if let Err(e) = Repository::parse(&settings.repository) {
@@ -100,9 +102,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&settings, DATA_DIR).await?;
             import_legacy(store.as_ref(), &export, &settings.repository).await?;
         }
-        Command::Post(_) | Command::FreezeCheck(_) => unreachable!("handled above"),
+        Command::Post(_) | Command::FreezeCheck(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn set_freeze(args: &freeze::SetFreezeArgs, frozen: bool) -> ExitCode {
+    match freeze::set(args, frozen).await {
+        Ok(state) => {
+            let now = if state.frozen {
+                "frozen"
+            } else {
+                "open for merges"
+            };
+            println!("ci-dashboard: {} is {now}", state.branch);
+            if let Some(reason) = state.reason {
+                println!("{reason}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ci-dashboard: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn freeze_check(args: &freeze::FreezeCheckArgs) -> ExitCode {

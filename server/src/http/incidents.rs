@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -49,4 +51,43 @@ pub async fn freeze(
     Path(branch): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.views.freeze(&Branch::parse(&branch)?).await?).into_response())
+}
+
+/// `{"frozen": true|false, "reason": "..."}` with a token: a manual freeze
+/// or unfreeze, recorded with the token's name.
+pub async fn set_freeze(
+    State(state): State<AppState>,
+    Path(branch): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .tokens
+        .authorize(state.views.store.as_ref(), &headers)
+        .await?;
+    let branch = Branch::parse(&branch)?;
+    super::api::require_json(&headers)?;
+    let bytes = super::api::read_body(&headers, body).await?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?;
+    let frozen = value
+        .get("frozen")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| FieldError::field("frozen", "frozen must be true or false"))?;
+    let reason = value
+        .get("reason")
+        .and_then(Value::as_str)
+        .ok_or_else(|| FieldError::field("reason", "reason is required: say why"))?;
+    if let Some(unknown) = value.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["frozen", "reason"].contains(&k.as_str()))
+    }) {
+        return Err(FieldError::field(unknown, format!("unknown field '{unknown}'")).into());
+    }
+    let freeze = state
+        .views
+        .set_freeze(&branch, frozen, reason, &caller.name)
+        .await?;
+    tracing::info!(branch = %branch.as_str(), frozen, by = %caller.name, "manual freeze");
+    Ok(Json(freeze).into_response())
 }

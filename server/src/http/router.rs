@@ -38,7 +38,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/releases/{branch}", get(api::get_release))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::one))
-        .route("/api/v1/freeze/{branch}", get(incidents::freeze))
+        .route(
+            "/api/v1/freeze/{branch}",
+            get(incidents::freeze).post(incidents::set_freeze),
+        )
         .route("/badge/{branch}/{component}", get(api::badge))
         .route("/badge/{branch}/{component}/{arch}", get(api::arch_badge))
         .leptos_routes_with_context(

@@ -2,10 +2,11 @@
 //! cells each post moved, with their suspect commits found once, when the
 //! incident opens, and whether a branch is frozen.
 
-use app::model::{Build, Freeze, Incident, IncidentState, Suspect};
+use app::model::{Build, Freeze, FreezeEvent, Incident, IncidentState, Suspect};
 use chrono::Utc;
 
 use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
+use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::domain::incident::{self, Change};
 use crate::store::CellMove;
@@ -124,32 +125,71 @@ impl Views {
         found.ok_or_else(|| QueryError::NotFound(format!("no incident '{id}'")))
     }
 
-    /// A branch is frozen while it has an open incident.
+    /// A branch is frozen while it has an open incident, or while someone
+    /// froze it by hand and nobody unfroze it since.
     pub async fn freeze(&self, branch: &Branch) -> Result<Freeze, QueryError> {
-        let open = self
-            .store
-            .incidents(Some(branch.as_str()), true, MAX_SHOWN_INCIDENTS)
-            .await?;
-        let reason = (!open.is_empty()).then(|| {
+        let (open, manual) = tokio::try_join!(
+            self.store
+                .incidents(Some(branch.as_str()), true, MAX_SHOWN_INCIDENTS),
+            self.store.freeze_events(branch.as_str(), 1),
+        )?;
+        let manual = manual.into_iter().next();
+        let mut reasons = Vec::new();
+        if let Some(event) = manual.as_ref().filter(|e| e.frozen) {
+            reasons.push(format!("frozen by {}: {}", event.by, event.reason));
+        }
+        if !open.is_empty() {
             let cells: Vec<String> = open
                 .iter()
                 .flat_map(|i| &i.red)
                 .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
                 .collect();
-            format!(
+            reasons.push(format!(
                 "{} open incident{} on {}: {} failing",
                 open.len(),
                 if open.len() == 1 { "" } else { "s" },
                 branch.as_str(),
                 cells.join(", ")
-            )
-        });
+            ));
+        }
+        let manual_since = manual.as_ref().filter(|e| e.frozen).map(|e| e.at);
         Ok(Freeze {
             branch: branch.as_str().to_string(),
-            frozen: !open.is_empty(),
-            reason,
-            since: open.iter().map(|i| i.opened_at).min(),
+            frozen: !reasons.is_empty(),
+            reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+            since: open.iter().map(|i| i.opened_at).chain(manual_since).min(),
             incidents: open.into_iter().map(|i| i.id).collect(),
+            manual,
         })
+    }
+
+    /// Freezes or unfreezes a branch by hand; an open incident keeps it
+    /// frozen whatever this says.
+    pub async fn set_freeze(
+        &self,
+        branch: &Branch,
+        frozen: bool,
+        reason: &str,
+        by: &str,
+    ) -> Result<Freeze, QueryError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control)
+        {
+            return Err(FieldError::field(
+                "reason",
+                "reason must be 1 to 500 characters without control characters",
+            )
+            .into());
+        }
+        self.store
+            .record_freeze(&FreezeEvent {
+                branch: branch.as_str().to_string(),
+                frozen,
+                reason: reason.to_string(),
+                by: by.to_string(),
+                at: Utc::now(),
+            })
+            .await?;
+        self.freeze(branch).await
     }
 }

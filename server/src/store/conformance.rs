@@ -253,6 +253,39 @@ pub async fn keeps_incidents(store: &dyn Store) {
     assert_eq!(store.incidents(None, false, 10).await.unwrap(), [resolved]);
 }
 
+pub async fn records_manual_freezes(store: &dyn Store) {
+    use app::model::FreezeEvent;
+    let event = |frozen: bool, minute: u32, reason: &str| FreezeEvent {
+        branch: "release/v1.9".into(),
+        frozen,
+        reason: reason.into(),
+        by: "alice".into(),
+        at: Utc.with_ymd_and_hms(2026, 11, 2, 0, minute, 0).unwrap(),
+    };
+    assert!(store
+        .freeze_events("release/v1.9", 5)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .record_freeze(&event(true, 1, "release cut"))
+        .await
+        .unwrap();
+    store
+        .record_freeze(&event(false, 2, "cut done"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.freeze_events("release/v1.9", 5).await.unwrap(),
+        [event(false, 2, "cut done"), event(true, 1, "release cut")]
+    );
+    assert_eq!(
+        store.freeze_events("release/v1.9", 1).await.unwrap().len(),
+        1
+    );
+    assert!(store.freeze_events("master", 5).await.unwrap().is_empty());
+}
+
 pub async fn batches_are_all_or_nothing(store: &dyn Store) {
     store
         .ingest(vec![build("a", AGW_ARM, 1, BuildResult::Pass)])
@@ -645,6 +678,7 @@ macro_rules! conformance_suite {
             replays_are_no_ops_and_updates_apply,
             builds_belong_to_the_token_that_posted_them,
             keeps_incidents,
+            records_manual_freezes,
             batches_are_all_or_nothing,
             lists_branches,
             many_builds_in_one_cell,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::domain::incident::{self, Change};
-use app::model::{BuildResult, BuildSummary, Cell, Incident, IncidentState};
+use app::model::{BuildResult, BuildSummary, Cell, FreezeEvent, Incident, IncidentState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -90,6 +90,14 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_by_branch ON incidents (branch, opened_at);
 CREATE INDEX IF NOT EXISTS open_incidents ON incidents (open, opened_at);
+CREATE TABLE IF NOT EXISTS freeze_events (
+    branch TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    frozen INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS freeze_events_by_branch ON freeze_events (branch, at);
 CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -814,6 +822,45 @@ impl Store for EmbeddedStore {
             docs.iter()
                 .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
                 .collect()
+        })
+        .await
+    }
+
+    async fn record_freeze(&self, event: &FreezeEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO freeze_events (branch, at, frozen, reason, by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![event.branch, micros(event.at), event.frozen, event.reason, event.by],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn freeze_events(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<FreezeEvent>, StoreError> {
+        let branch = branch.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT branch, at, frozen, reason, by FROM freeze_events WHERE branch = ?1
+                 ORDER BY at DESC, rowid DESC LIMIT ?2",
+            )?;
+            let events = stmt
+                .query_map(params![branch, limit as i64], |row| {
+                    Ok(FreezeEvent {
+                        branch: row.get(0)?,
+                        at: from_micros(row.get(1)?)?,
+                        frozen: row.get(2)?,
+                        reason: row.get(3)?,
+                        by: row.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(events)
         })
         .await
     }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::domain::incident::{self, Change};
-use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate, Incident, IncidentState};
+use app::model::{
+    BuildResult, BuildSummary, Cell, CommitCandidate, FreezeEvent, Incident, IncidentState,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firestore::errors::{BackoffError, FirestoreError};
@@ -37,6 +39,7 @@ const VERSIONS: &str = "versions";
 const BRANCHES: &str = "branches";
 const TOKENS: &str = "tokens";
 const INCIDENTS: &str = "incidents";
+const FREEZE_EVENTS: &str = "freeze_events";
 
 const CELLS_TARGET: FirestoreListenerTarget = FirestoreListenerTarget::new(1);
 
@@ -272,6 +275,15 @@ impl IncidentDoc {
     fn incident(&self) -> Result<Incident, StoreError> {
         serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FreezeEventDoc {
+    branch: String,
+    at: SystemTime,
+    frozen: bool,
+    reason: String,
+    by: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -973,6 +985,60 @@ impl Store for FirestoreStore {
             .iter()
             .map(IncidentDoc::incident)
             .collect()
+    }
+
+    async fn record_freeze(&self, event: &FreezeEvent) -> Result<(), StoreError> {
+        let doc = FreezeEventDoc {
+            branch: event.branch.clone(),
+            at: event.at.into(),
+            frozen: event.frozen,
+            reason: event.reason.clone(),
+            by: event.by.clone(),
+        };
+        let id = doc_id(&[
+            &event.branch,
+            &event.at.timestamp_micros().to_string(),
+            &uuid::Uuid::new_v4().to_string(),
+        ]);
+        let _: FreezeEventDoc = self
+            .db
+            .fluent()
+            .insert()
+            .into(FREEZE_EVENTS)
+            .document_id(id)
+            .object(&doc)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    async fn freeze_events(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<FreezeEvent>, StoreError> {
+        let owned = branch.to_string();
+        let docs: Vec<FreezeEventDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(FREEZE_EVENTS)
+            .filter(move |q| q.for_all([q.field("branch").eq(owned.clone())]))
+            .order(|o| o.fields([o.field("at").desc()]))
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        Ok(counted(&self.reads, docs)
+            .into_iter()
+            .map(|d| FreezeEvent {
+                branch: d.branch,
+                at: d.at.into(),
+                frozen: d.frozen,
+                reason: d.reason,
+                by: d.by,
+            })
+            .collect())
     }
 
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {

@@ -9,7 +9,7 @@ pub mod plan;
 pub mod walk;
 
 pub use app::model::CellId;
-use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate, Incident};
+use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate, FreezeEvent, Incident};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
@@ -258,6 +258,16 @@ pub trait Store: Send + Sync + 'static {
         open_only: bool,
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError>;
+
+    /// Records a manual freeze or unfreeze.
+    async fn record_freeze(&self, event: &FreezeEvent) -> Result<(), StoreError>;
+
+    /// Manual freezes and unfreezes of a branch, newest first.
+    async fn freeze_events(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<FreezeEvent>, StoreError>;
 
     /// Whether the store takes reads and writes: what `/readyz` answers.
     async fn ready(&self) -> Result<(), StoreError> {

@@ -362,6 +362,16 @@ impl Store for WritesDown {
     ) -> Result<Option<app::model::Incident>, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
+    async fn record_freeze(&self, _: &app::model::FreezeEvent) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn freeze_events(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<app::model::FreezeEvent>, StoreError> {
+        self.0.freeze_events(branch, limit).await
+    }
     async fn incident(&self, id: &str) -> Result<Option<app::model::Incident>, StoreError> {
         self.0.incident(id).await
     }

@@ -283,3 +283,69 @@ async fn freeze_check_fails_while_the_branch_has_an_open_incident() {
     assert!(matches!(unknown, Verdict::Unknown(_)), "{unknown:?}");
     assert_eq!((unknown.exit_code(false), unknown.exit_code(true)), (0, 1));
 }
+
+#[tokio::test]
+async fn manual_freezes_are_recorded_with_who_and_why() {
+    use server::cli::freeze::{check, set, FreezeCheckArgs, SetFreezeArgs, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let args = SetFreezeArgs {
+        server: app.url.clone(),
+        token: app.token.clone(),
+        branch: "release/v1.9".into(),
+        reason: "cutting 1.9.0".into(),
+    };
+    let frozen = set(&args, true).await.unwrap();
+    assert!(frozen.frozen);
+    let manual = frozen.manual.unwrap();
+    assert!(manual.by.starts_with("ci-") && manual.reason == "cutting 1.9.0");
+    let checked = check(
+        &FreezeCheckArgs {
+            server: app.url.clone(),
+            branch: None,
+            strict: true,
+        },
+        "release/v1.9",
+    )
+    .await;
+    assert!(
+        matches!(&checked, Verdict::Frozen(r) if r.contains("frozen by ci-") && r.contains("cutting 1.9.0")),
+        "{checked:?}"
+    );
+    let lifted = set(&args, false).await.unwrap();
+    assert!(!lifted.frozen && lifted.reason.is_none());
+
+    let refused = set(
+        &SetFreezeArgs {
+            token: "cid_wrong".into(),
+            ..args.clone()
+        },
+        true,
+    )
+    .await;
+    assert!(refused.unwrap_err().contains("401"));
+    let no_reason = set(
+        &SetFreezeArgs {
+            reason: " ".into(),
+            ..args.clone()
+        },
+        true,
+    )
+    .await;
+    assert!(no_reason.unwrap_err().contains("reason"));
+
+    // An open incident keeps the branch frozen whatever the manual state.
+    for minute in 0..3 {
+        let mut b = build("arm64", "fail");
+        b["started_at"] = json!(format!("2026-01-10T10:0{minute}:00Z"));
+        b["finished_at"] = json!(format!("2026-01-10T10:0{minute}:30Z"));
+        b["commit"] = json!(format!("{minute:0>40}"));
+        app.post(&b).await;
+    }
+    let master = SetFreezeArgs {
+        branch: "master".into(),
+        ..args
+    };
+    let still = set(&master, false).await.unwrap();
+    assert!(still.frozen && still.incidents.len() == 1, "{still:?}");
+}
