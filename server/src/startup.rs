@@ -100,6 +100,18 @@ pub fn load_incident_rules(
     ))
 }
 
+/// What pages, the API and ingestion read and write through, as configured.
+pub fn views(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Views> {
+    let release = Arc::new(load_release_config(settings)?);
+    Ok(Views {
+        incident_rules: Arc::new(load_incident_rules(settings, &release)?),
+        store,
+        default_branch: settings.default_branch.clone(),
+        release,
+        repository: settings.repository.clone(),
+    })
+}
+
 /// `cargo leptos build` with `hash-files` writes hash.txt next to the
 /// binary; test binaries have none and use the plain names.
 fn asset_hashes_exist() -> bool {
@@ -120,7 +132,6 @@ impl Application {
     /// Binds the listen address (port 0 picks a free port, as tests do).
     pub async fn build(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         metrics::install();
-        let release = Arc::new(load_release_config(&settings)?);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -133,13 +144,7 @@ impl Application {
             .env(leptos::config::Env::PROD)
             .hash_files(asset_hashes_exist())
             .build();
-        let views = Views {
-            incident_rules: Arc::new(load_incident_rules(&settings, &release)?),
-            store: store.clone(),
-            default_branch: settings.default_branch.clone(),
-            release,
-            repository: settings.repository.clone(),
-        };
+        let views = views(&settings, store.clone())?;
         let (stopping, shutdown) = watch::channel(false);
         let limits = ConnectionLimits {
             header_timeout: Duration::from_secs(settings.header_timeout),

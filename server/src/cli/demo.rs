@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::validation::{self, Context};
-use crate::store::Store;
+use crate::queries::Views;
 
 const MATRIX: &[(&str, &[&str], &[&str])] = &[
     (
@@ -152,7 +152,8 @@ fn builds(repository: &str, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 /// Loads the demo data set; returns how many builds it posted.
-pub async fn seed(store: &dyn Store, repository: &str) -> anyhow::Result<usize> {
+/// Incidents follow as they would from real posts.
+pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
     let now = Utc::now();
     let all = builds(repository, now);
     let ctx = Context {
@@ -165,7 +166,8 @@ pub async fn seed(store: &dyn Store, repository: &str) -> anyhow::Result<usize> 
             .map_err(|e| {
             anyhow::anyhow!("demo data is invalid at {:?}: {}", e.field, e.message)
         })?;
-        store.ingest(parsed).await?;
+        let outcome = views.store.ingest(parsed).await?;
+        views.record_incidents(&outcome.moves).await?;
     }
     Ok(all.len())
 }
@@ -174,13 +176,16 @@ pub async fn seed(store: &dyn Store, repository: &str) -> anyhow::Result<usize> 
 mod tests {
     use super::*;
     use crate::store::embedded::EmbeddedStore;
+    use crate::store::Store;
     use app::model::BuildResult;
 
     #[tokio::test]
     async fn demo_tells_a_clear_story() {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        let count = seed(&store, "magma/magma").await.unwrap();
+        let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let settings = crate::config::Settings::parse_from(Vec::<String>::new()).unwrap();
+        let views = crate::startup::views(&settings, store.clone()).unwrap();
+        let count = seed(&views, "magma/magma").await.unwrap();
         assert!(count > 500, "{count}");
         assert_eq!(
             store.branches().await.unwrap(),
@@ -210,5 +215,11 @@ mod tests {
             BuildResult::Error
         );
         assert!(cell("agw", "amd64", "lte-integ-test").running.is_some());
+        // Five failures in a row on master: an incident with its suspect.
+        let open = store.incidents(None, true, 10).await.unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].branch, "master");
+        assert_eq!(open[0].red[0].build_type, "bazel-build");
+        assert!(open[0].suspects_complete && !open[0].suspects.is_empty());
     }
 }

@@ -84,7 +84,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo => {
             let store = open_store(&settings, DEMO_DATA_DIR).await?;
             if store.branches().await?.is_empty() {
-                let count = demo::seed(store.as_ref(), &settings.repository).await?;
+                let views = crate::startup::views(&settings, store.clone())?;
+                let count = demo::seed(&views, &settings.repository).await?;
                 println!(
                     "Loaded {count} demo builds into {}",
                     settings.data_dir_or(DEMO_DATA_DIR).display()

@@ -207,7 +207,10 @@ fn layers_use_only_the_layers_below_them() {
         ("store", &["domain"][..]),
         ("queries", &["store", "domain"][..]),
         ("http", &["queries", "store", "domain", "config"][..]),
-        ("cli", &["startup", "store", "domain", "config"][..]),
+        (
+            "cli",
+            &["startup", "queries", "store", "domain", "config"][..],
+        ),
         ("config", &[][..]),
         (
             "startup",
