@@ -834,6 +834,13 @@ pub struct CellKey {
     pub build_type: String,
 }
 
+impl CellKey {
+    /// How people name a cell: "agw bazel-build arm64".
+    pub fn label(&self) -> String {
+        format!("{} {} {}", self.component, self.build_type, self.arch)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IncidentState {

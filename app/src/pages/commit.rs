@@ -6,7 +6,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::get_commit;
-use crate::model::{short_sha, CellId, CommitCandidate, CommitLookup, CommitReport, Verdict};
+use crate::model::{
+    short_sha, CellId, CellKey, CommitCandidate, CommitLookup, CommitReport, Verdict,
+};
 
 /// `/commit/<sha>`.
 #[component]
@@ -82,7 +84,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                 let cells = i
                     .red
                     .iter()
-                    .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
+                    .map(CellKey::label)
                     .collect::<Vec<_>>()
                     .join(", ");
                 view! { <li><a href=format!("/incident/{}", i.id)>{format!("{cells} failing on {}", i.branch)}</a></li> }

@@ -49,7 +49,7 @@ fn IncidentView(incident: Incident) -> impl IntoView {
                 CellId::new(&incident.branch, &c.component, &c.arch, &c.build_type).history_path();
             view! {
                 <li data-red=red.then_some("true")>
-                    <a href=history>{format!("{} {} {}", c.component, c.build_type, c.arch)}</a>
+                    <a href=history>{c.label()}</a>
                     {if red { " still failing" } else { " passing again" }}
                 </li>
             }

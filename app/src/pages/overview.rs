@@ -9,7 +9,7 @@ use leptos_router::hooks::use_navigate;
 use super::common::{use_query_param, ErrorNotice};
 use crate::api::get_health;
 use crate::model::{
-    ago, encoded, short_sha, BuildResult, BuildSummary, Cell, HealthMatrix, Incident,
+    ago, encoded, short_sha, BuildResult, BuildSummary, Cell, CellKey, HealthMatrix, Incident,
 };
 
 #[component]
@@ -250,7 +250,7 @@ fn FreezeBanner(incidents: Vec<Incident>) -> impl IntoView {
             let cells: String = incident
                 .red
                 .iter()
-                .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
+                .map(CellKey::label)
                 .collect::<Vec<_>>()
                 .join(", ");
             let suspects = match incident.suspects.len() {

@@ -17,6 +17,7 @@ use crate::domain::badge;
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
 use crate::domain::validation::{self, Context};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::metrics;
 use crate::queries::{badge_state, PAGE_SIZE};
@@ -28,13 +29,10 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[tracing::instrument(skip_all, fields(token, builds))]
 pub async fn post_builds(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = state
-        .tokens
-        .authorize(state.views.store.as_ref(), &headers)
-        .await?;
     let token_name = &caller.name;
     tracing::Span::current().record("token", token_name.as_str());
     if let Some(limiter) = &state.limiter {

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
@@ -58,13 +59,10 @@ pub async fn freeze(
 pub async fn set_freeze(
     State(state): State<AppState>,
     Path(branch): Path<String>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = state
-        .tokens
-        .authorize(state.views.store.as_ref(), &headers)
-        .await?;
     let branch = Branch::parse(&branch)?;
     super::api::require_json(&headers)?;
     let bytes = super::api::read_body(&headers, body).await?;

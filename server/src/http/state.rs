@@ -6,7 +6,8 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 use tokio::sync::watch;
 
-use super::auth::TokenCache;
+use super::auth::{Caller, TokenCache};
+use super::error::ApiError;
 use super::fanout::Batch;
 use super::ratelimit::{AddressLimiter, TokenLimiter};
 use super::slots::Slots;
@@ -34,5 +35,21 @@ pub struct AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+/// Handlers that write take the token's caller as an argument: a request
+/// without a valid token never reaches them.
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        state
+            .tokens
+            .authorize(state.views.store.as_ref(), &parts.headers)
+            .await
     }
 }

@@ -2,7 +2,7 @@
 //! cells each post moved, with their suspect commits found once, when the
 //! incident opens, and whether a branch is frozen.
 
-use app::model::{Build, Freeze, FreezeEvent, Incident, IncidentState, Suspect};
+use app::model::{Build, CellKey, Freeze, FreezeEvent, Incident, IncidentState, Suspect};
 use chrono::Utc;
 
 use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
@@ -142,7 +142,7 @@ impl Views {
             let cells: Vec<String> = open
                 .iter()
                 .flat_map(|i| &i.red)
-                .map(|c| format!("{} {} {}", c.component, c.build_type, c.arch))
+                .map(CellKey::label)
                 .collect();
             reasons.push(format!(
                 "{} open incident{} on {}: {} failing",
