@@ -23,14 +23,21 @@ const COMPONENTS: &[&str] = &["agw", "orc8r", "feg", "cwag", "nms", "dp", "helm"
 const ARCHES: &[&str] = &["amd64", "arm64"];
 const BUILD_TYPES: &[&str] = &["bazel-build", "unit-tests", "integ-test"];
 
+/// `BENCH_INCIDENTS=off` watches no branch, to compare ingestion with and
+/// without incident tracking.
 fn settings() -> Settings {
-    Settings::parse_from([
-        "--listen=127.0.0.1:0",
-        "--store-timeout=30",
-        "--rate-limit=0",
-        "--build-rate-limit=0",
-    ])
-    .unwrap()
+    let mut flags = vec![
+        "--listen=127.0.0.1:0".to_string(),
+        "--store-timeout=30".into(),
+        "--rate-limit=0".into(),
+        "--build-rate-limit=0".into(),
+    ];
+    if std::env::var("BENCH_INCIDENTS").is_ok_and(|v| v == "off") {
+        let path = std::env::temp_dir().join("ci-dashboard-bench-no-incidents.toml");
+        std::fs::write(&path, "watch = []\n").unwrap();
+        flags.push(format!("--notify-config={}", path.display()));
+    }
+    Settings::parse_from(flags).unwrap()
 }
 
 struct Server {
