@@ -159,6 +159,10 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store's writer has stopped".into())
+}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -242,6 +246,26 @@ impl EmbeddedStore {
             group_writer,
             timeout: options.timeout,
         })
+    }
+
+    /// Queues work for the writer thread; refused when the queue is full.
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        use std::sync::mpsc::TrySendError;
+        self.ingests.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => {
+                StoreError::Unavailable("the store's write queue is full".into())
+            }
+            TrySendError::Disconnected(_) => stopped(),
+        })
+    }
+
+    /// The writer's answer, within the store timeout; past it, the work may
+    /// still be committed.
+    async fn answer<T>(&self, answer: tokio::sync::oneshot::Receiver<T>) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, answer)
+            .await
+            .map_err(|_| StoreError::Unconfirmed(self.too_slow().to_string()))?
+            .map_err(|_| stopped())
     }
 
     fn too_slow(&self) -> StoreError {
@@ -570,15 +594,74 @@ fn put_cell(tx: &Connection, cell: &Cell) -> Result<(), StoreError> {
 /// The outcome of one post and the cells it changed.
 type Ingested = Result<(IngestOutcome, Vec<Cell>), StoreError>;
 
-/// One post waiting for the writer.
-struct Job {
-    builds: Vec<Build>,
-    poster: Poster,
-    reply: tokio::sync::oneshot::Sender<Ingested>,
+type IncidentDone = Result<Option<Incident>, StoreError>;
+
+/// What the writer thread is asked to do: a post, or an incident change
+/// (written in the same group, so it shares the group's one fsync).
+enum Work {
+    Post(Vec<Build>, Poster),
+    Incident(Change),
 }
 
-/// Posts that arrive together are committed together: one transaction and
-/// one fsync for all of them. Each post runs in its own savepoint, so a
+/// What it did, one per [`Work`].
+enum Done {
+    Post(Ingested),
+    Incident(IncidentDone),
+}
+
+impl Done {
+    fn failed(&self) -> bool {
+        matches!(self, Done::Post(Err(_)) | Done::Incident(Err(_)))
+    }
+
+    fn into_error(self) -> Option<StoreError> {
+        match self {
+            Done::Post(Err(e)) | Done::Incident(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+enum Reply {
+    Post(tokio::sync::oneshot::Sender<Ingested>),
+    Incident(tokio::sync::oneshot::Sender<IncidentDone>),
+}
+
+impl Reply {
+    // A caller that gave up is not the writer's concern: sends may fail.
+    fn send(self, done: Done) {
+        match (self, done) {
+            (Reply::Post(reply), Done::Post(done)) => {
+                let _ = reply.send(done);
+            }
+            (Reply::Incident(reply), Done::Incident(done)) => {
+                let _ = reply.send(done);
+            }
+            (reply, _) => reply.fail("the writer mixed up its replies"),
+        }
+    }
+
+    fn fail(self, why: &str) {
+        let error = || StoreError::Unavailable(why.to_string());
+        match self {
+            Reply::Post(reply) => {
+                let _ = reply.send(Err(error()));
+            }
+            Reply::Incident(reply) => {
+                let _ = reply.send(Err(error()));
+            }
+        }
+    }
+}
+
+/// One piece of work waiting for the writer.
+struct Job {
+    work: Work,
+    reply: Reply,
+}
+
+/// Work that arrives together is committed together: one transaction and
+/// one fsync for all of it. Each piece runs in its own savepoint, so a
 /// refused post leaves the others untouched, and every reply is sent only
 /// after the commit.
 fn group_commits(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
@@ -591,70 +674,91 @@ fn group_commits(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (builds, replies): (Vec<_>, Vec<_>) = group
-            .into_iter()
-            .map(|j| ((j.builds, j.poster), j.reply))
-            .unzip();
+        let (works, replies): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|j| (j.work, j.reply)).unzip();
         // A bug that panics fails its group (rolled back as the transaction
         // unwinds), not every later post.
         let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_group(&mut conn, builds)
+            commit_group(&mut conn, works)
         }))
         .unwrap_or_else(|_| Err(StoreError::Unavailable("the writer panicked".into())));
         match committed {
             Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    // A caller that gave up is not the writer's concern.
-                    let _ = reply.send(result);
+                for (reply, done) in replies.into_iter().zip(results) {
+                    reply.send(done);
                 }
             }
             Err(e) => {
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Unavailable(e.to_string())));
+                    reply.fail(&e.to_string());
                 }
             }
         }
     }
 }
 
-fn commit_group(
-    conn: &mut Connection,
-    posts: Vec<(Vec<Build>, Poster)>,
-) -> Result<Vec<Ingested>, StoreError> {
+fn commit_group(conn: &mut Connection, works: Vec<Work>) -> Result<Vec<Done>, StoreError> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut results = Vec::with_capacity(posts.len());
+    let mut results = Vec::with_capacity(works.len());
     // Cells as the group's committed posts left them: posts of one commit
     // move the same cells, which are then read and written once per group.
     let mut cells: HashMap<CellId, Cell> = HashMap::new();
-    for (builds, poster) in posts {
+    for work in works {
         // Dropping a savepoint without commit rolls it back.
         let savepoint = tx.savepoint()?;
-        match ingest_into(&savepoint, &cells, builds, &poster) {
-            Ok((outcome, changed)) => {
-                savepoint.commit()?;
-                for cell in &changed {
+        let done = match work {
+            Work::Post(builds, poster) => {
+                Done::Post(ingest_into(&savepoint, &cells, builds, &poster))
+            }
+            Work::Incident(change) => Done::Incident(incident_into(&savepoint, &change)),
+        };
+        if done.failed() {
+            // Some errors (I/O, disk full) make SQLite roll back the whole
+            // transaction, not just the savepoint: the work before this one
+            // is then gone too, and so the whole group fails.
+            let whole_group_lost = savepoint.is_autocommit();
+            drop(savepoint);
+            if whole_group_lost {
+                return Err(done
+                    .into_error()
+                    .unwrap_or_else(|| StoreError::Unavailable("the group was lost".into())));
+            }
+        } else {
+            savepoint.commit()?;
+            if let Done::Post(Ok((_, changed))) = &done {
+                for cell in changed {
                     cells.insert(cell.id(), cell.clone());
                 }
-                results.push(Ok((outcome, changed)));
-            }
-            Err(e) => {
-                // Some errors (I/O, disk full) make SQLite roll back the whole
-                // transaction, not just the savepoint: the posts before this
-                // one are then gone too, and so the whole group fails.
-                let whole_group_lost = savepoint.is_autocommit();
-                drop(savepoint);
-                if whole_group_lost {
-                    return Err(e);
-                }
-                results.push(Err(e));
             }
         }
+        results.push(done);
     }
     for cell in cells.values() {
         put_cell(&tx, cell)?;
     }
     tx.commit()?;
     Ok(results)
+}
+
+/// One incident change, read-modify-write, inside the writer's transaction.
+fn incident_into(conn: &Connection, change: &Change) -> IncidentDone {
+    let next = incident::apply(get_incident(conn, change.id())?, change);
+    if let Some(incident) = &next {
+        let doc =
+            serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        conn.execute(
+            "INSERT OR REPLACE INTO incidents (id, branch, open, opened_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                incident.id,
+                incident.branch,
+                incident.state == IncidentState::Open,
+                micros(incident.opened_at),
+                doc
+            ],
+        )?;
+    }
+    Ok(next)
 }
 
 /// Planning reads inside the writer's transaction; cells this group already
@@ -721,25 +825,12 @@ impl Store for EmbeddedStore {
         builds: Vec<Build>,
         poster: &Poster,
     ) -> Result<IngestOutcome, StoreError> {
-        use std::sync::mpsc::TrySendError;
-        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.ingests
-            .try_send(Job {
-                builds,
-                poster: poster.clone(),
-                reply,
-            })
-            .map_err(|e| match e {
-                TrySendError::Full(_) => {
-                    StoreError::Unavailable("the store's write queue is full".into())
-                }
-                TrySendError::Disconnected(_) => stopped(),
-            })?;
-        let answered = tokio::time::timeout(self.timeout, answer).await;
-        let (outcome, cells) = answered
-            .map_err(|_| StoreError::Unconfirmed(self.too_slow().to_string()))?
-            .map_err(|_| stopped())??;
+        self.submit(Job {
+            work: Work::Post(builds, poster.clone()),
+            reply: Reply::Post(reply),
+        })?;
+        let (outcome, cells) = self.answer(answer).await??;
         for cell in cells {
             // No open page is not an error.
             let _ = self.events.send(cell);
@@ -752,30 +843,12 @@ impl Store for EmbeddedStore {
     }
 
     async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError> {
-        let change = change.clone();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let stored = get_incident(&tx, change.id())?;
-            let next = incident::apply(stored, &change);
-            if let Some(incident) = &next {
-                let doc = serde_json::to_string(incident)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.execute(
-                    "INSERT OR REPLACE INTO incidents (id, branch, open, opened_at, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        incident.id,
-                        incident.branch,
-                        incident.state == IncidentState::Open,
-                        micros(incident.opened_at),
-                        doc
-                    ],
-                )?;
-            }
-            tx.commit()?;
-            Ok(next)
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.submit(Job {
+            work: Work::Incident(change.clone()),
+            reply: Reply::Incident(reply),
+        })?;
+        self.answer(answer).await?
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
@@ -1129,10 +1202,10 @@ mod tests {
             vec![build("after", cell, 1, BuildResult::Fail)],
         ]
         .into_iter()
-        .map(|post| (post, Poster::Operator))
+        .map(|post| Work::Post(post, Poster::Operator))
         .collect();
         let reported: Vec<bool> = match commit_group(&mut conn, posts) {
-            Ok(results) => results.iter().map(Result::is_ok).collect(),
+            Ok(results) => results.iter().map(|done| !done.failed()).collect(),
             Err(_) => vec![false; 3],
         };
         assert!(!reported[1], "500 builds of 10 KB cannot fit in 40 pages");
