@@ -214,3 +214,21 @@ test("three failures in a row freeze a release branch, and the overview says so 
   await expect(page.locator("section.freeze")).toContainText(`agw bazel-build arm64 failing on ${branch}`);
   expect(errors).toEqual([]);
 });
+
+test("an open overview shows the freeze banner when an incident opens, without a reload", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const branch = `v8.${Date.now() % 100000}`;
+  const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+  const fail = (n: number) =>
+    build({ commit: sha(60 + n), branch, arch: "amd64", result: "fail", started_at: at(20 - n), finished_at: at(19 - n) });
+  await post(request, build({ commit: sha(60), branch, arch: "amd64", result: "pass", started_at: at(30), finished_at: at(29) }));
+  await post(request, [fail(1), fail(2)]);
+  await page.goto(`/?branch=${branch}`);
+  await expect(page.locator("section.overview[data-live=on]")).toBeVisible();
+  await expect(page.locator("section.freeze")).toHaveCount(0);
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+  await post(request, fail(3));
+  await expect(page.locator("section.freeze h2")).toHaveText("Merge freeze: 1 open incident", { timeout: 5000 });
+  expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);
+  expect(errors).toEqual([]);
+});

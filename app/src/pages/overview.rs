@@ -169,11 +169,25 @@ async fn follow_stream(
                     .as_string()
                     .and_then(|data| serde_json::from_str::<Vec<Cell>>(&data).ok());
                 if let Some(cells) = cells {
+                    // A streak that grew, shrank or ended may have opened or
+                    // resolved an incident: the banner asks the server then.
+                    let streak = |c: &Cell| c.streak.as_ref().map(|s| s.builds);
+                    let streaks_moved = live.with_untracked(|m| {
+                        cells.iter().any(|new| {
+                            let old = m.cells.iter().find(|c| c.id() == new.id());
+                            old.map(streak) != Some(streak(new))
+                        })
+                    });
                     live.update(|m| {
                         for cell in cells {
                             *m = m.with_cell(cell);
                         }
                     });
+                    if streaks_moved {
+                        if let Ok(fresh) = get_health(Some(branch.to_string())).await {
+                            live.update(|m| m.incidents = fresh.incidents);
+                        }
+                    }
                 }
             }
             Err(_) if source.state() == State::Closed => break,
