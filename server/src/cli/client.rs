@@ -196,6 +196,17 @@ pub fn body(args: &PostArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Val
     Ok(Value::Object(body))
 }
 
+/// How the command line talks to a dashboard. Redirects are never followed:
+/// a followed redirect turns a POST into a GET, and the build would be lost
+/// while the job believes it posted.
+pub fn dashboard_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ci-dashboard-post/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Posts `body`, retrying network errors and 5xx (honouring Retry-After).
 pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
     // Without a stable id from the environment, one id for every attempt
@@ -204,14 +215,7 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
         body["id"] = json!(format!("post:{}", uuid::Uuid::new_v4()));
     }
     let endpoint = format!("{}/api/v1/builds", args.server.trim_end_matches('/'));
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        // A followed redirect turns the POST into a GET: the build would be
-        // lost while the job believes it posted.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("ci-dashboard-post/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let client = match dashboard_client(Duration::from_secs(30)) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::Unreachable {

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::client::dashboard_client;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
 #[derive(Args, Debug, Clone)]
 pub struct FreezeCheckArgs {
     /// Dashboard URL, e.g. https://ci.example.org
@@ -37,17 +41,17 @@ impl Verdict {
     }
 }
 
-pub async fn check(args: &FreezeCheckArgs, branch: &str) -> Verdict {
-    let url = format!(
+fn freeze_url(server: &str, branch: &str) -> String {
+    format!(
         "{}/api/v1/freeze/{}",
-        args.server.trim_end_matches('/'),
+        server.trim_end_matches('/'),
         app::model::encoded(branch)
-    );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build();
-    let answer = match client {
+    )
+}
+
+pub async fn check(args: &FreezeCheckArgs, branch: &str) -> Verdict {
+    let url = freeze_url(&args.server, branch);
+    let answer = match dashboard_client(TIMEOUT) {
         Ok(client) => client.get(&url).send().await,
         Err(e) => return Verdict::Unknown(e.to_string()),
     };
@@ -87,16 +91,8 @@ pub struct SetFreezeArgs {
 /// Sets or lifts a manual freeze; the branch's state after, or what went
 /// wrong.
 pub async fn set(args: &SetFreezeArgs, frozen: bool) -> Result<app::model::Freeze, String> {
-    let url = format!(
-        "{}/api/v1/freeze/{}",
-        args.server.trim_end_matches('/'),
-        app::model::encoded(&args.branch)
-    );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let url = freeze_url(&args.server, &args.branch);
+    let client = dashboard_client(TIMEOUT).map_err(|e| e.to_string())?;
     let response = client
         .post(&url)
         .bearer_auth(&args.token)

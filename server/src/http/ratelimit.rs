@@ -3,6 +3,7 @@
 //! everything anonymous: one address scanning listings cannot take the CPU
 //! that CI posts and other readers need.
 
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -13,15 +14,15 @@ use governor::{Quota, RateLimiter};
 
 use crate::domain::validation::MAX_BATCH;
 
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
 pub struct TokenLimiter {
-    posts: Option<Keyed>,
-    builds: Option<Keyed>,
+    posts: Option<Keyed<String>>,
+    builds: Option<Keyed<String>>,
     clock: DefaultClock,
 }
 
-fn keyed(per_second: u32, burst: u32) -> Option<Keyed> {
+fn keyed<K: Hash + Eq + Clone>(per_second: u32, burst: u32) -> Option<Keyed<K>> {
     let rate = NonZeroU32::new(per_second)?;
     let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
     Some(RateLimiter::keyed(
@@ -54,7 +55,12 @@ impl TokenLimiter {
         self.take(&self.builds, token_name, builds)
     }
 
-    fn take(&self, limiter: &Option<Keyed>, token_name: &str, n: usize) -> Result<(), Duration> {
+    fn take(
+        &self,
+        limiter: &Option<Keyed<String>>,
+        token_name: &str,
+        n: usize,
+    ) -> Result<(), Duration> {
         let (Some(limiter), Some(n)) = (limiter, NonZeroU32::new(n as u32)) else {
             return Ok(());
         };
@@ -68,10 +74,8 @@ impl TokenLimiter {
     }
 }
 
-type ByAddress = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
-
 pub struct AddressLimiter {
-    limiter: ByAddress,
+    limiter: Keyed<IpAddr>,
     clock: DefaultClock,
 }
 
@@ -91,10 +95,8 @@ impl AddressLimiter {
     /// `per_second` requests per address on average, in bursts of `burst`;
     /// `None` when `per_second` is 0 (no limit).
     pub fn new(per_second: u32, burst: u32) -> Option<Self> {
-        let rate = NonZeroU32::new(per_second)?;
-        let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
         Some(AddressLimiter {
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            limiter: keyed(per_second, burst)?,
             clock: DefaultClock::default(),
         })
     }

@@ -280,9 +280,7 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        tokio::time::timeout(self.timeout, self.readers.run(f))
-            .await
-            .map_err(|_| self.too_slow())?
+        self.within_timeout(&self.readers, f).await
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -290,7 +288,15 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        tokio::time::timeout(self.timeout, self.writer.run(f))
+        self.within_timeout(&self.writer, f).await
+    }
+
+    async fn within_timeout<T, F>(&self, pool: &Arc<Pool>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        tokio::time::timeout(self.timeout, pool.run(f))
             .await
             .map_err(|_| self.too_slow())?
     }
