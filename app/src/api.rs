@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::codec::JsonText;
 use crate::error::DashboardError;
 use crate::model::{
-    CommitLookup, HealthMatrix, HistoryView, Incident, ReleaseReport, ReleaseSummary,
+    CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
 };
 
 #[server(prefix = "/_app", output = JsonText)]
@@ -43,7 +43,7 @@ pub async fn get_releases() -> Result<Vec<ReleaseSummary>, DashboardError> {
 }
 
 #[server(prefix = "/_app", output = JsonText)]
-pub async fn get_incident(id: String) -> Result<Incident, DashboardError> {
+pub async fn get_incident(id: String) -> Result<IncidentDetail, DashboardError> {
     dashboard().incident(id).await
 }
 

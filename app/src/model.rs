@@ -877,6 +877,62 @@ pub struct Incident {
     pub compare_url: Option<String>,
 }
 
+/// What a webhook is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NotifyEvent {
+    #[serde(rename = "incident.opened")]
+    Opened,
+    #[serde(rename = "incident.resolved")]
+    Resolved,
+}
+
+impl NotifyEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Opened => "incident.opened",
+            NotifyEvent::Resolved => "incident.resolved",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Given up: the receiver refused it or never answered in every attempt.
+    Failed,
+}
+
+/// One event for one webhook, queued in the store with the incident change
+/// that caused it, and its attempts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub incident: String,
+    pub event: NotifyEvent,
+    /// Which configured webhook: a digest of its URL, which may hold a secret.
+    pub webhook: String,
+    /// The webhook's host, to show.
+    pub target: String,
+    pub state: DeliveryState,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    /// When it is tried next, while pending.
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// An incident with the notifications it caused, for its page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub deliveries: Vec<Delivery>,
+}
+
 /// A commit that may have caused an incident, with what builds said of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suspect {

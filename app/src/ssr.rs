@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::DashboardError;
 use crate::model::{
-    CommitLookup, HealthMatrix, HistoryView, Incident, ReleaseReport, ReleaseSummary,
+    CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
 };
 
 #[async_trait::async_trait]
@@ -30,7 +30,7 @@ pub trait Dashboard: Send + Sync {
 
     async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError>;
 
-    async fn incident(&self, id: String) -> Result<Incident, DashboardError>;
+    async fn incident(&self, id: String) -> Result<IncidentDetail, DashboardError>;
 }
 
 /// Provided as Leptos context by the server for every request.

@@ -145,11 +145,15 @@ pub struct Settings {
     /// Release readiness config (TOML) [default: Magma's, config/release.toml]
     #[arg(long, env = "CI_DASHBOARD_RELEASE_CONFIG", global = true)]
     pub release_config: Option<PathBuf>,
-    /// Incident and notification config (TOML: `watch`, `failures_to_open`)
-    /// [default: watch the default branch and release branches, open at 3
-    /// failures]
+    /// Incident and notification config (TOML: `watch`, `failures_to_open`,
+    /// `[[webhook]]` targets) [default: watch the default branch and release
+    /// branches, open at 3 failures, no webhooks]
     #[arg(long, env = "CI_DASHBOARD_NOTIFY_CONFIG", global = true)]
     pub notify_config: Option<PathBuf>,
+    /// The dashboard's address as people reach it, for links in
+    /// notifications [default: http://<listen address>]
+    #[arg(long, env = "CI_DASHBOARD_PUBLIC_URL", global = true)]
+    pub public_url: Option<url::Url>,
     /// Directory of the built web assets (cargo leptos build output).
     #[arg(
         long,

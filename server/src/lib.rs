@@ -1,5 +1,5 @@
 //! The ci-dashboard server. Layers, each importing only the ones below it:
-//! `cli` and `http` (adapters) -> `queries` (what pages and the API show)
+//! `cli`, `http` and `notify` (adapters) -> `queries` (what pages and the API show)
 //! -> `store` (storage primitives and the algorithms both stores share) ->
 //! `domain` (pure rules). `startup` wires them together; `main.rs` only
 //! calls [`cli::main`]. docs/architecture.md is the map.
@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod queries;
 pub mod startup;
 pub mod store;

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::{Settings, StoreKind};
 use crate::domain::incident::{IncidentConfig, IncidentRules};
+use crate::domain::notification::{NotifyConfig, Webhook};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::http::ratelimit::{AddressLimiter, TokenLimiter};
 use crate::http::router::router;
@@ -22,6 +23,7 @@ use crate::http::serve::{serve, ConnectionLimits};
 use crate::http::slots::Slots;
 use crate::http::state::AppState;
 use crate::http::{fanout, metrics};
+use crate::notify::Deliverer;
 use crate::queries::Views;
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
@@ -70,46 +72,49 @@ pub fn load_release_config(settings: &Settings) -> anyhow::Result<ReleaseConfig>
     }
 }
 
-/// Which branches incidents watch and when they open.
-pub fn load_incident_rules(
+/// Which branches incidents watch, when they open, and which webhooks
+/// hear of them.
+pub fn load_notify_config(
     settings: &Settings,
     release: &ReleaseConfig,
-) -> anyhow::Result<IncidentRules> {
-    let config = match &settings.notify_config {
+) -> anyhow::Result<(IncidentRules, Vec<Webhook>)> {
+    let (incidents, webhooks) = match &settings.notify_config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let table: toml::Table =
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            if table.contains_key("webhook") {
-                anyhow::bail!(
-                    "{}: [[webhook]] targets are not delivered yet; remove them \
-                     (incidents and the merge freeze work without them)",
-                    path.display()
-                );
-            }
-            toml::from_str::<IncidentConfig>(&text)
+            NotifyConfig::parse(&text)
+                .and_then(NotifyConfig::split)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
-        None => IncidentConfig::default(),
+        None => (IncidentConfig::default(), Vec::new()),
     };
-    Ok(IncidentRules::new(
-        config,
+    let rules = IncidentRules::new(
+        incidents,
         &settings.default_branch,
         release.release_branches(),
-    ))
+    );
+    Ok((rules, webhooks))
 }
 
 /// What pages, the API and ingestion read and write through, as configured.
 pub fn views(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Views> {
+    Ok(wire(settings, store)?.0)
+}
+
+/// The views, and the webhooks their incidents queue deliveries to.
+fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Views, Arc<Vec<Webhook>>)> {
     let release = Arc::new(load_release_config(settings)?);
-    Ok(Views {
-        incident_rules: Arc::new(load_incident_rules(settings, &release)?),
+    let (rules, webhooks) = load_notify_config(settings, &release)?;
+    let views = Views {
+        incident_rules: Arc::new(rules),
+        webhooks: Arc::new(webhooks.iter().map(Webhook::as_ref).collect()),
+        outbox: Arc::default(),
         store,
         default_branch: settings.default_branch.clone(),
         release,
         repository: settings.repository.clone(),
-    })
+    };
+    Ok((views, Arc::new(webhooks)))
 }
 
 /// `cargo leptos build` with `hash-files` writes hash.txt next to the
@@ -126,6 +131,7 @@ pub struct Application {
     router: Router,
     limits: ConnectionLimits,
     stopping: watch::Sender<bool>,
+    deliverer: Option<Deliverer>,
 }
 
 impl Application {
@@ -144,7 +150,23 @@ impl Application {
             .env(leptos::config::Env::PROD)
             .hash_files(asset_hashes_exist())
             .build();
-        let views = views(&settings, store.clone())?;
+        let (views, webhooks) = wire(&settings, store.clone())?;
+        // Without webhooks there is nothing to deliver and no queue to poll.
+        let deliverer = if webhooks.is_empty() {
+            None
+        } else {
+            let dashboard_url = settings
+                .public_url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://{addr}"));
+            Some(Deliverer::new(
+                store.clone(),
+                webhooks,
+                dashboard_url,
+                views.outbox.clone(),
+            )?)
+        };
         let (stopping, shutdown) = watch::channel(false);
         let limits = ConnectionLimits {
             header_timeout: Duration::from_secs(settings.header_timeout),
@@ -190,6 +212,7 @@ impl Application {
             router: router(state),
             limits,
             stopping,
+            deliverer,
         })
     }
 
@@ -205,10 +228,26 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stopping = self.stopping;
-        serve(self.listener, self.router, self.limits, async move {
+        let delivering = self
+            .deliverer
+            .map(|deliverer| tokio::spawn(deliverer.run(stopping.subscribe())));
+        let served = serve(self.listener, self.router, self.limits, async move {
             shutdown.await;
             stopping.send_replace(true);
         })
-        .await
+        .await;
+        // Attempts under way are recorded before the process ends, so a
+        // restart neither repeats nor loses them.
+        if let Some(delivering) = delivering {
+            if tokio::time::timeout(Duration::from_secs(15), delivering)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "webhook deliveries still under way at exit are retried after their lease"
+                );
+            }
+        }
+        served
     }
 }

@@ -7,7 +7,10 @@ use leptos_router::hooks::use_params_map;
 
 use super::common::ErrorNotice;
 use crate::api::get_incident;
-use crate::model::{short_sha, CellId, Incident, IncidentState};
+use crate::model::{
+    short_sha, CellId, Delivery, DeliveryState, Incident, IncidentDetail, IncidentState,
+    NotifyEvent,
+};
 
 #[component]
 pub fn IncidentPage() -> impl IntoView {
@@ -20,7 +23,9 @@ pub fn IncidentPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match incident.await {
-                    Ok(incident) => view! { <IncidentView incident/> }.into_any(),
+                    Ok(IncidentDetail { incident, deliveries }) => {
+                        view! { <IncidentView incident deliveries/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
@@ -32,8 +37,43 @@ fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// One line of the timeline per webhook message: when it reached its
+/// receiver, or why it has not yet.
+fn notified(delivery: &Delivery) -> String {
+    let what = match delivery.event {
+        NotifyEvent::Opened => "Opening",
+        NotifyEvent::Resolved => "Resolution",
+    };
+    let tries = |n: u32| format!("{n} attempt{}", if n == 1 { "" } else { "s" });
+    let why = delivery
+        .last_error
+        .as_deref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    match (delivery.state, delivery.delivered_at) {
+        (DeliveryState::Delivered, Some(at)) => format!(
+            "{what} notified to {} {} ({})",
+            delivery.target,
+            when(at),
+            tries(delivery.attempts)
+        ),
+        (DeliveryState::Failed, _) => format!(
+            "{what} not delivered to {} after {}{why}",
+            delivery.target,
+            tries(delivery.attempts)
+        ),
+        _ if delivery.attempts == 0 => format!("{what} queued for {}", delivery.target),
+        _ => format!(
+            "{what} to {}: retrying at {} after {}{why}",
+            delivery.target,
+            when(delivery.next_attempt_at),
+            tries(delivery.attempts)
+        ),
+    }
+}
+
 #[component]
-fn IncidentView(incident: Incident) -> impl IntoView {
+fn IncidentView(incident: Incident, deliveries: Vec<Delivery>) -> impl IntoView {
     let open = incident.state == IncidentState::Open;
     let headline = if open {
         format!("Open: {} is frozen", incident.branch)
@@ -80,6 +120,19 @@ fn IncidentView(incident: Incident) -> impl IntoView {
     let last_good = incident.last_good_commit.clone().map(|g| {
         view! { " · last good " <a href=format!("/commit/{g}")><code>{short_sha(&g).to_string()}</code></a> }
     });
+    // Oldest first, each after the event it tells of.
+    let lines = |event: NotifyEvent| {
+        deliveries
+            .iter()
+            .rev()
+            .filter(|d| d.event == event)
+            .map(|d| {
+                let failed = d.state == DeliveryState::Failed;
+                view! { <li class="notified" data-failed=failed.then_some("true")>{notified(d)}</li> }
+            })
+            .collect_view()
+    };
+    let (opening, resolution) = (lines(NotifyEvent::Opened), lines(NotifyEvent::Resolved));
     let resolved = incident
         .resolved_at
         .map(|at| view! { <li>{format!("Resolved {}", when(at))}</li> });
@@ -101,7 +154,9 @@ fn IncidentView(incident: Incident) -> impl IntoView {
         <h2>"Timeline"</h2>
         <ul class="timeline">
             <li>{format!("Opened {}", when(incident.opened_at))}</li>
+            {opening}
             {resolved}
+            {resolution}
         </ul>
     }
 }

@@ -9,7 +9,6 @@
 
 use app::model::{Cell, CellKey, Incident, IncidentState, Suspect};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use wildmatch::WildMatch;
 
@@ -20,9 +19,8 @@ pub struct IncidentRules {
     pub failures_to_open: u32,
 }
 
-/// The `[incidents]` part of the notification config, as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The incident part of the notification config.
+#[derive(Debug, Default)]
 pub struct IncidentConfig {
     pub watch: Option<Vec<String>>,
     pub failures_to_open: Option<u32>,
@@ -80,6 +78,14 @@ impl Change {
     pub fn id(&self) -> &str {
         match self {
             Change::Red { id, .. } | Change::Cleared { id, .. } | Change::Suspects { id, .. } => id,
+        }
+    }
+
+    /// When it happened; finding suspects is no event and has no time.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Change::Red { at, .. } | Change::Cleared { at, .. } => *at,
+            Change::Suspects { .. } => DateTime::UNIX_EPOCH,
         }
     }
 }

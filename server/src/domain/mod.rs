@@ -7,6 +7,7 @@ pub mod health;
 pub mod history;
 pub mod ids;
 pub mod incident;
+pub mod notification;
 pub mod release;
 pub mod token;
 pub mod validation;

@@ -47,6 +47,23 @@ pub async fn one(
     Ok(Json(state.views.incident(&id).await?).into_response())
 }
 
+/// The latest webhook deliveries (of one incident with `?incident=`):
+/// whether on-call was told.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "incident") {
+        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
+    }
+    let incident = params
+        .get("incident")
+        .map(String::as_str)
+        .filter(|i| !i.is_empty());
+    let deliveries = state.views.deliveries(incident).await?;
+    Ok(Json(json!({ "deliveries": deliveries })).into_response())
+}
+
 pub async fn freeze(
     State(state): State<AppState>,
     Path(branch): Path<String>,

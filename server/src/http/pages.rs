@@ -3,7 +3,7 @@
 
 use app::error::DashboardError;
 use app::model::{
-    CommitLookup, HealthMatrix, HistoryView, Incident, ReleaseReport, ReleaseSummary,
+    CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
 };
 use app::ssr::Dashboard;
 
@@ -79,7 +79,9 @@ impl Dashboard for Views {
         Views::releases(self).await.map_err(to_dashboard_error)
     }
 
-    async fn incident(&self, id: String) -> Result<Incident, DashboardError> {
-        Views::incident(self, &id).await.map_err(to_dashboard_error)
+    async fn incident(&self, id: String) -> Result<IncidentDetail, DashboardError> {
+        Views::incident_detail(self, &id)
+            .await
+            .map_err(to_dashboard_error)
     }
 }

@@ -2,7 +2,9 @@
 //! cells each post moved, with their suspect commits found once, when the
 //! incident opens, and whether a branch is frozen.
 
-use app::model::{Build, CellKey, Freeze, FreezeEvent, Incident, IncidentState, Suspect};
+use app::model::{
+    Build, CellKey, Delivery, Freeze, FreezeEvent, Incident, IncidentDetail, IncidentState, Suspect,
+};
 use chrono::Utc;
 
 use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
@@ -13,6 +15,7 @@ use crate::store::CellMove;
 
 /// Commits walked back through `parent` looking for the last good one.
 const MAX_SUSPECTS: usize = 20;
+const MAX_SHOWN_DELIVERIES: usize = 100;
 
 /// Which incidents a listing wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,18 +38,26 @@ impl Views {
                 &moved.after,
                 now,
             ) {
-                let Some(after) = self.store.update_incident(&change).await? else {
+                let Some(after) = self.store.update_incident(&change, &self.webhooks).await? else {
                     continue;
                 };
                 // Found once, when it opens: pages never walk history.
                 let after = if after.cells.len() == 1 && after.suspects.is_empty() {
                     let found = self.find_suspects(&after).await?;
-                    self.store.update_incident(&found).await?.unwrap_or(after)
+                    self.store
+                        .update_incident(&found, &[])
+                        .await?
+                        .unwrap_or(after)
                 } else {
                     after
                 };
                 changed.push(after);
             }
+        }
+        // Suspects are stored before the worker wakes, so the opening
+        // message names them.
+        if !changed.is_empty() && !self.webhooks.is_empty() {
+            self.outbox.notify_one();
         }
         Ok(changed)
     }
@@ -113,6 +124,30 @@ impl Views {
             found.retain(|i| i.state == IncidentState::Resolved);
         }
         Ok(found)
+    }
+
+    /// An incident and the notifications it caused.
+    pub async fn incident_detail(&self, id: &str) -> Result<IncidentDetail, QueryError> {
+        let incident = self.incident(id).await?;
+        let deliveries = self
+            .store
+            .deliveries(Some(&incident.id), MAX_SHOWN_DELIVERIES)
+            .await?;
+        Ok(IncidentDetail {
+            incident,
+            deliveries,
+        })
+    }
+
+    /// The latest deliveries, of one incident or all.
+    pub async fn deliveries(&self, incident: Option<&str>) -> Result<Vec<Delivery>, QueryError> {
+        if let Some(id) = incident {
+            self.incident(id).await?;
+        }
+        Ok(self
+            .store
+            .deliveries(incident, MAX_SHOWN_DELIVERIES)
+            .await?)
     }
 
     pub async fn incident(&self, id: &str) -> Result<Incident, QueryError> {

@@ -14,6 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::domain::incident::IncidentRules;
+use crate::domain::notification::WebhookRef;
 use crate::domain::release::{self, ReleaseConfig};
 use crate::domain::{history, verdict};
 use crate::store::StoreError;
@@ -51,6 +52,10 @@ pub mod incidents;
 pub struct Views {
     pub store: Arc<dyn Store>,
     pub incident_rules: Arc<IncidentRules>,
+    /// The webhooks incidents are told to, and a bell the delivery worker
+    /// waits on, rung when a post queued deliveries.
+    pub webhooks: Arc<Vec<WebhookRef>>,
+    pub outbox: Arc<tokio::sync::Notify>,
     pub default_branch: String,
     pub release: Arc<ReleaseConfig>,
     /// Commit links of pages without any build name this repository.

@@ -203,7 +203,7 @@ pub async fn keeps_incidents(store: &dyn Store) {
         let mut last = None;
         for moved in &outcome.moves {
             for change in changes(&rules, moved.before.as_ref(), &moved.after, at) {
-                last = store.update_incident(&change).await.unwrap();
+                last = store.update_incident(&change, &[]).await.unwrap();
             }
         }
         last
@@ -251,6 +251,148 @@ pub async fn keeps_incidents(store: &dyn Store) {
         .unwrap()
         .is_empty());
     assert_eq!(store.incidents(None, false, 10).await.unwrap(), [resolved]);
+}
+
+/// An incident change queues its deliveries in its own transaction; claims
+/// lease them to one owner at a time, and only the lease holder records an
+/// attempt.
+pub async fn queues_and_leases_deliveries(store: &dyn Store) {
+    use crate::domain::incident::Change;
+    use crate::domain::notification::{after_attempt, Attempt, WebhookRef};
+    use app::model::{CellKey, DeliveryState, NotifyEvent};
+    let t = |second: i64| {
+        Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap() + TimeDelta::seconds(second)
+    };
+    let hooks = [
+        WebhookRef {
+            key: "k1".into(),
+            target: "one.example".into(),
+        },
+        WebhookRef {
+            key: "k2".into(),
+            target: "two.example".into(),
+        },
+    ];
+    let cell = |arch: &str| CellKey {
+        component: "agw".into(),
+        arch: arch.into(),
+        build_type: "bazel".into(),
+    };
+    let red = |arch: &str, at| Change::Red {
+        id: "00000000000000aa".into(),
+        branch: "master".into(),
+        cell: cell(arch),
+        first_bad_commit: "b".repeat(40),
+        last_good_commit: None,
+        at,
+    };
+    store
+        .update_incident(&red("arm64", t(0)), &hooks)
+        .await
+        .unwrap();
+    store
+        .update_incident(&red("amd64", t(1)), &hooks)
+        .await
+        .unwrap();
+    let queued = store
+        .deliveries(Some("00000000000000aa"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued.len(),
+        2,
+        "one per webhook, none for a joining cell: {queued:?}"
+    );
+    assert!(queued
+        .iter()
+        .all(|d| d.event == NotifyEvent::Opened && d.state == DeliveryState::Pending));
+    assert!(store
+        .deliveries(Some("00000000000000bb"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert!(
+        store
+            .claim_deliveries("a", t(-1), t(60), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    let mut claimed = store.claim_deliveries("a", t(2), t(60), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        store
+            .claim_deliveries("b", t(3), t(63), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased to a"
+    );
+    claimed.sort_by(|x, y| x.webhook.cmp(&y.webhook));
+    let delivered = after_attempt(claimed[0].clone(), Attempt::Answered(200), t(4));
+    assert!(
+        !store.finish_delivery(&delivered, "b").await.unwrap(),
+        "b holds no lease"
+    );
+    assert!(store.finish_delivery(&delivered, "a").await.unwrap());
+    let retry = after_attempt(claimed[1].clone(), Attempt::Answered(500), t(4));
+    assert!(store.finish_delivery(&retry, "a").await.unwrap());
+    assert!(
+        store
+            .claim_deliveries("b", t(4), t(64), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "backing off"
+    );
+    let again = store.claim_deliveries("b", t(6), t(66), 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    // b dies holding the lease: once it ends, a takes the delivery over.
+    assert!(store
+        .claim_deliveries("a", t(65), t(125), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let taken = store
+        .claim_deliveries("a", t(66), t(126), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(!store
+        .finish_delivery(
+            &after_attempt(again[0].clone(), Attempt::Answered(200), t(67)),
+            "b"
+        )
+        .await
+        .unwrap());
+
+    let clear = |arch: &str, at| Change::Cleared {
+        id: "00000000000000aa".into(),
+        cell: cell(arch),
+        at,
+    };
+    store
+        .update_incident(&clear("arm64", t(70)), &hooks)
+        .await
+        .unwrap();
+    store
+        .update_incident(&clear("amd64", t(71)), &hooks)
+        .await
+        .unwrap();
+    let all = store.deliveries(None, 10).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(
+        all[..2].iter().all(|d| d.event == NotifyEvent::Resolved),
+        "newest first: {all:?}"
+    );
+    let stored = all.iter().find(|d| d.id == delivered.id).unwrap();
+    assert_eq!(
+        (stored.state, stored.delivered_at),
+        (DeliveryState::Delivered, Some(t(4)))
+    );
+    assert_eq!(store.deliveries(None, 1).await.unwrap().len(), 1);
 }
 
 pub async fn records_manual_freezes(store: &dyn Store) {
@@ -678,6 +820,7 @@ macro_rules! conformance_suite {
             replays_are_no_ops_and_updates_apply,
             builds_belong_to_the_token_that_posted_them,
             keeps_incidents,
+            queues_and_leases_deliveries,
             records_manual_freezes,
             batches_are_all_or_nothing,
             lists_branches,

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::domain::incident::{self, Change};
-use app::model::{BuildResult, BuildSummary, Cell, FreezeEvent, Incident, IncidentState};
+use crate::domain::notification::{self, WebhookRef};
+use app::model::{
+    BuildResult, BuildSummary, Cell, Delivery, DeliveryState, FreezeEvent, Incident, IncidentState,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -90,6 +93,18 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_by_branch ON incidents (branch, opened_at);
 CREATE INDEX IF NOT EXISTS open_incidents ON incidents (open, opened_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    incident TEXT NOT NULL,
+    state TEXT NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    leased_by TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_by_incident ON deliveries (incident, created_at);
+CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (created_at);
 CREATE TABLE IF NOT EXISTS freeze_events (
     branch TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -606,7 +621,7 @@ type IncidentDone = Result<Option<Incident>, StoreError>;
 /// (written in the same group, so it shares the group's one fsync).
 enum Work {
     Post(Vec<Build>, Poster),
-    Incident(Change),
+    Incident(Change, Vec<WebhookRef>),
 }
 
 /// What it did, one per [`Work`].
@@ -716,7 +731,9 @@ fn commit_group(conn: &mut Connection, works: Vec<Work>) -> Result<Vec<Done>, St
             Work::Post(builds, poster) => {
                 Done::Post(ingest_into(&savepoint, &cells, builds, &poster))
             }
-            Work::Incident(change) => Done::Incident(incident_into(&savepoint, &change)),
+            Work::Incident(change, hooks) => {
+                Done::Incident(incident_into(&savepoint, &change, &hooks))
+            }
         };
         if done.failed() {
             // Some errors (I/O, disk full) make SQLite roll back the whole
@@ -746,9 +763,14 @@ fn commit_group(conn: &mut Connection, works: Vec<Work>) -> Result<Vec<Done>, St
     Ok(results)
 }
 
-/// One incident change, read-modify-write, inside the writer's transaction.
-fn incident_into(conn: &Connection, change: &Change) -> IncidentDone {
-    let next = incident::apply(get_incident(conn, change.id())?, change);
+/// One incident change, read-modify-write, and the deliveries it queues,
+/// inside the writer's transaction.
+fn incident_into(conn: &Connection, change: &Change, hooks: &[WebhookRef]) -> IncidentDone {
+    let before = get_incident(conn, change.id())?;
+    let next = incident::apply(before.clone(), change);
+    for delivery in notification::deliveries(before.as_ref(), next.as_ref(), hooks, change.at()) {
+        put_delivery(conn, &delivery, None, "INSERT OR IGNORE")?;
+    }
     if let Some(incident) = &next {
         let doc =
             serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -765,6 +787,51 @@ fn incident_into(conn: &Connection, change: &Change) -> IncidentDone {
         )?;
     }
     Ok(next)
+}
+
+fn state_word(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Delivered => "delivered",
+        DeliveryState::Failed => "failed",
+    }
+}
+
+fn put_delivery(
+    conn: &Connection,
+    delivery: &Delivery,
+    leased_by: Option<&str>,
+    verb: &str,
+) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(delivery).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    conn.prepare_cached(&format!(
+        "{verb} INTO deliveries (id, incident, state, next_attempt_at, created_at, leased_by, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?
+    .execute(params![
+        delivery.id,
+        delivery.incident,
+        state_word(delivery.state),
+        micros(delivery.next_attempt_at),
+        micros(delivery.created_at),
+        leased_by,
+        doc
+    ])?;
+    Ok(())
+}
+
+fn delivery_docs(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<Delivery>, StoreError> {
+    let docs = conn
+        .prepare_cached(sql)?
+        .query_map(args, |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
 }
 
 /// Planning reads inside the writer's transaction; cells this group already
@@ -848,13 +915,81 @@ impl Store for EmbeddedStore {
         self.events.subscribe()
     }
 
-    async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError> {
+    async fn update_incident(
+        &self,
+        change: &Change,
+        hooks: &[WebhookRef],
+    ) -> Result<Option<Incident>, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.submit(Job {
-            work: Work::Incident(change.clone()),
+            work: Work::Incident(change.clone(), hooks.to_vec()),
             reply: Reply::Incident(reply),
         })?;
         self.answer(answer).await?
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let owner = owner.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut due = delivery_docs(
+                &tx,
+                "SELECT doc FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at LIMIT ?2",
+                params![micros(now), limit as i64],
+            )?;
+            for delivery in &mut due {
+                delivery.next_attempt_at = until;
+                put_delivery(&tx, delivery, Some(&owner), "INSERT OR REPLACE")?;
+            }
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> Result<bool, StoreError> {
+        let (delivery, owner) = (delivery.clone(), owner.to_string());
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let holds = tx
+                .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1 AND leased_by = ?2")?
+                .exists(params![delivery.id, owner])?;
+            if holds {
+                put_delivery(&tx, &delivery, None, "INSERT OR REPLACE")?;
+            }
+            tx.commit()?;
+            Ok(holds)
+        })
+        .await
+    }
+
+    async fn deliveries(
+        &self,
+        incident: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let incident = incident.map(str::to_string);
+        self.read(move |conn| match incident {
+            Some(id) => delivery_docs(
+                conn,
+                "SELECT doc FROM deliveries WHERE incident = ?1
+                 ORDER BY created_at DESC, id LIMIT ?2",
+                params![id, limit as i64],
+            ),
+            None => delivery_docs(
+                conn,
+                "SELECT doc FROM deliveries ORDER BY created_at DESC, id LIMIT ?1",
+                params![limit as i64],
+            ),
+        })
+        .await
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {

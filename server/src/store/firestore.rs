@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::domain::incident::{self, Change};
+use crate::domain::notification::{self, WebhookRef};
 use app::model::{
-    BuildResult, BuildSummary, Cell, CommitCandidate, FreezeEvent, Incident, IncidentState,
+    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, DeliveryState, FreezeEvent,
+    Incident, IncidentState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -40,6 +42,7 @@ const BRANCHES: &str = "branches";
 const TOKENS: &str = "tokens";
 const INCIDENTS: &str = "incidents";
 const FREEZE_EVENTS: &str = "freeze_events";
+const DELIVERIES: &str = "deliveries";
 
 const CELLS_TARGET: FirestoreListenerTarget = FirestoreListenerTarget::new(1);
 
@@ -273,6 +276,35 @@ impl IncidentDoc {
     }
 
     fn incident(&self) -> Result<Incident, StoreError> {
+        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// A queued webhook delivery: the fields claims and listings filter and
+/// order on (times in microseconds), its lease, and the delivery as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeliveryDoc {
+    incident: String,
+    pending: bool,
+    next_attempt_micros: i64,
+    created_micros: i64,
+    leased_by: Option<String>,
+    doc: String,
+}
+
+impl DeliveryDoc {
+    fn of(delivery: &Delivery, leased_by: Option<&str>) -> Result<Self, StoreError> {
+        Ok(DeliveryDoc {
+            incident: delivery.incident.clone(),
+            pending: delivery.state == DeliveryState::Pending,
+            next_attempt_micros: delivery.next_attempt_at.timestamp_micros(),
+            created_micros: delivery.created_at.timestamp_micros(),
+            leased_by: leased_by.map(str::to_string),
+            doc: serde_json::to_string(delivery).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    fn delivery(&self) -> Result<Delivery, StoreError> {
         serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
@@ -909,12 +941,17 @@ impl Store for FirestoreStore {
         Ok(tokens)
     }
 
-    async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError> {
+    async fn update_incident(
+        &self,
+        change: &Change,
+        hooks: &[WebhookRef],
+    ) -> Result<Option<Incident>, StoreError> {
         let change = Arc::new(change.clone());
+        let hooks = Arc::new(hooks.to_vec());
         let next = self
             .db
             .run_transaction(|db, tx| {
-                let change = change.clone();
+                let (change, hooks) = (change.clone(), hooks.clone());
                 async move {
                     let stored: Option<IncidentDoc> = db
                         .fluent()
@@ -924,11 +961,26 @@ impl Store for FirestoreStore {
                         .one(change.id())
                         .await
                         .map_err(|e| in_transaction(e.into()))?;
-                    let stored = stored
+                    let before = stored
                         .map(|d| d.incident())
                         .transpose()
                         .map_err(in_transaction)?;
-                    let next = incident::apply(stored, &change);
+                    let next = incident::apply(before.clone(), &change);
+                    let queued = notification::deliveries(
+                        before.as_ref(),
+                        next.as_ref(),
+                        &hooks,
+                        change.at(),
+                    );
+                    for delivery in &queued {
+                        db.fluent()
+                            .update()
+                            .in_col(DELIVERIES)
+                            .document_id(&delivery.id)
+                            .object(&DeliveryDoc::of(delivery, None).map_err(in_transaction)?)
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                    }
                     if let Some(incident) = &next {
                         db.fluent()
                             .update()
@@ -944,6 +996,139 @@ impl Store for FirestoreStore {
             })
             .await?;
         Ok(next)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let now_micros = now.timestamp_micros();
+        let due: Vec<(String, DeliveryDoc)> = self
+            .db
+            .fluent()
+            .select()
+            .from(DELIVERIES)
+            .filter(move |q| {
+                q.for_all([
+                    q.field("pending").eq(true),
+                    q.field("next_attempt_micros")
+                        .less_than_or_equal(now_micros),
+                ])
+            })
+            .order(|o| o.fields([o.field("next_attempt_micros").asc()]))
+            .limit(limit as u32)
+            .obj::<DeliveryDoc>()
+            .query()
+            .await?
+            .into_iter()
+            .map(|doc| Ok((doc.delivery()?.id, doc)))
+            .collect::<Result<_, StoreError>>()?;
+        self.reads
+            .fetch_add(due.len().max(1) as u64, Ordering::Relaxed);
+        let mut claimed = Vec::new();
+        // Each lease is its own transaction: a server that read the same
+        // candidates finds them leased when it re-reads, and skips them.
+        for (id, _) in due {
+            let owner = owner.to_string();
+            let id = Arc::new(id);
+            let leased = self
+                .db
+                .run_transaction(|db, tx| {
+                    let (id, owner) = (id.clone(), owner.clone());
+                    async move {
+                        let stored: Option<DeliveryDoc> = db
+                            .fluent()
+                            .select()
+                            .by_id_in(DELIVERIES)
+                            .obj()
+                            .one(id.as_str())
+                            .await
+                            .map_err(|e| in_transaction(e.into()))?;
+                        let Some(stored) =
+                            stored.filter(|d| d.pending && d.next_attempt_micros <= now_micros)
+                        else {
+                            return Ok(None);
+                        };
+                        let mut delivery = stored.delivery().map_err(in_transaction)?;
+                        delivery.next_attempt_at = until;
+                        db.fluent()
+                            .update()
+                            .in_col(DELIVERIES)
+                            .document_id(id.as_str())
+                            .object(
+                                &DeliveryDoc::of(&delivery, Some(&owner))
+                                    .map_err(in_transaction)?,
+                            )
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                        Ok::<_, BackoffError<StoreError>>(Some(delivery))
+                    }
+                    .boxed()
+                })
+                .await?;
+            claimed.extend(leased);
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> Result<bool, StoreError> {
+        let delivery = Arc::new(delivery.clone());
+        let owner = Arc::new(owner.to_string());
+        let stored = self
+            .db
+            .run_transaction(|db, tx| {
+                let (delivery, owner) = (delivery.clone(), owner.clone());
+                async move {
+                    let stored: Option<DeliveryDoc> = db
+                        .fluent()
+                        .select()
+                        .by_id_in(DELIVERIES)
+                        .obj()
+                        .one(&delivery.id)
+                        .await
+                        .map_err(|e| in_transaction(e.into()))?;
+                    if stored.and_then(|d| d.leased_by).as_deref() != Some(owner.as_str()) {
+                        return Ok(false);
+                    }
+                    db.fluent()
+                        .update()
+                        .in_col(DELIVERIES)
+                        .document_id(&delivery.id)
+                        .object(&DeliveryDoc::of(&delivery, None).map_err(in_transaction)?)
+                        .add_to_transaction(tx)
+                        .map_err(|e| in_transaction(e.into()))?;
+                    Ok::<_, BackoffError<StoreError>>(true)
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(stored)
+    }
+
+    async fn deliveries(
+        &self,
+        incident: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let incident = incident.map(str::to_string);
+        let docs: Vec<DeliveryDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(DELIVERIES)
+            .filter(move |q| q.for_all([incident.clone().and_then(|i| q.field("incident").eq(i))]))
+            .order(|o| o.fields([o.field("created_micros").desc()]))
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        counted(&self.reads, docs)
+            .iter()
+            .map(DeliveryDoc::delivery)
+            .collect()
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {

@@ -9,13 +9,16 @@ pub mod plan;
 pub mod walk;
 
 pub use app::model::CellId;
-use app::model::{BuildResult, BuildSummary, Cell, CommitCandidate, FreezeEvent, Incident};
+use app::model::{
+    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
+use crate::domain::notification::WebhookRef;
 pub use crate::domain::token::TokenRecord;
 use app::model::Build;
 
@@ -245,8 +248,38 @@ pub trait Store: Send + Sync + 'static {
     fn subscribe(&self) -> broadcast::Receiver<Cell>;
 
     /// Applies `change` to its incident atomically (read, change, write)
-    /// and returns the incident as stored after it.
-    async fn update_incident(&self, change: &Change) -> Result<Option<Incident>, StoreError>;
+    /// and returns the incident as stored after it. In the same
+    /// transaction, queues a delivery to each of `hooks` for every event the
+    /// change causes ([`crate::domain::notification::deliveries`]), so an
+    /// event is queued exactly when it happens.
+    async fn update_incident(
+        &self,
+        change: &Change,
+        hooks: &[WebhookRef],
+    ) -> Result<Option<Incident>, StoreError>;
+
+    /// Leases to `owner`, until `until`, at most `limit` pending deliveries
+    /// due at `now`, oldest due first: a lease is taken atomically, so no
+    /// other claim (by any server) gets them before it ends. Returned as
+    /// leased.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Stores a delivery after an attempt, if `owner` still holds its
+    /// lease; returns whether it did.
+    async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> Result<bool, StoreError>;
+
+    /// Deliveries newest first: of one incident or all, at most `limit`.
+    async fn deliveries(
+        &self,
+        incident: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
 

@@ -359,8 +359,28 @@ impl Store for WritesDown {
     async fn update_incident(
         &self,
         _: &server::domain::incident::Change,
+        _: &[server::domain::notification::WebhookRef],
     ) -> Result<Option<app::model::Incident>, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn claim_deliveries(
+        &self,
+        _: &str,
+        _: chrono::DateTime<chrono::Utc>,
+        _: chrono::DateTime<chrono::Utc>,
+        _: usize,
+    ) -> Result<Vec<app::model::Delivery>, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn finish_delivery(&self, _: &app::model::Delivery, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn deliveries(
+        &self,
+        incident: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<app::model::Delivery>, StoreError> {
+        self.0.deliveries(incident, limit).await
     }
     async fn record_freeze(&self, _: &app::model::FreezeEvent) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))

@@ -66,3 +66,32 @@ async fn two_servers_over_one_database_are_one_dashboard() {
     let cell = one.cell("master", "agw", "amd64").await.unwrap();
     assert_eq!(cell["latest"]["id"], "via-one-token");
 }
+
+#[tokio::test]
+async fn two_servers_on_one_database_send_each_notification_once() {
+    use crate::webhooks::{at_commit, notify_config, verify, Receiver};
+    let project = format!("hooks-{}", uuid::Uuid::new_v4().simple());
+    let receiver = Receiver::start(0, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = notify_config(dir.path(), &receiver.url());
+    let one = spawn_configured(firestore(&project).await, settings_with(&[&config])).await;
+    let other = spawn_configured(firestore(&project).await, settings_with(&[&config])).await;
+
+    assert_eq!(one.post(&at_commit(2, "fail")).await.0, StatusCode::CREATED);
+    assert_eq!(
+        other.post(&at_commit(3, "pass")).await.0,
+        StatusCode::CREATED
+    );
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    // Both servers look at the queue every second: give each a few looks.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got_after = receiver.messages();
+    assert_eq!(got_after.len(), 2, "{got:?}");
+    let mut events: Vec<String> = got_after
+        .iter()
+        .map(|m| m.json()["event"].as_str().unwrap().to_string())
+        .collect();
+    events.sort();
+    assert_eq!(events, ["incident.opened", "incident.resolved"]);
+    got_after.iter().for_each(verify);
+}

@@ -207,6 +207,7 @@ fn layers_use_only_the_layers_below_them() {
         ("store", &["domain"][..]),
         ("queries", &["store", "domain"][..]),
         ("http", &["queries", "store", "domain", "config"][..]),
+        ("notify", &["store", "domain"][..]),
         (
             "cli",
             &["startup", "queries", "store", "domain", "config"][..],
@@ -214,7 +215,7 @@ fn layers_use_only_the_layers_below_them() {
         ("config", &[][..]),
         (
             "startup",
-            &["http", "queries", "store", "domain", "config"][..],
+            &["http", "notify", "queries", "store", "domain", "config"][..],
         ),
     ]);
     let graph = uses(&crate_src("server"));

@@ -15,3 +15,4 @@ mod hostile;
 mod layers;
 mod legacy;
 mod views;
+mod webhooks;

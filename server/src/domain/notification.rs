@@ -1,0 +1,516 @@
+//! Telling people: which webhooks hear of an incident, what each one is
+//! sent (Slack or JSON, signed with HMAC-SHA256 when it has a secret), and
+//! how a delivery is retried. The queue itself lives in the store, written
+//! in the same transaction as the incident change that caused it.
+
+use std::time::Duration;
+
+use app::model::{Delivery, DeliveryState, Incident, IncidentState, NotifyEvent};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::incident::IncidentConfig;
+
+/// Attempts before a delivery is given up.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// What is kept of a receiver's error.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// The notification config file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub watch: Option<Vec<String>>,
+    pub failures_to_open: Option<u32>,
+    #[serde(default)]
+    pub webhook: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub format: Format,
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Slack,
+    Json,
+}
+
+/// A configured webhook, checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: url::Url,
+    pub format: Format,
+    pub secret: Option<String>,
+}
+
+// The URL and secret are credentials (a Slack URL is one): never logged.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("target", &self.target())
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhook {
+    /// Stored with its deliveries instead of the URL.
+    pub fn key(&self) -> String {
+        hex::encode(&Sha256::digest(self.url.as_str().as_bytes())[..6])
+    }
+
+    pub fn target(&self) -> String {
+        self.url.host_str().unwrap_or_default().to_string()
+    }
+
+    pub fn as_ref(&self) -> WebhookRef {
+        WebhookRef {
+            key: self.key(),
+            target: self.target(),
+        }
+    }
+}
+
+/// What a delivery records of its webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRef {
+    pub key: String,
+    pub target: String,
+}
+
+impl NotifyConfig {
+    pub fn parse(text: &str) -> Result<NotifyConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The incident rules' part, and the webhooks checked one by one.
+    pub fn split(self) -> Result<(IncidentConfig, Vec<Webhook>), String> {
+        let hooks = self
+            .webhook
+            .into_iter()
+            .enumerate()
+            .map(|(i, hook)| {
+                let url = url::Url::parse(&hook.url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| format!("webhook {}: url must be an http(s) URL", i + 1))?;
+                if hook.secret.as_deref().is_some_and(str::is_empty) {
+                    return Err(format!(
+                        "webhook {}: secret is empty; leave it out to send unsigned",
+                        i + 1
+                    ));
+                }
+                Ok(Webhook {
+                    url,
+                    format: hook.format,
+                    secret: hook.secret,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut keys: Vec<String> = hooks.iter().map(Webhook::key).collect();
+        keys.sort();
+        keys.dedup();
+        if keys.len() != hooks.len() {
+            return Err("two webhooks have the same url".into());
+        }
+        Ok((
+            IncidentConfig {
+                watch: self.watch,
+                failures_to_open: self.failures_to_open,
+            },
+            hooks,
+        ))
+    }
+}
+
+/// The events an incident change causes: it opened (or reopened), or it
+/// resolved.
+pub fn events(before: Option<&Incident>, after: Option<&Incident>) -> Vec<NotifyEvent> {
+    let was_open = before.is_some_and(|i| i.state == IncidentState::Open);
+    match after.map(|i| i.state) {
+        Some(IncidentState::Open) if !was_open => vec![NotifyEvent::Opened],
+        Some(IncidentState::Resolved) if was_open => vec![NotifyEvent::Resolved],
+        _ => Vec::new(),
+    }
+}
+
+/// The deliveries an incident change queues: one per event per webhook.
+/// Ids come from the incident, event, time and webhook, so a store that
+/// retries its transaction writes the same ones.
+pub fn deliveries(
+    before: Option<&Incident>,
+    after: Option<&Incident>,
+    hooks: &[WebhookRef],
+    at: DateTime<Utc>,
+) -> Vec<Delivery> {
+    let Some(incident) = after else {
+        return Vec::new();
+    };
+    events(before, after)
+        .into_iter()
+        .flat_map(|event| {
+            hooks.iter().map(move |hook| {
+                let digest = Sha256::digest(
+                    format!(
+                        "{}\n{}\n{}\n{}",
+                        incident.id,
+                        event.as_str(),
+                        at.timestamp_micros(),
+                        hook.key
+                    )
+                    .as_bytes(),
+                );
+                Delivery {
+                    id: hex::encode(&digest[..8]),
+                    incident: incident.id.clone(),
+                    event,
+                    webhook: hook.key.clone(),
+                    target: hook.target.clone(),
+                    state: DeliveryState::Pending,
+                    created_at: at,
+                    attempts: 0,
+                    next_attempt_at: at,
+                    last_status: None,
+                    last_error: None,
+                    delivered_at: None,
+                }
+            })
+        })
+        .collect()
+}
+
+/// The body a webhook is sent.
+pub fn body(format: Format, event: NotifyEvent, incident: &Incident, dashboard: &str) -> Vec<u8> {
+    let value = match format {
+        Format::Json => json!({ "event": event.as_str(), "incident": incident }),
+        Format::Slack => json!({ "text": slack_text(event, incident, dashboard) }),
+    };
+    serde_json::to_vec(&value).expect("JSON values serialize")
+}
+
+/// Slack's mrkdwn treats `&`, `<` and `>` as markup.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn slack_text(event: NotifyEvent, incident: &Incident, dashboard: &str) -> String {
+    let link = format!(
+        "<{}/incident/{}|incident {}>",
+        dashboard.trim_end_matches('/'),
+        incident.id,
+        incident.id
+    );
+    let branch = slack_escape(&incident.branch);
+    let short = |sha: &str| sha.chars().take(10).collect::<String>();
+    match event {
+        NotifyEvent::Opened => {
+            let cells: Vec<String> = incident
+                .red
+                .iter()
+                .map(|c| slack_escape(&c.label()))
+                .collect();
+            let mut text = format!(
+                ":red_circle: *{branch}* is broken: {} failing since `{}` ({link})",
+                cells.join(", "),
+                short(&incident.first_bad_commit)
+            );
+            if !incident.suspects.is_empty() {
+                let suspects: Vec<String> = incident
+                    .suspects
+                    .iter()
+                    .map(|s| {
+                        let mut line = format!("`{}`", short(&s.commit));
+                        if let Some(pr) = s.pr {
+                            line.push_str(&format!(" #{pr}"));
+                        }
+                        if let Some(title) = &s.title {
+                            line.push_str(&format!(" {}", slack_escape(title)));
+                        }
+                        if let Some(author) = &s.author {
+                            line.push_str(&format!(" ({})", slack_escape(author)));
+                        }
+                        line
+                    })
+                    .collect();
+                text.push_str(&format!("\nSuspects: {}", suspects.join("; ")));
+            }
+            if let Some(compare) = incident
+                .compare_url
+                .as_deref()
+                .filter(|u| u.starts_with("https://"))
+            {
+                text.push_str(&format!("\n<{compare}|Compare on GitHub>"));
+            }
+            text
+        }
+        NotifyEvent::Resolved => {
+            let cells: Vec<String> = incident
+                .cells
+                .iter()
+                .map(|c| slack_escape(&c.label()))
+                .collect();
+            format!(
+                ":large_green_circle: *{branch}* is green again: {} pass ({link})",
+                cells.join(", ")
+            )
+        }
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of the body>`: the signature header's value.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// What one attempt got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The receiver answered with this status.
+    Answered(u16),
+    /// No answer: refused, timed out, or the incident or webhook is gone.
+    NoAnswer(String),
+    /// Nothing can make it succeed (its webhook left the config).
+    Abandoned(String),
+}
+
+/// Waits after the `attempts`th failed attempt: 1 s, 2 s, 4 s, ... up to
+/// five minutes.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.saturating_sub(1).min(16)).min(MAX_BACKOFF)
+}
+
+/// The delivery after an attempt: delivered on 2xx; retried with backoff on
+/// no answer, 408, 429 and 5xx; given up on other answers or after
+/// [`MAX_ATTEMPTS`].
+pub fn after_attempt(mut delivery: Delivery, attempt: Attempt, now: DateTime<Utc>) -> Delivery {
+    delivery.attempts += 1;
+    let retry = match &attempt {
+        Attempt::Answered(status) => {
+            delivery.last_status = Some(*status);
+            delivery.last_error = None;
+            if (200..300).contains(status) {
+                delivery.state = DeliveryState::Delivered;
+                delivery.delivered_at = Some(now);
+                return delivery;
+            }
+            delivery.last_error = Some(format!("the receiver answered {status}"));
+            matches!(status, 408 | 429 | 500..=599)
+        }
+        Attempt::NoAnswer(error) => {
+            delivery.last_error = Some(error.chars().take(MAX_ERROR_CHARS).collect());
+            true
+        }
+        Attempt::Abandoned(why) => {
+            delivery.last_error = Some(why.clone());
+            false
+        }
+    };
+    if retry && delivery.attempts < MAX_ATTEMPTS {
+        delivery.state = DeliveryState::Pending;
+        delivery.next_attempt_at =
+            now + chrono::Duration::from_std(backoff(delivery.attempts)).unwrap_or_default();
+    } else {
+        delivery.state = DeliveryState::Failed;
+    }
+    delivery
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{CellKey, Suspect};
+    use chrono::TimeZone;
+
+    fn incident(state: IncidentState) -> Incident {
+        let cell = CellKey {
+            component: "lte<integ>".into(),
+            arch: "arm64".into(),
+            build_type: "bazel".into(),
+        };
+        Incident {
+            id: "0123456789abcdef".into(),
+            branch: "master".into(),
+            state,
+            opened_at: at(0),
+            resolved_at: None,
+            cells: vec![cell.clone()],
+            red: vec![cell],
+            first_bad_commit: "b".repeat(40),
+            last_good_commit: Some("a".repeat(40)),
+            suspects: vec![Suspect {
+                commit: "b".repeat(40),
+                pr: Some(7),
+                title: Some("Fix <everything> & more".into()),
+                author: Some("dev".into()),
+            }],
+            suspects_complete: true,
+            compare_url: Some("https://github.com/magma/magma/compare/a...b".into()),
+        }
+    }
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, second).unwrap()
+    }
+
+    fn hooks() -> Vec<WebhookRef> {
+        vec![
+            WebhookRef {
+                key: "k1".into(),
+                target: "hooks.slack.com".into(),
+            },
+            WebhookRef {
+                key: "k2".into(),
+                target: "example.org".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn opening_and_resolving_each_queue_one_delivery_per_webhook() {
+        let open = incident(IncidentState::Open);
+        let resolved = incident(IncidentState::Resolved);
+        let opened = deliveries(None, Some(&open), &hooks(), at(1));
+        assert_eq!(opened.len(), 2);
+        assert!(opened.iter().all(|d| d.event == NotifyEvent::Opened));
+        assert_ne!(opened[0].id, opened[1].id);
+        assert_eq!(
+            opened,
+            deliveries(None, Some(&open), &hooks(), at(1)),
+            "a retried transaction writes the same ids"
+        );
+        assert!(
+            deliveries(Some(&open), Some(&open), &hooks(), at(2)).is_empty(),
+            "a cell joining an open incident is not news"
+        );
+        let done = deliveries(Some(&open), Some(&resolved), &hooks(), at(3));
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|d| d.event == NotifyEvent::Resolved));
+        let reopened = deliveries(Some(&resolved), Some(&open), &hooks(), at(4));
+        assert_eq!(reopened[0].event, NotifyEvent::Opened);
+        assert_ne!(reopened[0].id, opened[0].id, "a reopening is a new event");
+        assert!(deliveries(None, Some(&open), &[], at(1)).is_empty());
+    }
+
+    #[test]
+    fn bodies_carry_the_incident_and_escape_slack_markup() {
+        let open = incident(IncidentState::Open);
+        let json: serde_json::Value = serde_json::from_slice(&body(
+            Format::Json,
+            NotifyEvent::Opened,
+            &open,
+            "https://ci.example",
+        ))
+        .unwrap();
+        assert_eq!(json["event"], "incident.opened");
+        assert_eq!(json["incident"]["id"], "0123456789abcdef");
+        assert_eq!(json["incident"]["suspects"][0]["pr"], 7);
+        let slack: serde_json::Value = serde_json::from_slice(&body(
+            Format::Slack,
+            NotifyEvent::Opened,
+            &open,
+            "https://ci.example/",
+        ))
+        .unwrap();
+        let text = slack["text"].as_str().unwrap();
+        assert!(text.contains("lte&lt;integ&gt; bazel arm64"), "{text}");
+        assert!(text.contains("Fix &lt;everything&gt; &amp; more"), "{text}");
+        assert!(
+            text.contains("<https://ci.example/incident/0123456789abcdef|"),
+            "{text}"
+        );
+        let resolved = body(
+            Format::Slack,
+            NotifyEvent::Resolved,
+            &incident(IncidentState::Resolved),
+            "https://ci.example",
+        );
+        assert!(String::from_utf8(resolved).unwrap().contains("green again"));
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn attempts_retry_with_backoff_then_give_up() {
+        let open = incident(IncidentState::Open);
+        let first = deliveries(None, Some(&open), &hooks(), at(0)).remove(0);
+        let failed = after_attempt(first.clone(), Attempt::Answered(500), at(10));
+        assert_eq!(
+            (failed.state, failed.attempts, failed.next_attempt_at),
+            (DeliveryState::Pending, 1, at(11))
+        );
+        let again = after_attempt(failed, Attempt::NoAnswer("refused".into()), at(20));
+        assert_eq!(again.next_attempt_at, at(22), "doubles");
+        let delivered = after_attempt(again, Attempt::Answered(204), at(30));
+        assert_eq!(
+            (delivered.state, delivered.delivered_at, delivered.attempts),
+            (DeliveryState::Delivered, Some(at(30)), 3)
+        );
+        let refused = after_attempt(first.clone(), Attempt::Answered(404), at(10));
+        assert_eq!(refused.state, DeliveryState::Failed, "404 will not change");
+        let throttled = after_attempt(first.clone(), Attempt::Answered(429), at(10));
+        assert_eq!(throttled.state, DeliveryState::Pending);
+        let mut tired = first;
+        tired.attempts = MAX_ATTEMPTS - 1;
+        assert_eq!(
+            after_attempt(tired, Attempt::Answered(503), at(10)).state,
+            DeliveryState::Failed
+        );
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn webhooks_are_checked_and_never_print_their_url() {
+        let config = NotifyConfig::parse(
+            r#"
+            failures_to_open = 2
+            [[webhook]]
+            url = "https://hooks.slack.com/services/T/B/SECRET"
+            format = "slack"
+            [[webhook]]
+            url = "http://127.0.0.1:9/hook"
+            format = "json"
+            secret = "s"
+            "#,
+        )
+        .unwrap();
+        let (incidents, hooks) = config.split().unwrap();
+        assert_eq!(incidents.failures_to_open, Some(2));
+        assert_eq!(hooks.len(), 2);
+        assert!(!format!("{hooks:?}").contains("SECRET"));
+        assert_eq!(hooks[0].target(), "hooks.slack.com");
+        let bad = |toml: &str| NotifyConfig::parse(toml).and_then(NotifyConfig::split);
+        assert!(bad("[[webhook]]\nurl = \"ftp://x/\"\nformat = \"json\"")
+            .unwrap_err()
+            .contains("http(s)"));
+        assert!(bad("[[webhook]]\nurl = \"https://x/\"\nformat = \"xml\"").is_err());
+        assert!(
+            bad("[[webhook]]\nurl = \"https://x/\"\nformat = \"json\"\nsecret = \"\"")
+                .unwrap_err()
+                .contains("secret")
+        );
+        assert!(bad("colour = 1").is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! The delivery worker: takes due webhook deliveries from the store's queue
+//! under a lease, sends them, and stores how each attempt went. Posts only
+//! queue deliveries (in their incident transaction) and ring a bell, so a
+//! slow or dead receiver never slows ingestion; the lease makes one server
+//! of several send each delivery; the queue being in the store makes a
+//! restart lose none. A server killed mid-send leaves its lease to expire
+//! and the delivery is sent again: receivers can drop repeats by the
+//! `X-CI-Dashboard-Delivery` header.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::Delivery;
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::sync::{watch, Notify};
+
+use crate::domain::notification::{self, Attempt, Webhook};
+use crate::store::Store;
+
+/// How long a claimed delivery is this server's: longer than an attempt.
+const LEASE: Duration = Duration::from_secs(60);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the queue is looked at without a bell: retries come due and
+/// other servers' posts queue deliveries.
+const POLL: Duration = Duration::from_secs(1);
+const CLAIM_BATCH: usize = 16;
+const PARALLEL_SENDS: usize = 4;
+
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    webhooks: Arc<Vec<Webhook>>,
+    /// Where incident links in messages point.
+    dashboard_url: String,
+    outbox: Arc<Notify>,
+    /// This process, as the holder of leases.
+    owner: String,
+    client: reqwest::Client,
+}
+
+impl Deliverer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        webhooks: Arc<Vec<Webhook>>,
+        dashboard_url: String,
+        outbox: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            // A redirect would send the signed body somewhere not configured.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ci-dashboard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Deliverer {
+            store,
+            webhooks,
+            dashboard_url,
+            outbox,
+            owner: uuid::Uuid::new_v4().to_string(),
+            client,
+        })
+    }
+
+    /// Delivers until `stopping` turns true; attempts under way finish and
+    /// are recorded first.
+    pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+        while !*stopping.borrow() {
+            match self.deliver_due().await {
+                Ok(0) => {}
+                // A full batch may mean more are due.
+                Ok(_) => continue,
+                Err(e) => tracing::warn!(error = %e, "cannot read the delivery queue"),
+            }
+            tokio::select! {
+                _ = self.outbox.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                changed = stopping.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let claimed = self
+            .store
+            .claim_deliveries(&self.owner, now, until, CLAIM_BATCH)
+            .await?;
+        let count = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(PARALLEL_SENDS, |delivery| self.deliver(delivery))
+            .await;
+        Ok(count)
+    }
+
+    async fn deliver(&self, delivery: Delivery) {
+        let attempt = self.attempt(&delivery).await;
+        let after = notification::after_attempt(delivery, attempt, Utc::now());
+        metrics::counter!("webhook_attempts_total", "state" => format!("{:?}", after.state).to_lowercase())
+            .increment(1);
+        match self.store.finish_delivery(&after, &self.owner).await {
+            Ok(true) => tracing::info!(
+                delivery = %after.id, incident = %after.incident, event = after.event.as_str(),
+                target = %after.target, state = ?after.state, status = ?after.last_status,
+                error = ?after.last_error, "webhook delivery"
+            ),
+            Ok(false) => {
+                tracing::warn!(delivery = %after.id, "the delivery's lease ran out before its attempt was recorded")
+            }
+            Err(e) => {
+                tracing::warn!(delivery = %after.id, error = %e, "cannot record a delivery attempt; it is retried when its lease ends")
+            }
+        }
+    }
+
+    async fn attempt(&self, delivery: &Delivery) -> Attempt {
+        let Some(hook) = self.webhooks.iter().find(|h| h.key() == delivery.webhook) else {
+            return Attempt::Abandoned("the webhook is no longer configured".into());
+        };
+        // Sent as the incident is now: its suspects are found after it opens.
+        let incident = match self.store.incident(&delivery.incident).await {
+            Ok(Some(incident)) => incident,
+            Ok(None) => return Attempt::Abandoned("the incident is gone".into()),
+            Err(e) => return Attempt::NoAnswer(format!("cannot read the incident: {e}")),
+        };
+        let body = notification::body(hook.format, delivery.event, &incident, &self.dashboard_url);
+        let mut request = self
+            .client
+            .post(hook.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-CI-Dashboard-Event", delivery.event.as_str())
+            .header("X-CI-Dashboard-Delivery", &delivery.id);
+        if let Some(secret) = &hook.secret {
+            request = request.header(
+                "X-CI-Dashboard-Signature",
+                notification::signature(secret, &body),
+            );
+        }
+        match request.body(body).send().await {
+            Ok(response) => Attempt::Answered(response.status().as_u16()),
+            // The URL may hold a credential (Slack's do): never stored.
+            Err(e) => Attempt::NoAnswer(e.without_url().to_string()),
+        }
+    }
+}
