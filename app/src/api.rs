@@ -6,6 +6,7 @@ use crate::codec::JsonText;
 use crate::error::DashboardError;
 use crate::model::{
     CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
+    ReportView,
 };
 
 #[server(prefix = "/_app", output = JsonText)]
@@ -45,6 +46,14 @@ pub async fn get_releases() -> Result<Vec<ReleaseSummary>, DashboardError> {
 #[server(prefix = "/_app", output = JsonText)]
 pub async fn get_incident(id: String) -> Result<IncidentDetail, DashboardError> {
     dashboard().incident(id).await
+}
+
+#[server(prefix = "/_app", output = JsonText)]
+pub async fn get_report(
+    branch: Option<String>,
+    days: Option<String>,
+) -> Result<ReportView, DashboardError> {
+    dashboard().report(branch, days).await
 }
 
 #[cfg(feature = "ssr")]

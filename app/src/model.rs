@@ -528,6 +528,18 @@ mod tests {
     }
 
     #[test]
+    fn spans_and_streaks_read_as_people_say_them() {
+        assert_eq!(span(59), "59s");
+        assert_eq!(span(12 * 60 + 5), "12m");
+        assert_eq!(span(3 * 3600 + 120), "3h 2m");
+        assert_eq!(span(2 * 86_400 + 3 * 3600 + 59), "2d 3h");
+        assert_eq!(
+            (streak_text(3), streak_text(-2), streak_text(0)),
+            ("3 passing".into(), "2 failing".into(), "–".into())
+        );
+    }
+
+    #[test]
     fn ago_is_relative_to_generation_time() {
         let now = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
         assert_eq!(ago(now, now), "just now");
@@ -875,6 +887,81 @@ pub struct Incident {
     /// `https://github.com/<repo>/compare/<last good>...<first bad>`.
     #[serde(default)]
     pub compare_url: Option<String>,
+}
+
+/// One cell's line of the CI health report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellReport {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub builds: usize,
+    /// pass ÷ (pass + fail + error), cancelled excluded; none without builds
+    /// that say so.
+    pub success_rate: Option<f64>,
+    /// The longest time the cell stayed red in the window, in seconds.
+    pub longest_breakage_s: Option<i64>,
+    /// Consecutive passes (positive) or failures (negative) up to now.
+    pub current_streak: i64,
+}
+
+/// A length of time as people say it: "2d 3h", "5h 10m", "12m", "40s".
+pub fn span(seconds: i64) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// A report's current streak: "3 passing", "2 failing".
+pub fn streak_text(streak: i64) -> String {
+    match streak {
+        0 => "–".into(),
+        n if n > 0 => format!("{n} passing"),
+        n => format!("{} failing", -n),
+    }
+}
+
+/// One week of the report's window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeekReport {
+    pub start: DateTime<Utc>,
+    pub builds: usize,
+    pub success_rate: Option<f64>,
+    pub incidents_opened: usize,
+}
+
+/// p017's CI health table for a branch over a window of days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    pub branch: String,
+    pub days: u32,
+    pub since: DateTime<Utc>,
+    pub generated_at: DateTime<Utc>,
+    /// False when the window held more builds than a report reads.
+    pub complete: bool,
+    pub commits: usize,
+    /// Commits whose every required cell passed.
+    pub deployable_commits: usize,
+    /// The release config's required cells; empty: every cell counts.
+    pub required: Vec<CellKey>,
+    pub incidents_opened: usize,
+    pub median_resolve_s: Option<i64>,
+    pub cells: Vec<CellReport>,
+    pub weeks: Vec<WeekReport>,
+    pub markdown: String,
+}
+
+/// The report with its server-drawn charts, for its page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub report: HealthReport,
+    /// SVG (plotters); they contain no user strings.
+    pub success_chart: String,
+    pub incidents_chart: String,
 }
 
 /// What a webhook is told.

@@ -7,7 +7,7 @@ use leptos_router::{
 
 use crate::pages::{
     CommitPage, HistoryPage, IncidentPage, NotFound, OverviewPage, ReleasePage, ReleasesPage,
-    SearchPage,
+    ReportPage, SearchPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <a href="/">"Overview"</a>
                     <a href="/releases">"Releases"</a>
+                    <a href="/report">"Report"</a>
                 </nav>
                 <form class="search" method="get" action="/search" role="search">
                     <label for="q" class="visually-hidden">"Commit SHA or PR number"</label>
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/release") view=ReleasePage ssr=SsrMode::Async/>
                     <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
                     <Route path=path!("/incident/:id") view=IncidentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/report") view=ReportPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::DashboardError;
 use crate::model::{
     CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
+    ReportView,
 };
 
 #[async_trait::async_trait]
@@ -31,6 +32,14 @@ pub trait Dashboard: Send + Sync {
     async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError>;
 
     async fn incident(&self, id: String) -> Result<IncidentDetail, DashboardError>;
+
+    /// The CI health report of `branch` (default: the default branch) over
+    /// `days` (default 30).
+    async fn report(
+        &self,
+        branch: Option<String>,
+        days: Option<String>,
+    ) -> Result<ReportView, DashboardError>;
 }
 
 /// Provided as Leptos context by the server for every request.

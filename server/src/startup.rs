@@ -109,6 +109,7 @@ fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Views, Ar
         incident_rules: Arc::new(rules),
         webhooks: Arc::new(webhooks.iter().map(Webhook::as_ref).collect()),
         outbox: Arc::default(),
+        reports: Arc::default(),
         store,
         default_branch: settings.default_branch.clone(),
         release,

@@ -4,12 +4,14 @@ mod history;
 mod incident;
 mod overview;
 mod release;
+mod report;
 
 pub use commit::{CommitPage, SearchPage};
 pub use history::HistoryPage;
 pub use incident::IncidentPage;
 pub use overview::OverviewPage;
 pub use release::{ReleasePage, ReleasesPage};
+pub use report::ReportPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

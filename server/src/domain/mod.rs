@@ -9,6 +9,7 @@ pub mod ids;
 pub mod incident;
 pub mod notification;
 pub mod release;
+pub mod report;
 pub mod token;
 pub mod validation;
 pub mod verdict;

@@ -4,11 +4,13 @@
 use app::error::DashboardError;
 use app::model::{
     CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
+    ReportView,
 };
 use app::ssr::Dashboard;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
+use crate::queries::report::parse_days;
 use crate::queries::{QueryError, Views};
 use crate::store::{CellId, StoreError};
 
@@ -81,6 +83,21 @@ impl Dashboard for Views {
 
     async fn incident(&self, id: String) -> Result<IncidentDetail, DashboardError> {
         Views::incident_detail(self, &id)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn report(
+        &self,
+        branch: Option<String>,
+        days: Option<String>,
+    ) -> Result<ReportView, DashboardError> {
+        let branch = Branch::parse_optional(branch.as_deref())
+            .map_err(bad_request)?
+            .map_or_else(|| Branch::parse(&self.default_branch), Ok)
+            .map_err(bad_request)?;
+        let days = parse_days(days.as_deref()).map_err(bad_request)?;
+        Views::report_view(self, &branch, days)
             .await
             .map_err(to_dashboard_error)
     }

@@ -47,6 +47,7 @@ pub enum QueryError {
 }
 
 pub mod incidents;
+pub mod report;
 
 #[derive(Clone)]
 pub struct Views {
@@ -56,6 +57,7 @@ pub struct Views {
     /// waits on, rung when a post queued deliveries.
     pub webhooks: Arc<Vec<WebhookRef>>,
     pub outbox: Arc<tokio::sync::Notify>,
+    pub reports: Arc<report::ReportCache>,
     pub default_branch: String,
     pub release: Arc<ReleaseConfig>,
     /// Commit links of pages without any build name this repository.

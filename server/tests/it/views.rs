@@ -469,3 +469,126 @@ async fn three_failures_open_an_incident_that_freezes_the_branch_until_it_passes
         (StatusCode::BAD_REQUEST, Some("state"))
     );
 }
+
+#[tokio::test]
+async fn the_health_report_of_a_window() {
+    let app = spawn().await;
+    let now = chrono::Utc::now();
+    let at = |hours_ago: i64, minutes: i64| {
+        (now - chrono::Duration::hours(hours_ago) + chrono::Duration::minutes(minutes)).to_rfc3339()
+    };
+    let post = |commit: &str, arch: &str, hours_ago: i64, result: &str| {
+        let mut b = build(commit, "master", arch, 0, result);
+        b["started_at"] = json!(at(hours_ago, 0));
+        b["finished_at"] = json!(at(hours_ago, 30));
+        b
+    };
+    for (commit, arch, hours_ago, result) in [
+        (BASE, "amd64", 48, "pass"),
+        (BASE, "arm64", 48, "pass"),
+        (BROKE, "amd64", 40, "pass"),
+        (BROKE, "arm64", 40, "fail"),
+        (NEXT, "arm64", 30, "fail"),
+        (
+            "ccccccc000000000000000000000000000000004",
+            "arm64",
+            20,
+            "pass",
+        ),
+        (
+            "ccccccc000000000000000000000000000000004",
+            "amd64",
+            20,
+            "pass",
+        ),
+        (
+            "ddddddd000000000000000000000000000000005",
+            "amd64",
+            10,
+            "cancelled",
+        ),
+    ] {
+        app.post(post(commit, arch, hours_ago, result)).await;
+    }
+    let (status, report) = app.get("/api/v1/report?branch=master&days=7").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["branch"].as_str(), report["days"].as_u64()),
+        (Some("master"), Some(7))
+    );
+    assert_eq!(report["commits"], 5);
+    assert_eq!(
+        report["deployable_commits"], 2,
+        "BASE and c4 passed both required cells"
+    );
+    assert_eq!(report["incidents_opened"], 0);
+    assert_eq!(report["median_resolve_s"], Value::Null);
+    let cell = |arch: &str| {
+        report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["arch"] == arch)
+            .unwrap()
+            .clone()
+    };
+    let arm = cell("arm64");
+    assert_eq!(
+        (arm["builds"].as_u64(), arm["success_rate"].as_f64()),
+        (Some(4), Some(0.5))
+    );
+    assert_eq!(
+        arm["longest_breakage_s"],
+        20 * 3600,
+        "from BROKE's end to c4's end"
+    );
+    assert_eq!(arm["current_streak"], 1);
+    let amd = cell("amd64");
+    assert_eq!(
+        (
+            amd["builds"].as_u64(),
+            amd["success_rate"].as_f64(),
+            &amd["longest_breakage_s"]
+        ),
+        (Some(4), Some(1.0), &Value::Null),
+        "a cancelled build is counted but says nothing of success"
+    );
+    let markdown = report["markdown"].as_str().unwrap();
+    assert!(
+        markdown.contains("| agw bazel-build arm64 | 4 | 50.0% | 20h 0m | 1 passing |"),
+        "{markdown}"
+    );
+
+    let (status, default) = app.get("/api/v1/report").await;
+    assert_eq!(
+        (status, default["days"].as_u64()),
+        (StatusCode::OK, Some(30))
+    );
+    for (path, field) in [
+        ("/api/v1/report?days=91", "days"),
+        ("/api/v1/report?days=x", "days"),
+        ("/api/v1/report?weeks=2", "weeks"),
+        ("/api/v1/report?branch=..", "branch"),
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{path}: {body}"
+        );
+    }
+    let (status, _) = app.get("/api/v1/report?branch=nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let page = app
+        .client
+        .get(format!("{}/report?branch=master&days=7", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("CI health of"), "{html}");
+    assert!(html.contains("Success rate per week"));
+    assert!(html.contains("20h 0m"));
+}

@@ -1,0 +1,106 @@
+//! "How healthy was CI?": a branch's health report over a window, with
+//! its charts and a Markdown copy.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::common::{percent, use_query_param, ErrorNotice};
+use crate::api::get_report;
+use crate::model::{encoded, span, streak_text, CellId, ReportView};
+
+#[component]
+pub fn ReportPage() -> impl IntoView {
+    let (branch, days) = (use_query_param("branch"), use_query_param("days"));
+    let report = Resource::new(
+        move || (branch.get(), days.get()),
+        |(b, d)| get_report(b, d),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(view) => view! { <Report view/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Report(view: ReportView) -> impl IntoView {
+    let r = view.report;
+    let base = format!("/report?branch={}", encoded(&r.branch));
+    let window = |days: u32| {
+        let class = if r.days == days { "tab current" } else { "tab" };
+        view! { <a class=class href=format!("{base}&days={days}")>{format!("{days} days")}</a> }
+    };
+    let share = (r.commits > 0).then(|| r.deployable_commits as f64 / r.commits as f64);
+    let matrix = if r.required.is_empty() {
+        "every cell they built passed".to_string()
+    } else {
+        format!("all {} required cells passed", r.required.len())
+    };
+    let partial = (!r.complete).then(|| {
+        view! { <p class="notice">"The window holds more builds than a report reads: this one is computed from the newest of them."</p> }
+    });
+    let rows = r
+        .cells
+        .iter()
+        .map(|c| {
+            let history =
+                CellId::new(&r.branch, &c.component, &c.arch, &c.build_type).history_path();
+            let red = c.current_streak < 0;
+            view! {
+                <tr data-red=red.then_some("true")>
+                    <th scope="row"><a href=history>{format!("{} {} {}", c.component, c.build_type, c.arch)}</a></th>
+                    <td>{c.builds}</td>
+                    <td>{percent(c.success_rate)}</td>
+                    <td>{c.longest_breakage_s.map_or("–".to_string(), span)}</td>
+                    <td>{streak_text(c.current_streak)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <Title text=format!("CI health of {}", r.branch)/>
+        <section class="report">
+            <h1>"CI health of " <code>{r.branch.clone()}</code></h1>
+            <nav class="tabs" aria-label="Window">{window(7)} {window(30)} {window(90)}</nav>
+            <ul class="stats">
+                <li><strong>{r.commits}</strong>" commits"</li>
+                <li>
+                    <strong>{percent(share)}</strong>
+                    {format!(" deployable ({} commits: {matrix})", r.deployable_commits)}
+                </li>
+                <li><strong>{r.incidents_opened}</strong>" incidents opened"</li>
+                <li>
+                    <strong>{r.median_resolve_s.map_or("–".to_string(), span)}</strong>
+                    " median time to resolve"
+                </li>
+            </ul>
+            {partial}
+            <div class="charts">
+                <figure class="chart" inner_html=view.success_chart></figure>
+                <figure class="chart" inner_html=view.incidents_chart></figure>
+            </div>
+            <div class="table-scroll">
+                <table class="report-cells">
+                    <caption>"Per cell, success rate = pass ÷ (pass + fail + error); cancelled builds are left out"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Cell"</th>
+                            <th scope="col">"Builds"</th>
+                            <th scope="col">"Success rate"</th>
+                            <th scope="col">"Longest breakage"</th>
+                            <th scope="col">"Current streak"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            <h2><label for="markdown">"Copy as Markdown"</label></h2>
+            <textarea id="markdown" class="markdown" readonly rows="12">{r.markdown.clone()}</textarea>
+        </section>
+    }
+}

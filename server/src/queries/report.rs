@@ -1,0 +1,154 @@
+//! The CI health report of a branch over a window, computed from the
+//! window's builds (read through the branch-and-time index, so its cost is
+//! the window's, not history's) and kept for a minute: a report asked for
+//! again and again is computed once a minute.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::model::{Build, CellKey, HealthReport, ReportView};
+use chrono::{TimeDelta, Utc};
+
+use super::{QueryError, Views};
+use crate::domain::field_error::FieldError;
+use crate::domain::ids::Branch;
+use crate::domain::report::{self, Window};
+use crate::store::{BuildFilter, Cursor};
+
+pub const MAX_REPORT_DAYS: u32 = 90;
+/// Builds a report reads at most: a window holding more is reported from
+/// its newest builds, and says so.
+const MAX_REPORT_BUILDS: usize = 20_000;
+const PAGE: usize = 1_000;
+/// Incidents of the branch read, newest first.
+const MAX_REPORT_INCIDENTS: usize = 500;
+const FRESH_FOR: Duration = Duration::from_secs(60);
+/// Reports kept: bounded by branches × window lengths anyway.
+const CACHED: usize = 64;
+
+/// A report's branch and days.
+type ReportKey = (String, u32);
+
+/// Reports computed in the last minute, with when.
+#[derive(Default)]
+pub struct ReportCache {
+    entries: Mutex<HashMap<ReportKey, (Instant, Arc<HealthReport>)>>,
+}
+
+impl ReportCache {
+    fn get(&self, key: &ReportKey) -> Option<Arc<HealthReport>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
+            .map(|(_, report)| report.clone())
+    }
+
+    fn put(&self, key: ReportKey, report: Arc<HealthReport>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+        if entries.len() >= CACHED {
+            if let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (Instant::now(), report));
+    }
+}
+
+pub fn parse_days(days: Option<&str>) -> Result<u32, FieldError> {
+    let bad = || FieldError::field("days", format!("days must be from 1 to {MAX_REPORT_DAYS}"));
+    match days.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(30),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=MAX_REPORT_DAYS).contains(d))
+            .ok_or_else(bad),
+    }
+}
+
+impl Views {
+    pub async fn report(
+        &self,
+        branch: &Branch,
+        days: u32,
+    ) -> Result<Arc<HealthReport>, QueryError> {
+        if !(1..=MAX_REPORT_DAYS).contains(&days) {
+            return Err(FieldError::field(
+                "days",
+                format!("days must be from 1 to {MAX_REPORT_DAYS}"),
+            )
+            .into());
+        }
+        let key = (branch.as_str().to_string(), days);
+        if let Some(report) = self.reports.get(&key) {
+            return Ok(report);
+        }
+        if self.store.cells(branch.as_str()).await?.is_empty() {
+            return Err(QueryError::NotFound(format!(
+                "no builds on branch '{}'",
+                branch.as_str()
+            )));
+        }
+        let now = Utc::now();
+        let filter = BuildFilter {
+            branch: Some(branch.as_str().to_string()),
+            since: Some(now - TimeDelta::days(i64::from(days))),
+            ..Default::default()
+        };
+        let mut builds: Vec<Build> = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        let complete = loop {
+            let page = self.store.builds(&filter, cursor.as_ref(), PAGE).await?;
+            let last = page.len() < PAGE;
+            cursor = page.last().map(Cursor::of);
+            builds.extend(page);
+            if last {
+                break true;
+            }
+            if builds.len() >= MAX_REPORT_BUILDS {
+                break false;
+            }
+        };
+        let incidents = self
+            .store
+            .incidents(Some(branch.as_str()), false, MAX_REPORT_INCIDENTS)
+            .await?;
+        let required: Vec<CellKey> = self
+            .release
+            .required(branch.as_str())
+            .into_iter()
+            .map(|c| CellKey {
+                component: c.component,
+                arch: c.arch,
+                build_type: c.build_type,
+            })
+            .collect();
+        let report = Arc::new(report::report(&Window {
+            branch: branch.as_str(),
+            days,
+            now,
+            builds: &builds,
+            complete,
+            incidents: &incidents,
+            required: &required,
+        }));
+        self.reports.put(key, report.clone());
+        Ok(report)
+    }
+
+    pub async fn report_view(&self, branch: &Branch, days: u32) -> Result<ReportView, QueryError> {
+        let report = self.report(branch, days).await?;
+        Ok(ReportView {
+            success_chart: report::success_chart(&report),
+            incidents_chart: report::incidents_chart(&report),
+            report: (*report).clone(),
+        })
+    }
+}
