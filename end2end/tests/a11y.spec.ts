@@ -50,6 +50,7 @@ const pages = [
   `/history/agw/arm64/bazel-build?branch=${BRANCH}`,
   "/releases",
   `/release?branch=${BRANCH}`,
+  `/report?branch=${BRANCH}&days=7`,
   "/nowhere",
   "INCIDENT",
 ];

@@ -85,3 +85,19 @@ test("the release page says what blocks v1.9", async ({ page }) => {
   await expect(page.locator("textarea.markdown")).toHaveValue(/NOT READY/);
   await expect(page.locator("table.blockers")).toBeVisible();
 });
+
+test("the health report of v1.9 switches windows in place", async ({ page }) => {
+  await page.goto("/report?branch=v1.9");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("CI health of v1.9");
+  const arm = page.locator("table.report-cells tr", { hasText: "orc8r unit-tests arm64" });
+  await expect(arm).toBeVisible();
+  await expect(arm.locator("td").nth(1)).toHaveText(/%$/);
+  await expect(page.locator("figure.chart svg")).toHaveCount(2);
+  await page.getByRole("link", { name: "7 days" }).click();
+  await expect(page).toHaveURL(/days=7/);
+  await expect(page.locator(".tab.current")).toHaveText("7 days");
+  await expect(page.locator("#markdown")).toHaveValue(/last 7 days/);
+  // The router swapped the page in without a reload: still hydrated.
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+});

@@ -1,6 +1,8 @@
 //! Time from the post that opens (or resolves) an incident to its webhook
 //! message arriving at a receiver on loopback, through the real HTTP app,
-//! on the embedded store and (with `FIRESTORE_EMULATOR_HOST`) Firestore.
+//! on the embedded store and (with `FIRESTORE_EMULATOR_HOST`) Firestore;
+//! and the embedded store's ingestion rate while every post opens or
+//! resolves an incident, with a slow webhook receiver and without webhooks.
 //! Run with `cargo bench -p server --bench webhooks`; results go to
 //! BENCHMARKS.md.
 
@@ -27,25 +29,44 @@ async fn receive(State(arrivals): State<Arrivals>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn receiver() -> (String, Arrivals) {
+/// A receiver that takes 200 ms to answer.
+async fn receive_slowly(State(arrivals): State<Arrivals>) -> StatusCode {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    receive(State(arrivals)).await
+}
+
+async fn receiver(slow: bool) -> (String, Arrivals) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let arrivals = Arrivals::default();
     let app = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
+        .route(
+            "/hook",
+            if slow {
+                axum::routing::post(receive_slowly)
+            } else {
+                axum::routing::post(receive)
+            },
+        )
         .with_state(arrivals.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, arrivals)
 }
 
-async fn serve(store: Arc<dyn Store>, hook: &str) -> (String, String) {
-    let config =
-        std::env::temp_dir().join(format!("ci-dashboard-bench-{}.toml", std::process::id()));
-    std::fs::write(
-        &config,
-        format!("failures_to_open = 1\n[[webhook]]\nurl = \"{hook}\"\nformat = \"json\"\nsecret = \"s\"\n"),
-    )
-    .unwrap();
+/// Incidents open at the first failure; `hook`, if any, hears of them.
+async fn serve(store: Arc<dyn Store>, hook: Option<&str>) -> (String, String) {
+    let config = std::env::temp_dir().join(format!(
+        "ci-dashboard-bench-{}-{}.toml",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut text = "failures_to_open = 1\n".to_string();
+    if let Some(hook) = hook {
+        text.push_str(&format!(
+            "[[webhook]]\nurl = \"{hook}\"\nformat = \"json\"\nsecret = \"s\"\n"
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
     let settings = Settings::parse_from([
         "--listen=127.0.0.1:0".to_string(),
         "--rate-limit=0".into(),
@@ -69,12 +90,16 @@ async fn serve(store: Arc<dyn Store>, hook: &str) -> (String, String) {
 }
 
 fn build(n: usize, result: &str) -> Value {
+    build_on("amd64", n, result)
+}
+
+fn build_on(arch: &str, n: usize, result: &str) -> Value {
     let started = chrono::Utc::now();
     json!({
         "commit": format!("{n:0>40x}"),
         "branch": "master",
         "component": "agw",
-        "arch": "amd64",
+        "arch": arch,
         "build_type": "bazel-build",
         "result": result,
         "started_at": started,
@@ -89,8 +114,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 /// Post-to-arrival latencies of `CYCLES` openings and resolutions.
 async fn measure(store: Arc<dyn Store>) -> Vec<Duration> {
-    let (hook, arrivals) = receiver().await;
-    let (url, token) = serve(store, &hook).await;
+    let (hook, arrivals) = receiver(false).await;
+    let (url, token) = serve(store, Some(&hook)).await;
     let client = reqwest::Client::new();
     let mut latencies = Vec::with_capacity(2 * CYCLES);
     for n in 0..2 * CYCLES {
@@ -122,12 +147,69 @@ async fn measure(store: Arc<dyn Store>) -> Vec<Duration> {
     latencies
 }
 
+const CLIENTS: usize = 16;
+const POSTS_PER_CLIENT: usize = 250;
+
+/// Single posts per second, 16 clients each on a cell of its own, every
+/// post failing or passing after the other: each one opens or resolves an
+/// incident.
+async fn ingestion_rate(slow_webhook: bool) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let receiver = if slow_webhook {
+        Some(receiver(true).await)
+    } else {
+        None
+    };
+    let (url, token) = serve(store, receiver.as_ref().map(|(u, _)| u.as_str())).await;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (url, token) = (url.clone(), token.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for n in 0..POSTS_PER_CLIENT {
+                    let result = if n % 2 == 0 { "fail" } else { "pass" };
+                    let status = client
+                        .post(format!("{url}/api/v1/builds"))
+                        .bearer_auth(&token)
+                        .json(&build_on(&format!("arch{c}"), n, result))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status();
+                    assert!(status.is_success(), "{status}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let rate = (CLIENTS * POSTS_PER_CLIENT) as f64 / started.elapsed().as_secs_f64();
+    if let Some((_, arrivals)) = receiver {
+        eprintln!(
+            "slow receiver: {} of {} messages arrived while posting",
+            arrivals.lock().unwrap().len(),
+            CLIENTS * POSTS_PER_CLIENT
+        );
+    }
+    rate
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
+        let without = ingestion_rate(false).await;
+        let with = ingestion_rate(true).await;
+        println!("| ingestion, every post opens or resolves an incident | posts/s |");
+        println!("| --- | ---: |");
+        println!("| no webhook | {without:.0} |");
+        println!("| a webhook answering in 200 ms | {with:.0} |");
+        println!();
         println!("| store | messages | p50 ms | p99 ms | max ms |");
         println!("| --- | ---: | ---: | ---: | ---: |");
         let report = |name: &str, l: &[Duration]| {

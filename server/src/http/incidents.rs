@@ -16,7 +16,6 @@ use super::state::AppState;
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::queries::incidents::StateFilter;
-use crate::queries::report::parse_days;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -63,27 +62,6 @@ pub async fn deliveries(
         .filter(|i| !i.is_empty());
     let deliveries = state.views.deliveries(incident).await?;
     Ok(Json(json!({ "deliveries": deliveries })).into_response())
-}
-
-/// `GET /api/v1/report?branch=&days=`: the CI health report, with its
-/// Markdown.
-pub async fn report(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["branch", "days"].contains(&k.as_str()))
-    {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
-    let branch = match Branch::parse_optional(params.get("branch").map(String::as_str))? {
-        Some(branch) => branch,
-        None => Branch::parse(&state.views.default_branch)?,
-    };
-    let days = parse_days(params.get("days").map(String::as_str))?;
-    let report = state.views.report(&branch, days).await?;
-    Ok(Json(&*report).into_response())
 }
 
 pub async fn freeze(

@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod metrics;
 pub mod pages;
 pub mod ratelimit;
+pub mod report;
 pub mod router;
 pub mod serve;
 pub mod slots;

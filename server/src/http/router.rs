@@ -18,7 +18,7 @@ use tracing::Level;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, events, incidents, metrics};
+use super::{api, events, incidents, metrics, report};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -39,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::one))
         .route("/api/v1/deliveries", get(incidents::deliveries))
-        .route("/api/v1/report", get(incidents::report))
+        .route("/api/v1/report", get(report::report))
         .route(
             "/api/v1/freeze/{branch}",
             get(incidents::freeze).post(incidents::set_freeze),

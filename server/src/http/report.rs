@@ -1,0 +1,34 @@
+//! The CI health report over JSON.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::domain::field_error::FieldError;
+use crate::domain::ids::Branch;
+use crate::queries::report::parse_days;
+
+/// `GET /api/v1/report?branch=&days=`: the CI health report, with its
+/// Markdown.
+pub async fn report(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| !["branch", "days"].contains(&k.as_str()))
+    {
+        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
+    }
+    let branch = match Branch::parse_optional(params.get("branch").map(String::as_str))? {
+        Some(branch) => branch,
+        None => Branch::parse(&state.views.default_branch)?,
+    };
+    let days = parse_days(params.get("days").map(String::as_str))?;
+    let report = state.views.report(&branch, days).await?;
+    Ok(Json(&*report).into_response())
+}
