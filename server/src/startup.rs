@@ -24,6 +24,7 @@ use crate::http::slots::Slots;
 use crate::http::state::AppState;
 use crate::http::{fanout, metrics};
 use crate::notify::Deliverer;
+use crate::queries::recent::Recent;
 use crate::queries::Views;
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
@@ -109,7 +110,7 @@ fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Views, Ar
         incident_rules: Arc::new(rules),
         webhooks: Arc::new(webhooks.iter().map(Webhook::as_ref).collect()),
         outbox: Arc::default(),
-        reports: Arc::default(),
+        reports: Arc::new(Recent::new(Duration::from_secs(60), 64)),
         store,
         default_branch: settings.default_branch.clone(),
         release,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use app::model::{
     Build, BuildResult, BuildSummary, Cell, CommitCandidate, CommitLookup, CommitReport,
-    HealthMatrix, HistoryView, ReleaseReport, ReleaseSummary,
+    HealthMatrix, HealthReport, HistoryView, ReleaseReport, ReleaseSummary,
 };
 use chrono::{TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -19,6 +19,7 @@ use crate::domain::release::{self, ReleaseConfig};
 use crate::domain::{history, verdict};
 use crate::store::StoreError;
 use crate::store::{walk, BuildFilter, CellId, Cursor, Store};
+use recent::Recent;
 
 /// Commits searched for the last fully green one.
 const GREEN_SEARCH_DEPTH: usize = 50;
@@ -47,6 +48,7 @@ pub enum QueryError {
 }
 
 pub mod incidents;
+pub mod recent;
 pub mod report;
 
 #[derive(Clone)]
@@ -57,7 +59,8 @@ pub struct Views {
     /// waits on, rung when a post queued deliveries.
     pub webhooks: Arc<Vec<WebhookRef>>,
     pub outbox: Arc<tokio::sync::Notify>,
-    pub reports: Arc<report::ReportCache>,
+    /// CI health reports by branch and days, kept a minute.
+    pub reports: Arc<Recent<(String, u32), HealthReport>>,
     pub default_branch: String,
     pub release: Arc<ReleaseConfig>,
     /// Commit links of pages without any build name this repository.

@@ -3,9 +3,7 @@
 //! the window's, not history's) and kept for a minute: a report asked for
 //! again and again is computed once a minute.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use app::model::{Build, CellKey, HealthReport, ReportView};
 use chrono::{TimeDelta, Utc};
@@ -23,43 +21,6 @@ const MAX_REPORT_BUILDS: usize = 20_000;
 const PAGE: usize = 1_000;
 /// Incidents of the branch read, newest first.
 const MAX_REPORT_INCIDENTS: usize = 500;
-const FRESH_FOR: Duration = Duration::from_secs(60);
-/// Reports kept: bounded by branches × window lengths anyway.
-const CACHED: usize = 64;
-
-/// A report's branch and days.
-type ReportKey = (String, u32);
-
-/// Reports computed in the last minute, with when.
-#[derive(Default)]
-pub struct ReportCache {
-    entries: Mutex<HashMap<ReportKey, (Instant, Arc<HealthReport>)>>,
-}
-
-impl ReportCache {
-    fn get(&self, key: &ReportKey) -> Option<Arc<HealthReport>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
-            .map(|(_, report)| report.clone())
-    }
-
-    fn put(&self, key: ReportKey, report: Arc<HealthReport>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
-        if entries.len() >= CACHED {
-            if let Some(oldest) = entries
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(key, (Instant::now(), report));
-    }
-}
 
 pub fn parse_days(days: Option<&str>) -> Result<u32, FieldError> {
     let bad = || FieldError::field("days", format!("days must be from 1 to {MAX_REPORT_DAYS}"));

@@ -1,0 +1,368 @@
+//! JUnit XML, as CI tools write it (Ant/JUnit, pytest, go-junit-report,
+//! Bazel's test.xml, nested `testsuites`), read into test cases with
+//! quick-xml's pull reader. Untrusted input: no DOCTYPE (so no entity can
+//! be declared, expanded or fetched), bounded depth, test count, name and
+//! message sizes, UTF-8 only, and a truncated file is an error.
+
+use app::model::{TestCase, TestStatus, TestTotals};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use super::field_error::FieldError;
+
+/// Test cases one file may hold.
+pub const MAX_TESTS: usize = 50_000;
+/// Characters of a test's suite or name.
+pub const MAX_NAME: usize = 1_000;
+/// Characters kept of a failure message; longer ones are cut there.
+pub const MAX_MESSAGE: usize = 2_000;
+const MAX_DEPTH: usize = 64;
+
+fn invalid(message: impl Into<String>) -> FieldError {
+    FieldError::field("body", message)
+}
+
+fn attribute(element: &BytesStart, name: &[u8]) -> Result<Option<String>, FieldError> {
+    for attr in element.attributes() {
+        let attr = attr.map_err(|e| invalid(format!("malformed attribute: {e}")))?;
+        if attr.key.as_ref() == name {
+            let value = attr
+                .unescape_value()
+                .map_err(|e| invalid(format!("malformed attribute value: {e}")))?;
+            return Ok(Some(value.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+fn bounded_name(what: &str, text: String) -> Result<String, FieldError> {
+    if text.chars().count() > MAX_NAME {
+        return Err(invalid(format!(
+            "a test {what} is longer than {MAX_NAME} characters"
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(format!("a test {what} holds control characters")));
+    }
+    Ok(text)
+}
+
+/// A test's name as the dashboard keys it: `classname::name` when the
+/// file gives a class (pytest, JUnit, Go), else the name (Bazel).
+fn full_name(classname: Option<&str>, name: &str) -> String {
+    match classname.filter(|c| !c.is_empty() && *c != name) {
+        Some(class) => format!("{class}::{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The worse of two outcomes: error over failure over skip over pass.
+fn worse(a: TestStatus, b: TestStatus) -> TestStatus {
+    let rank = |s: TestStatus| match s {
+        TestStatus::Passed => 0,
+        TestStatus::Skipped => 1,
+        TestStatus::Failed => 2,
+        TestStatus::Error => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn outcome(tag: &[u8]) -> Option<TestStatus> {
+    match tag {
+        b"failure" => Some(TestStatus::Failed),
+        b"error" => Some(TestStatus::Error),
+        b"skipped" => Some(TestStatus::Skipped),
+        _ => None,
+    }
+}
+
+/// The case being read and where its message comes from.
+struct Open {
+    case: TestCase,
+    /// Inside a failure/error/skipped element without a `message`: its
+    /// text is the message.
+    text_message: bool,
+}
+
+fn start_case(element: &BytesStart, suite: &str) -> Result<TestCase, FieldError> {
+    let name = attribute(element, b"name")?
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| invalid("a testcase has no name"))?;
+    let classname = attribute(element, b"classname")?;
+    let time_s = attribute(element, b"time")?
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t >= 0.0);
+    Ok(TestCase {
+        suite: bounded_name("suite", suite.to_string())?,
+        name: bounded_name("name", full_name(classname.as_deref(), name.trim()))?,
+        status: TestStatus::Passed,
+        time_s,
+        message: None,
+    })
+}
+
+fn mark(open: &mut Open, element: &BytesStart, status: TestStatus, empty: bool) -> Result<(), FieldError> {
+    open.case.status = worse(open.case.status, status);
+    if status == TestStatus::Skipped && open.case.status != TestStatus::Skipped {
+        return Ok(());
+    }
+    match attribute(element, b"message")?.filter(|m| !m.trim().is_empty()) {
+        Some(message) => {
+            open.case.message = Some(cut(message.trim(), MAX_MESSAGE));
+            open.text_message = false;
+        }
+        None => open.text_message = !empty,
+    }
+    Ok(())
+}
+
+/// The test cases of one JUnit XML file, in file order.
+pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| invalid(format!("the file is not valid UTF-8 (byte {})", e.valid_up_to())))?;
+    let mut reader = Reader::from_str(text);
+    let mut cases = Vec::new();
+    let mut depth: Vec<Vec<u8>> = Vec::new();
+    let mut suites: Vec<String> = Vec::new();
+    let mut open: Option<Open> = None;
+    let mut saw_root = false;
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            invalid(format!(
+                "not well-formed XML at byte {}: {e}",
+                reader.buffer_position()
+            ))
+        })?;
+        match event {
+            Event::DocType(_) => {
+                return Err(invalid(
+                    "a DOCTYPE is not accepted: JUnit XML needs no entities or external references",
+                ))
+            }
+            Event::Start(ref element) | Event::Empty(ref element) => {
+                let empty = matches!(event, Event::Empty(_));
+                let tag = element.name().as_ref().to_vec();
+                if !saw_root {
+                    if tag != b"testsuites" && tag != b"testsuite" {
+                        return Err(invalid(
+                            "not JUnit XML: the root element must be <testsuites> or <testsuite>",
+                        ));
+                    }
+                    saw_root = true;
+                }
+                match tag.as_slice() {
+                    b"testsuite" if open.is_none() => {
+                        let name = attribute(element, b"name")?.unwrap_or_default();
+                        if !empty {
+                            suites.push(name);
+                        }
+                    }
+                    b"testcase" if open.is_none() => {
+                        if cases.len() == MAX_TESTS {
+                            return Err(invalid(format!(
+                                "the file holds more than {MAX_TESTS} test cases: split it"
+                            )));
+                        }
+                        let case = start_case(element, suites.last().map_or("", String::as_str))?;
+                        if empty {
+                            cases.push(case);
+                        } else {
+                            open = Some(Open {
+                                case,
+                                text_message: false,
+                            });
+                        }
+                    }
+                    other => {
+                        if let (Some(open), Some(status)) = (open.as_mut(), outcome(other)) {
+                            mark(open, element, status, empty)?;
+                        }
+                    }
+                }
+                if !empty {
+                    if depth.len() == MAX_DEPTH {
+                        return Err(invalid(format!("elements nest deeper than {MAX_DEPTH}")));
+                    }
+                    depth.push(tag);
+                }
+            }
+            Event::End(ref element) => {
+                let tag = element.name().as_ref().to_vec();
+                depth.pop();
+                match tag.as_slice() {
+                    b"testcase" => {
+                        if let Some(done) = open.take() {
+                            cases.push(done.case);
+                        }
+                    }
+                    b"testsuite" if open.is_none() => {
+                        suites.pop();
+                    }
+                    t if outcome(t).is_some() => {
+                        if let Some(open) = open.as_mut() {
+                            open.text_message = false;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(ref text) => {
+                if let Some(open) = open.as_mut().filter(|o| o.text_message) {
+                    let text = text
+                        .unescape()
+                        .map_err(|e| invalid(format!("malformed text: {e}")))?;
+                    append(&mut open.case.message, &text);
+                }
+            }
+            Event::CData(ref data) => {
+                if let Some(open) = open.as_mut().filter(|o| o.text_message) {
+                    append(&mut open.case.message, &String::from_utf8_lossy(data));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !saw_root {
+        return Err(invalid("the file is empty: no <testsuites> or <testsuite>"));
+    }
+    if !depth.is_empty() {
+        return Err(invalid("the file is truncated: elements are left open at its end"));
+    }
+    Ok(cases)
+}
+
+/// Text of a failure element, trimmed and cut at [`MAX_MESSAGE`].
+fn append(message: &mut Option<String>, text: &str) {
+    let so_far = message.get_or_insert_with(String::new);
+    if so_far.chars().count() >= MAX_MESSAGE {
+        return;
+    }
+    so_far.push_str(text);
+    let trimmed = cut(so_far.trim(), MAX_MESSAGE);
+    *so_far = trimmed;
+    if so_far.is_empty() {
+        *message = None;
+    }
+}
+
+pub fn totals(cases: &[TestCase]) -> TestTotals {
+    let mut totals = TestTotals::default();
+    for case in cases {
+        match case.status {
+            TestStatus::Passed => totals.passed += 1,
+            TestStatus::Failed => totals.failed += 1,
+            TestStatus::Error => totals.errors += 1,
+            TestStatus::Skipped => totals.skipped += 1,
+        }
+        totals.duration_s += case.time_s.unwrap_or(0.0);
+    }
+    totals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of<'a>(cases: &'a [TestCase], name: &str) -> &'a TestCase {
+        cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("{name} in {cases:?}"))
+    }
+
+    #[test]
+    fn pytest_files() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="4" time="1.2">
+<testcase classname="lte.test_attach" name="test_ok" time="0.50"/>
+<testcase classname="lte.test_attach" name="test_bad" time="0.25"><failure message="assert 1 == 2">def test_bad():
+&gt;  assert 1 == 2</failure></testcase>
+<testcase classname="lte.test_attach" name="test_skip" time="0"><skipped type="pytest.skip" message="needs arm64">skip</skipped></testcase>
+<testcase classname="lte.test_attach" name="test_setup" time="0.1"><error message="fixture &apos;enb&apos; not found"/></testcase>
+</testsuite></testsuites>"#;
+        let cases = parse(xml.as_bytes()).unwrap();
+        assert_eq!(cases.len(), 4);
+        assert_eq!(cases[0].suite, "pytest");
+        assert_eq!(cases[0].name, "lte.test_attach::test_ok");
+        assert_eq!(cases[0].time_s, Some(0.5));
+        let bad = status_of(&cases, "lte.test_attach::test_bad");
+        assert_eq!((bad.status, bad.message.as_deref()), (TestStatus::Failed, Some("assert 1 == 2")));
+        let skipped = status_of(&cases, "lte.test_attach::test_skip");
+        assert_eq!((skipped.status, skipped.message.as_deref()), (TestStatus::Skipped, Some("needs arm64")));
+        let error = status_of(&cases, "lte.test_attach::test_setup");
+        assert_eq!((error.status, error.message.as_deref()), (TestStatus::Error, Some("fixture 'enb' not found")));
+        let t = totals(&cases);
+        assert_eq!((t.passed, t.failed, t.errors, t.skipped), (1, 1, 1, 1));
+        assert!((t.duration_s - 0.85).abs() < 1e-9);
+    }
+
+    #[test]
+    fn go_and_bazel_files() {
+        let go = r#"<testsuites>
+<testsuite tests="2" failures="1" time="0.010" name="magma/orc8r/cloud/go/services/state">
+<properties><property name="go.version" value="go1.21"></property></properties>
+<testcase classname="state" name="TestReport" time="0.000"></testcase>
+<testcase classname="state" name="TestSync" time="0.010"><failure message="Failed" type="">state_test.go:42: expected 3, got 2</failure></testcase>
+</testsuite></testsuites>"#;
+        let cases = parse(go.as_bytes()).unwrap();
+        assert_eq!(cases[0].suite, "magma/orc8r/cloud/go/services/state");
+        assert_eq!(cases[1].name, "state::TestSync");
+        assert_eq!(cases[1].message.as_deref(), Some("Failed"));
+        let bazel = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="//lte/gateway/c/core:test_mme" tests="1" failures="0" errors="1">
+    <testcase name="//lte/gateway/c/core:test_mme" status="run" duration="12" time="12"><error message="exited with error code 1"></error></testcase>
+      <system-out><![CDATA[Generated test.log (if the file is not UTF-8, then this may be unreadable):
+exec ${PAGER:-/usr/bin/less} "$0" || exit 1]]></system-out>
+    </testsuite>
+</testsuites>"#;
+        let cases = parse(bazel.as_bytes()).unwrap();
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].name, "//lte/gateway/c/core:test_mme");
+        assert_eq!(cases[0].status, TestStatus::Error);
+        assert_eq!(cases[0].time_s, Some(12.0));
+    }
+
+    #[test]
+    fn nested_suites_name_their_cases_and_text_messages_are_cut() {
+        let long = "x".repeat(MAX_MESSAGE + 50);
+        let xml = format!(
+            r#"<testsuite name="outer"><testsuite name="inner"><testcase name="a"><failure><![CDATA[{long}]]></failure></testcase></testsuite><testcase name="b"/></testsuite>"#
+        );
+        let cases = parse(xml.as_bytes()).unwrap();
+        assert_eq!((cases[0].suite.as_str(), cases[1].suite.as_str()), ("inner", "outer"));
+        let message = cases[0].message.as_deref().unwrap();
+        assert_eq!(message.chars().count(), MAX_MESSAGE + 1, "cut, with an ellipsis");
+    }
+
+    #[test]
+    fn hostile_and_broken_files_are_refused() {
+        let refused = |xml: &[u8]| parse(xml).unwrap_err().message;
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><testsuite><testcase name="&lol2;"/></testsuite>"#;
+        assert!(refused(bomb.as_bytes()).contains("DOCTYPE"));
+        let external = r#"<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&xxe;"/></testsuite>"#;
+        assert!(refused(external.as_bytes()).contains("DOCTYPE"));
+        assert!(refused(br#"<testsuite><testcase name="&xxe;"/></testsuite>"#).contains("malformed"));
+        assert!(refused(b"<testsuite><testcase name=\"a\"/>").contains("truncated"));
+        assert!(refused(b"<testsuite><testcase name=\"a\"></testsuite>").contains("well-formed"));
+        assert!(refused(b"<testsuite name=\"\xff\"/>").contains("UTF-8"));
+        assert!(refused(b"<html><body/></html>").contains("root element"));
+        assert!(refused(b"").contains("empty"));
+        assert!(refused(b"<testsuite><testcase/></testsuite>").contains("no name"));
+        let deep = format!("<testsuite>{}{}</testsuite>", "<a>".repeat(100), "</a>".repeat(100));
+        assert!(refused(deep.as_bytes()).contains("deeper"));
+        let long_name = format!(r#"<testsuite><testcase name="{}"/></testsuite>"#, "n".repeat(MAX_NAME + 1));
+        assert!(refused(long_name.as_bytes()).contains("longer"));
+        let many = format!("<testsuite>{}</testsuite>", r#"<testcase name="t"/>"#.repeat(MAX_TESTS + 1));
+        assert!(refused(many.as_bytes()).contains("more than"));
+    }
+}
