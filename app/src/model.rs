@@ -625,6 +625,9 @@ pub struct CellVerdict {
     pub failing_since: Option<String>,
     /// Logs of this commit's build in the cell.
     pub url: Option<String>,
+    /// Its test counts and failing tests, when JUnit results were uploaded.
+    #[serde(default)]
+    pub tests: Option<VerdictTests>,
 }
 
 /// Fails on one architecture and passes on another at the same commit.
@@ -634,6 +637,9 @@ pub struct Divergence {
     pub build_type: String,
     pub failing_arch: String,
     pub passing_arch: String,
+    /// A test failing on one and passing on the other; none: the builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -887,6 +893,105 @@ pub struct Incident {
     /// `https://github.com/<repo>/compare/<last good>...<first bad>`.
     #[serde(default)]
     pub compare_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+impl TestStatus {
+    pub fn is_failure(self) -> bool {
+        matches!(self, TestStatus::Failed | TestStatus::Error)
+    }
+}
+
+/// One test case of a build, as its JUnit XML reported it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    pub suite: String,
+    /// `classname::name` when the file gives a class, else the name.
+    pub name: String,
+    pub status: TestStatus,
+    pub time_s: Option<f64>,
+    /// The failure, error or skip message, cut at 2,000 characters.
+    pub message: Option<String>,
+}
+
+/// Counts of a build's test cases over every file uploaded for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestTotals {
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub duration_s: f64,
+}
+
+impl TestTotals {
+    pub fn add(&mut self, other: &TestTotals) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.duration_s += other.duration_s;
+    }
+}
+
+/// A failing test of a build, kept apart from the build's full results so
+/// pages read failures without reading every passing test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestFailure {
+    pub build: String,
+    pub suite: String,
+    pub name: String,
+    pub status: TestStatus,
+    pub message: Option<String>,
+    /// The commit since which the test fails in its cell, as known when the
+    /// result arrived: this one, or where the previous build's failure of
+    /// the same test began.
+    pub since_commit: String,
+}
+
+/// `GET /api/v1/builds/<id>/tests`: failures first, then by suite and name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildTests {
+    pub totals: TestTotals,
+    pub tests: Vec<TestCase>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a failing test means against its cell's baseline build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestVerdict {
+    /// It passed (or did not fail) in the baseline build.
+    NewFailure,
+    /// It failed in the baseline build too.
+    StillFailing,
+    /// It passed and failed on this very commit.
+    Flaky,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingTest {
+    pub name: String,
+    pub verdict: TestVerdict,
+    pub since_commit: String,
+    pub message: Option<String>,
+}
+
+/// A verdict's test counts and failing tests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictTests {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub failing: Vec<FailingTest>,
 }
 
 /// One cell's line of the CI health report.

@@ -94,6 +94,7 @@ fn Release(report: ReleaseReport) -> impl IntoView {
         })
         .collect_view();
     let markdown = report.markdown();
+    let value = markdown.clone();
     view! {
         <Title text=format!("Release {}", report.branch)/>
         <section class="release">
@@ -104,7 +105,11 @@ fn Release(report: ReleaseReport) -> impl IntoView {
             {blockers}
             {conflicts}
             <h2><label for="markdown">"Copy as Markdown"</label></h2>
-            <textarea id="markdown" class="markdown" readonly rows="10">{markdown}</textarea>
+            // The text is the server's rendering; the value property is what
+            // a page swapped in by the router shows.
+            <textarea id="markdown" class="markdown" readonly rows="10" prop:value=value>
+                {markdown}
+            </textarea>
         </section>
     }
 }

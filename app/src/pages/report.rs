@@ -100,7 +100,11 @@ fn Report(view: ReportView) -> impl IntoView {
                 </table>
             </div>
             <h2><label for="markdown">"Copy as Markdown"</label></h2>
-            <textarea id="markdown" class="markdown" readonly rows="12">{r.markdown.clone()}</textarea>
+            // The text is the server's rendering; the value property is what
+            // a page swapped in by the router shows.
+            <textarea id="markdown" class="markdown" readonly rows="12" prop:value=r.markdown.clone()>
+                {r.markdown.clone()}
+            </textarea>
         </section>
     }
 }

@@ -112,7 +112,12 @@ fn start_case(element: &BytesStart, suite: &str) -> Result<TestCase, FieldError>
     })
 }
 
-fn mark(open: &mut Open, element: &BytesStart, status: TestStatus, empty: bool) -> Result<(), FieldError> {
+fn mark(
+    open: &mut Open,
+    element: &BytesStart,
+    status: TestStatus,
+    empty: bool,
+) -> Result<(), FieldError> {
     open.case.status = worse(open.case.status, status);
     if status == TestStatus::Skipped && open.case.status != TestStatus::Skipped {
         return Ok(());
@@ -129,8 +134,12 @@ fn mark(open: &mut Open, element: &BytesStart, status: TestStatus, empty: bool) 
 
 /// The test cases of one JUnit XML file, in file order.
 pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| invalid(format!("the file is not valid UTF-8 (byte {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        invalid(format!(
+            "the file is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
     let mut reader = Reader::from_str(text);
     let mut cases = Vec::new();
     let mut depth: Vec<Vec<u8>> = Vec::new();
@@ -238,7 +247,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
         return Err(invalid("the file is empty: no <testsuites> or <testsuite>"));
     }
     if !depth.is_empty() {
-        return Err(invalid("the file is truncated: elements are left open at its end"));
+        return Err(invalid(
+            "the file is truncated: elements are left open at its end",
+        ));
     }
     Ok(cases)
 }
@@ -276,7 +287,10 @@ mod tests {
     use super::*;
 
     fn status_of<'a>(cases: &'a [TestCase], name: &str) -> &'a TestCase {
-        cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("{name} in {cases:?}"))
+        cases
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} in {cases:?}"))
     }
 
     #[test]
@@ -295,11 +309,20 @@ mod tests {
         assert_eq!(cases[0].name, "lte.test_attach::test_ok");
         assert_eq!(cases[0].time_s, Some(0.5));
         let bad = status_of(&cases, "lte.test_attach::test_bad");
-        assert_eq!((bad.status, bad.message.as_deref()), (TestStatus::Failed, Some("assert 1 == 2")));
+        assert_eq!(
+            (bad.status, bad.message.as_deref()),
+            (TestStatus::Failed, Some("assert 1 == 2"))
+        );
         let skipped = status_of(&cases, "lte.test_attach::test_skip");
-        assert_eq!((skipped.status, skipped.message.as_deref()), (TestStatus::Skipped, Some("needs arm64")));
+        assert_eq!(
+            (skipped.status, skipped.message.as_deref()),
+            (TestStatus::Skipped, Some("needs arm64"))
+        );
         let error = status_of(&cases, "lte.test_attach::test_setup");
-        assert_eq!((error.status, error.message.as_deref()), (TestStatus::Error, Some("fixture 'enb' not found")));
+        assert_eq!(
+            (error.status, error.message.as_deref()),
+            (TestStatus::Error, Some("fixture 'enb' not found"))
+        );
         let t = totals(&cases);
         assert_eq!((t.passed, t.failed, t.errors, t.skipped), (1, 1, 1, 1));
         assert!((t.duration_s - 0.85).abs() < 1e-9);
@@ -339,9 +362,16 @@ exec ${PAGER:-/usr/bin/less} "$0" || exit 1]]></system-out>
             r#"<testsuite name="outer"><testsuite name="inner"><testcase name="a"><failure><![CDATA[{long}]]></failure></testcase></testsuite><testcase name="b"/></testsuite>"#
         );
         let cases = parse(xml.as_bytes()).unwrap();
-        assert_eq!((cases[0].suite.as_str(), cases[1].suite.as_str()), ("inner", "outer"));
+        assert_eq!(
+            (cases[0].suite.as_str(), cases[1].suite.as_str()),
+            ("inner", "outer")
+        );
         let message = cases[0].message.as_deref().unwrap();
-        assert_eq!(message.chars().count(), MAX_MESSAGE + 1, "cut, with an ellipsis");
+        assert_eq!(
+            message.chars().count(),
+            MAX_MESSAGE + 1,
+            "cut, with an ellipsis"
+        );
     }
 
     #[test]
@@ -351,18 +381,30 @@ exec ${PAGER:-/usr/bin/less} "$0" || exit 1]]></system-out>
         assert!(refused(bomb.as_bytes()).contains("DOCTYPE"));
         let external = r#"<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&xxe;"/></testsuite>"#;
         assert!(refused(external.as_bytes()).contains("DOCTYPE"));
-        assert!(refused(br#"<testsuite><testcase name="&xxe;"/></testsuite>"#).contains("malformed"));
+        assert!(
+            refused(br#"<testsuite><testcase name="&xxe;"/></testsuite>"#).contains("malformed")
+        );
         assert!(refused(b"<testsuite><testcase name=\"a\"/>").contains("truncated"));
         assert!(refused(b"<testsuite><testcase name=\"a\"></testsuite>").contains("well-formed"));
         assert!(refused(b"<testsuite name=\"\xff\"/>").contains("UTF-8"));
         assert!(refused(b"<html><body/></html>").contains("root element"));
         assert!(refused(b"").contains("empty"));
         assert!(refused(b"<testsuite><testcase/></testsuite>").contains("no name"));
-        let deep = format!("<testsuite>{}{}</testsuite>", "<a>".repeat(100), "</a>".repeat(100));
+        let deep = format!(
+            "<testsuite>{}{}</testsuite>",
+            "<a>".repeat(100),
+            "</a>".repeat(100)
+        );
         assert!(refused(deep.as_bytes()).contains("deeper"));
-        let long_name = format!(r#"<testsuite><testcase name="{}"/></testsuite>"#, "n".repeat(MAX_NAME + 1));
+        let long_name = format!(
+            r#"<testsuite><testcase name="{}"/></testsuite>"#,
+            "n".repeat(MAX_NAME + 1)
+        );
         assert!(refused(long_name.as_bytes()).contains("longer"));
-        let many = format!("<testsuite>{}</testsuite>", r#"<testcase name="t"/>"#.repeat(MAX_TESTS + 1));
+        let many = format!(
+            "<testsuite>{}</testsuite>",
+            r#"<testcase name="t"/>"#.repeat(MAX_TESTS + 1)
+        );
         assert!(refused(many.as_bytes()).contains("more than"));
     }
 }

@@ -22,6 +22,11 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// The build of this commit the cell's verdict is about.
+    pub fn judged(&self) -> Option<&BuildSummary> {
+        decisive(&self.here)
+    }
+
     pub fn result(&self) -> Option<BuildResult> {
         decisive(&self.here).map(|b| b.result)
     }
@@ -62,6 +67,7 @@ pub fn judge(e: &Evidence) -> Option<CellVerdict> {
         baseline_commit: e.baseline.as_ref().map(|b| b.commit.clone()),
         failing_since,
         url: e.url(),
+        tests: None,
     })
 }
 
@@ -90,6 +96,7 @@ pub fn divergences(evidence: &[Evidence]) -> Vec<Divergence> {
                     build_type: build_type.to_string(),
                     failing_arch: f.to_string(),
                     passing_arch: p.to_string(),
+                    test: None,
                 });
             }
         }
@@ -263,6 +270,7 @@ mod tests {
                 build_type: "bazel".into(),
                 failing_arch: "arm64".into(),
                 passing_arch: "amd64".into(),
+                test: None,
             }]
         );
         assert!(divergences(&evidence[..1]).is_empty());
@@ -277,6 +285,7 @@ mod tests {
             baseline_commit: None,
             failing_since: None,
             url: None,
+            tests: None,
         }
     }
 

@@ -107,18 +107,27 @@ pub(super) async fn read_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<axum::body::Bytes, ApiError> {
+    read_limited(headers, body, MAX_BODY).await
+}
+
+/// The body, refused past `max` bytes whether it says so up front or not.
+pub(super) async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<axum::body::Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY) {
-        return Err(ApiError::TooLarge(MAX_BODY));
+    if declared.is_some_and(|len| len > max) {
+        return Err(ApiError::TooLarge(max));
     }
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+    axum::body::to_bytes(body, max).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
-            ApiError::TooLarge(MAX_BODY)
+            ApiError::TooLarge(max)
         } else {
             ApiError::Invalid(FieldError::body(format!("could not read body: {e}")))
         }

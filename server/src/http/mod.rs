@@ -16,3 +16,4 @@ pub mod router;
 pub mod serve;
 pub mod slots;
 pub mod state;
+pub mod test_results;

@@ -18,7 +18,7 @@ use tracing::Level;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, events, incidents, metrics, report};
+use super::{api, events, incidents, metrics, report, test_results};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(incidents::one))
         .route("/api/v1/deliveries", get(incidents::deliveries))
         .route("/api/v1/report", get(report::report))
+        .route(
+            "/api/v1/builds/{id}/tests",
+            get(test_results::list).post(test_results::upload),
+        )
         .route(
             "/api/v1/freeze/{branch}",
             get(incidents::freeze).post(incidents::set_freeze),
@@ -104,7 +108,9 @@ async fn limit_anonymous(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = request.uri().path();
-    let exempt = request.method() == axum::http::Method::POST && path == "/api/v1/builds"
+    let posts =
+        path == "/api/v1/builds" || path.starts_with("/api/v1/builds/") && path.ends_with("/tests");
+    let exempt = request.method() == axum::http::Method::POST && posts
         || path.starts_with("/pkg/")
         || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg");
     let client = request

@@ -16,7 +16,7 @@ use crate::domain::ids::Branch;
 use crate::domain::incident::IncidentRules;
 use crate::domain::notification::WebhookRef;
 use crate::domain::release::{self, ReleaseConfig};
-use crate::domain::{history, verdict};
+use crate::domain::{history, test_verdict, verdict};
 use crate::store::StoreError;
 use crate::store::{walk, BuildFilter, CellId, Cursor, Store};
 use recent::Recent;
@@ -50,6 +50,7 @@ pub enum QueryError {
 pub mod incidents;
 pub mod recent;
 pub mod report;
+pub mod test_results;
 
 #[derive(Clone)]
 pub struct Views {
@@ -249,7 +250,18 @@ impl Views {
             .buffered(BASELINE_LOOKUPS)
             .try_collect()
             .await?;
+        let (tests, test_divergences) = self.commit_tests(&evidence).await?;
         let mut verdicts: Vec<_> = evidence.iter().filter_map(verdict::judge).collect();
+        for v in &mut verdicts {
+            v.tests = tests
+                .iter()
+                .find(|t| {
+                    t.cell.component == v.component
+                        && t.cell.arch == v.arch
+                        && t.cell.build_type == v.build_type
+                })
+                .and_then(test_verdict::verdict_tests);
+        }
         verdicts.sort_by(|a, b| {
             (a.verdict.rank(), &a.component, &a.build_type, &a.arch).cmp(&(
                 b.verdict.rank(),
@@ -273,7 +285,10 @@ impl Views {
             title: builds.iter().find_map(|b| b.commit_title.clone()),
             author: builds.iter().find_map(|b| b.author.clone()),
             headline: verdict::headline(&verdicts),
-            divergent: verdict::divergences(&evidence),
+            divergent: verdict::divergences(&evidence)
+                .into_iter()
+                .chain(test_divergences)
+                .collect(),
             verdicts,
         })
     }

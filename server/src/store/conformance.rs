@@ -395,6 +395,96 @@ pub async fn queues_and_leases_deliveries(store: &dyn Store) {
     assert_eq!(store.deliveries(None, 1).await.unwrap().len(), 1);
 }
 
+/// A build's JUnit files add up; the same file again is a replay; pages
+/// read failures and totals without the passing tests.
+pub async fn keeps_test_results(store: &dyn Store) {
+    use super::TestUpload;
+    use app::model::{TestCase, TestFailure, TestStatus, TestTotals};
+    store
+        .ingest(vec![build("t1", AGW_ARM, 1, BuildResult::Fail)])
+        .await
+        .unwrap();
+    let case = |name: &str, status: TestStatus| TestCase {
+        suite: "lte".into(),
+        name: name.into(),
+        status,
+        time_s: Some(0.5),
+        message: status.is_failure().then(|| format!("{name} broke")),
+    };
+    let upload = |hash: &str, cases: Vec<TestCase>| {
+        let failures = cases
+            .iter()
+            .filter(|c| c.status.is_failure())
+            .map(|c| TestFailure {
+                build: "t1".into(),
+                suite: c.suite.clone(),
+                name: c.name.clone(),
+                status: c.status,
+                message: c.message.clone(),
+                since_commit: "c0".into(),
+            })
+            .collect();
+        TestUpload {
+            build: "t1".into(),
+            hash: hash.into(),
+            tests: cases.len(),
+            totals: crate::domain::junit::totals(&cases),
+            cases,
+            failures,
+        }
+    };
+    // Big enough for Firestore to store it in several parts.
+    let mut first: Vec<TestCase> = (0..6_000)
+        .map(|i| {
+            case(
+                &format!("lte.test_attach::test_{i:05}_{}", "x".repeat(80)),
+                TestStatus::Passed,
+            )
+        })
+        .collect();
+    first.push(case("lte.test_attach::test_s1ap", TestStatus::Failed));
+    let second = vec![
+        case("go::TestSync", TestStatus::Error),
+        case("go::TestSkip", TestStatus::Skipped),
+    ];
+    assert!(store.add_tests(&upload("f1", first.clone())).await.unwrap());
+    assert!(store
+        .add_tests(&upload("f2", second.clone()))
+        .await
+        .unwrap());
+    assert!(
+        !store.add_tests(&upload("f1", first.clone())).await.unwrap(),
+        "a replay"
+    );
+    let all = store.build_tests("t1").await.unwrap();
+    assert_eq!(all.len(), 6_003);
+    assert_eq!(all[..6_001], first[..], "file order, then case order");
+    assert_eq!(all[6_001..], second[..]);
+    let totals = store
+        .test_totals(&["t1".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!(
+        totals["t1"],
+        TestTotals {
+            passed: 6_000,
+            failed: 1,
+            errors: 1,
+            skipped: 1,
+            duration_s: 0.5 * 6_003.0
+        }
+    );
+    let failures = store
+        .test_failures(&["t1".into(), "nope".into()])
+        .await
+        .unwrap();
+    let names: Vec<&str> = failures.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["go::TestSync", "lte.test_attach::test_s1ap"]);
+    assert_eq!(failures[0].status, TestStatus::Error);
+    assert!(store.build_tests("nope").await.unwrap().is_empty());
+}
+
 pub async fn records_manual_freezes(store: &dyn Store) {
     use app::model::FreezeEvent;
     let event = |frozen: bool, minute: u32, reason: &str| FreezeEvent {
@@ -821,6 +911,7 @@ macro_rules! conformance_suite {
             builds_belong_to_the_token_that_posted_them,
             keeps_incidents,
             queues_and_leases_deliveries,
+            keeps_test_results,
             records_manual_freezes,
             batches_are_all_or_nothing,
             lists_branches,

@@ -11,6 +11,7 @@ use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
 use app::model::{
     BuildResult, BuildSummary, Cell, Delivery, DeliveryState, FreezeEvent, Incident, IncidentState,
+    TestCase, TestFailure, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,7 +22,7 @@ use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, ScanKind, Store, StoreError, Summaries, TokenRecord,
+    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
 };
 use app::model::Build;
 use app::model::CommitCandidate;
@@ -105,6 +106,23 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_by_incident ON deliveries (incident, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (created_at);
+CREATE TABLE IF NOT EXISTS test_files (
+    build TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    cases TEXT NOT NULL,
+    PRIMARY KEY (build, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS test_totals (
+    build TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS test_failures (
+    build TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (build, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS freeze_events (
     branch TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -988,6 +1006,117 @@ impl Store for EmbeddedStore {
                 "SELECT doc FROM deliveries ORDER BY created_at DESC, id LIMIT ?1",
                 params![limit as i64],
             ),
+        })
+        .await
+    }
+
+    async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError> {
+        let upload = upload.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let cases = serde_json::to_string(&upload.cases)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let added = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO test_files (build, hash, seq, cases)
+                     VALUES (?1, ?2, (SELECT COUNT(*) FROM test_files WHERE build = ?1), ?3)",
+                )?
+                .execute(params![upload.build, upload.hash, cases])?;
+            if added == 0 {
+                return Ok(false);
+            }
+            let mut totals: TestTotals = tx
+                .prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?
+                .query_row(params![upload.build], |row| row.get::<_, String>(0))
+                .optional()?
+                .map(|doc| {
+                    serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+                .transpose()?
+                .unwrap_or_default();
+            totals.add(&upload.totals);
+            tx.prepare_cached("INSERT OR REPLACE INTO test_totals (build, doc) VALUES (?1, ?2)")?
+                .execute(params![
+                    upload.build,
+                    serde_json::to_string(&totals)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                ])?;
+            for failure in &upload.failures {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO test_failures (build, name, doc) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![
+                    failure.build,
+                    failure.name,
+                    serde_json::to_string(failure)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                ])?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn build_tests(&self, build: &str) -> Result<Vec<TestCase>, StoreError> {
+        let build = build.to_string();
+        self.read(move |conn| {
+            let files = conn
+                .prepare_cached("SELECT cases FROM test_files WHERE build = ?1 ORDER BY seq")?
+                .query_map(params![build], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut cases = Vec::new();
+            for file in files {
+                let more: Vec<TestCase> =
+                    serde_json::from_str(&file).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                cases.extend(more);
+            }
+            Ok(cases)
+        })
+        .await
+    }
+
+    async fn test_totals(
+        &self,
+        builds: &[String],
+    ) -> Result<HashMap<String, TestTotals>, StoreError> {
+        let builds = builds.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?;
+            let mut found = HashMap::new();
+            for build in builds {
+                if let Some(doc) = stmt
+                    .query_row(params![build], |row| row.get::<_, String>(0))
+                    .optional()?
+                {
+                    let totals: TestTotals = serde_json::from_str(&doc)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    found.insert(build, totals);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn test_failures(&self, builds: &[String]) -> Result<Vec<TestFailure>, StoreError> {
+        let builds = builds.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT doc FROM test_failures WHERE build = ?1 ORDER BY name")?;
+            let mut found = Vec::new();
+            for build in builds {
+                let docs = stmt
+                    .query_map(params![build], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                for doc in docs {
+                    found.push(
+                        serde_json::from_str(&doc)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
+            }
+            Ok(found)
         })
         .await
     }

@@ -12,7 +12,7 @@ use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, DeliveryState, FreezeEvent,
-    Incident, IncidentState,
+    Incident, IncidentState, TestCase, TestFailure, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,15 +22,16 @@ use firestore::{
     FirestoreListenerTarget, FirestoreMemListenStateStorage, FirestoreTransactionOptions,
     FirestoreValue,
 };
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, ScanKind, Store, StoreError, Summaries, TokenRecord,
+    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
 };
 use app::model::Build;
 
@@ -43,6 +44,9 @@ const TOKENS: &str = "tokens";
 const INCIDENTS: &str = "incidents";
 const FREEZE_EVENTS: &str = "freeze_events";
 const DELIVERIES: &str = "deliveries";
+const TEST_FILES: &str = "test_files";
+const TEST_TOTALS: &str = "test_totals";
+const TEST_FAILURES: &str = "test_failures";
 
 const CELLS_TARGET: FirestoreListenerTarget = FirestoreListenerTarget::new(1);
 
@@ -307,6 +311,53 @@ impl DeliveryDoc {
     fn delivery(&self) -> Result<Delivery, StoreError> {
         serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
+}
+
+/// Part of one uploaded JUnit file's cases (as JSON), kept under
+/// Firestore's document size limit; `order` keeps files and parts in
+/// upload order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TestFileDoc {
+    build: String,
+    order: i64,
+    cases: String,
+}
+
+/// A build's test totals and the files (by digest) they add up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TestTotalsDoc {
+    build: String,
+    files: Vec<String>,
+    doc: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TestFailureDoc {
+    build: String,
+    name: String,
+    doc: String,
+}
+
+/// A file's cases as JSON parts of at most about 512 KB each.
+fn test_chunks(cases: &[TestCase]) -> Result<Vec<String>, StoreError> {
+    const PART: usize = 512 * 1024;
+    let mut parts = Vec::new();
+    let mut part: Vec<&TestCase> = Vec::new();
+    let mut size = 0;
+    for case in cases {
+        let one = serde_json::to_string(case).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if size + one.len() > PART && !part.is_empty() {
+            parts.push(
+                serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+            part.clear();
+            size = 0;
+        }
+        size += one.len() + 1;
+        part.push(case);
+    }
+    parts.push(serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    Ok(parts)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1128,6 +1179,160 @@ impl Store for FirestoreStore {
         counted(&self.reads, docs)
             .iter()
             .map(DeliveryDoc::delivery)
+            .collect()
+    }
+
+    async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError> {
+        let chunks = Arc::new(test_chunks(&upload.cases)?);
+        let upload = Arc::new(upload.clone());
+        let added = self
+            .db
+            .run_transaction(|db, tx| {
+                let (upload, chunks) = (upload.clone(), chunks.clone());
+                async move {
+                    let totals_id = doc_id(&[&upload.build]);
+                    let stored: Option<TestTotalsDoc> = db
+                        .fluent()
+                        .select()
+                        .by_id_in(TEST_TOTALS)
+                        .obj()
+                        .one(&totals_id)
+                        .await
+                        .map_err(|e| in_transaction(e.into()))?;
+                    let (mut files, mut totals) = match stored {
+                        Some(doc) => {
+                            let totals: TestTotals = serde_json::from_str(&doc.doc)
+                                .map_err(|e| in_transaction(StoreError::Corrupt(e.to_string())))?;
+                            (doc.files, totals)
+                        }
+                        None => (Vec::new(), TestTotals::default()),
+                    };
+                    if files.contains(&upload.hash) {
+                        return Ok(false);
+                    }
+                    let first = files.len() as i64 * 1_000;
+                    for (n, cases) in chunks.iter().enumerate() {
+                        db.fluent()
+                            .update()
+                            .in_col(TEST_FILES)
+                            .document_id(doc_id(&[&upload.build, &upload.hash, &n.to_string()]))
+                            .object(&TestFileDoc {
+                                build: upload.build.clone(),
+                                order: first + n as i64,
+                                cases: cases.clone(),
+                            })
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                    }
+                    for failure in &upload.failures {
+                        let name_key = hex::encode(&Sha256::digest(failure.name.as_bytes())[..16]);
+                        db.fluent()
+                            .update()
+                            .in_col(TEST_FAILURES)
+                            .document_id(doc_id(&[&failure.build, &name_key]))
+                            .object(&TestFailureDoc {
+                                build: failure.build.clone(),
+                                name: failure.name.clone(),
+                                doc: serde_json::to_string(failure).map_err(|e| {
+                                    in_transaction(StoreError::Corrupt(e.to_string()))
+                                })?,
+                            })
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                    }
+                    files.push(upload.hash.clone());
+                    totals.add(&upload.totals);
+                    db.fluent()
+                        .update()
+                        .in_col(TEST_TOTALS)
+                        .document_id(&totals_id)
+                        .object(&TestTotalsDoc {
+                            build: upload.build.clone(),
+                            files,
+                            doc: serde_json::to_string(&totals)
+                                .map_err(|e| in_transaction(StoreError::Corrupt(e.to_string())))?,
+                        })
+                        .add_to_transaction(tx)
+                        .map_err(|e| in_transaction(e.into()))?;
+                    Ok::<_, BackoffError<StoreError>>(true)
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(added)
+    }
+
+    async fn build_tests(&self, build: &str) -> Result<Vec<TestCase>, StoreError> {
+        let owned = build.to_string();
+        let docs: Vec<TestFileDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(TEST_FILES)
+            .filter(move |q| q.for_all([q.field("build").eq(owned.clone())]))
+            .order(|o| o.fields([o.field("order").asc()]))
+            .obj()
+            .query()
+            .await?;
+        let mut cases = Vec::new();
+        for doc in counted(&self.reads, docs) {
+            let more: Vec<TestCase> =
+                serde_json::from_str(&doc.cases).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            cases.extend(more);
+        }
+        Ok(cases)
+    }
+
+    async fn test_totals(
+        &self,
+        builds: &[String],
+    ) -> Result<HashMap<String, TestTotals>, StoreError> {
+        if builds.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.reads.fetch_add(builds.len() as u64, Ordering::Relaxed);
+        let docs: Vec<TestTotalsDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(TEST_TOTALS)
+            .obj::<TestTotalsDoc>()
+            .batch(builds.iter().map(|b| doc_id(&[b])).collect::<Vec<_>>())
+            .await?
+            .filter_map(|(_, doc)| async move { doc })
+            .collect()
+            .await;
+        docs.into_iter()
+            .map(|d| {
+                let totals =
+                    serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((d.build, totals))
+            })
+            .collect()
+    }
+
+    async fn test_failures(&self, builds: &[String]) -> Result<Vec<TestFailure>, StoreError> {
+        let per_build = futures::stream::iter(builds.to_vec())
+            .map(|build| async move {
+                let docs: Vec<TestFailureDoc> = self
+                    .db
+                    .fluent()
+                    .select()
+                    .from(TEST_FAILURES)
+                    .filter(move |q| q.for_all([q.field("build").eq(build.clone())]))
+                    .order(|o| o.fields([o.field("name").asc()]))
+                    .obj()
+                    .query()
+                    .await?;
+                Ok::<_, StoreError>(counted(&self.reads, docs))
+            })
+            .buffered(8)
+            .try_collect::<Vec<_>>()
+            .await?;
+        per_build
+            .into_iter()
+            .flatten()
+            .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
             .collect()
     }
 

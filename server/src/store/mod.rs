@@ -9,8 +9,11 @@ pub mod plan;
 pub mod walk;
 
 pub use app::model::CellId;
+use std::collections::HashMap;
+
 use app::model::{
-    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident,
+    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, TestCase,
+    TestFailure, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -67,6 +70,19 @@ pub struct IngestOutcome {
 pub struct CellMove {
     pub before: Option<Cell>,
     pub after: Cell,
+}
+
+/// One JUnit file's results for a build, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestUpload {
+    pub build: String,
+    /// Digest of the file: the same file again is a replay.
+    pub hash: String,
+    pub tests: usize,
+    pub cases: Vec<TestCase>,
+    /// Its failing tests, each with where it began failing.
+    pub failures: Vec<TestFailure>,
+    pub totals: TestTotals,
 }
 
 /// Filters of a build listing; every field narrows it.
@@ -301,6 +317,23 @@ pub trait Store: Send + Sync + 'static {
         branch: &str,
         limit: usize,
     ) -> Result<Vec<FreezeEvent>, StoreError>;
+
+    /// Adds one uploaded JUnit file's results to its build atomically: its
+    /// cases, its failures, and the build's totals. The same file (by
+    /// digest) again changes nothing; returns whether it was new.
+    async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError>;
+
+    /// Every test case of a build, file after file as uploaded.
+    async fn build_tests(&self, build: &str) -> Result<Vec<TestCase>, StoreError>;
+
+    /// Test totals of those builds that have tests.
+    async fn test_totals(
+        &self,
+        builds: &[String],
+    ) -> Result<HashMap<String, TestTotals>, StoreError>;
+
+    /// The failing tests of these builds.
+    async fn test_failures(&self, builds: &[String]) -> Result<Vec<TestFailure>, StoreError>;
 
     /// Whether the store takes reads and writes: what `/readyz` answers.
     async fn ready(&self) -> Result<(), StoreError> {

@@ -198,7 +198,7 @@ fn commits(builds: &[Build]) -> Vec<CommitEntry> {
 
 /// A build belongs to the token that posted it: another token changing it
 /// (by guessing its id) is refused unless that token is an admin.
-fn ownership_conflict(stored: &Build, poster: &Poster, index: usize) -> Option<StoreError> {
+pub fn ownership_conflict(stored: &Build, poster: &Poster, index: usize) -> Option<StoreError> {
     let Poster::Token { name, admin: false } = poster else {
         return None;
     };

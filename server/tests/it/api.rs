@@ -382,6 +382,24 @@ impl Store for WritesDown {
     ) -> Result<Vec<app::model::Delivery>, StoreError> {
         self.0.deliveries(incident, limit).await
     }
+    async fn add_tests(&self, _: &server::store::TestUpload) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn build_tests(&self, build: &str) -> Result<Vec<app::model::TestCase>, StoreError> {
+        self.0.build_tests(build).await
+    }
+    async fn test_totals(
+        &self,
+        builds: &[String],
+    ) -> Result<std::collections::HashMap<String, app::model::TestTotals>, StoreError> {
+        self.0.test_totals(builds).await
+    }
+    async fn test_failures(
+        &self,
+        builds: &[String],
+    ) -> Result<Vec<app::model::TestFailure>, StoreError> {
+        self.0.test_failures(builds).await
+    }
     async fn record_freeze(&self, _: &app::model::FreezeEvent) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }

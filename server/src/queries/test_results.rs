@@ -1,0 +1,246 @@
+//! Test results from JUnit XML: an upload checked, parsed and stored with
+//! each failure's "failing since" found once, when it arrives; a build's
+//! tests for the API; and what a commit's failing tests mean.
+
+use std::collections::{HashMap, HashSet};
+
+use app::model::{Build, BuildTests, Divergence, TestCase, TestFailure, TestTotals};
+use sha2::{Digest, Sha256};
+
+use super::{QueryError, Views};
+use crate::domain::field_error::FieldError;
+use crate::domain::junit;
+use crate::domain::test_verdict::{self, CellTests};
+use crate::domain::verdict::Evidence;
+use crate::store::{CellId, CellScan, Cursor, ScanKind, TestUpload};
+
+/// Failures stored one by one per upload; the rest are in the totals and
+/// the build's full results only.
+pub const MAX_FAILURE_ROWS: usize = 300;
+pub const MAX_TESTS_PAGE: usize = 5_000;
+const DEFAULT_TESTS_PAGE: usize = 500;
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uploaded {
+    /// False when the same file was already stored for the build.
+    pub new: bool,
+    pub tests: usize,
+    pub totals: TestTotals,
+}
+
+impl Views {
+    /// Adds one JUnit XML file's results to a stored build.
+    pub async fn upload_tests(&self, build: &Build, xml: &[u8]) -> Result<Uploaded, QueryError> {
+        let cases = junit::parse(xml)?;
+        let totals = junit::totals(&cases);
+        let previous = self.previous_failures(build).await?;
+        let failures: Vec<TestFailure> = cases
+            .iter()
+            .filter(|c| c.status.is_failure())
+            .take(MAX_FAILURE_ROWS)
+            .map(|c| TestFailure {
+                build: build.id.clone(),
+                suite: c.suite.clone(),
+                name: c.name.clone(),
+                status: c.status,
+                message: c.message.clone(),
+                since_commit: previous
+                    .get(&c.name)
+                    .cloned()
+                    .unwrap_or_else(|| build.commit.clone()),
+            })
+            .collect();
+        let upload = TestUpload {
+            build: build.id.clone(),
+            hash: hex::encode(&Sha256::digest(xml)[..16]),
+            tests: cases.len(),
+            cases,
+            failures,
+            totals: totals.clone(),
+        };
+        let new = self.store.add_tests(&upload).await?;
+        Ok(Uploaded {
+            new,
+            tests: upload.tests,
+            totals,
+        })
+    }
+
+    /// Where each test failing in the cell's previous build began failing.
+    async fn previous_failures(
+        &self,
+        build: &Build,
+    ) -> Result<HashMap<String, String>, QueryError> {
+        let cell = CellId::new(
+            &build.branch,
+            &build.component,
+            &build.arch,
+            &build.build_type,
+        );
+        let before = self
+            .store
+            .cell_builds(
+                &cell,
+                &CellScan {
+                    kind: ScanKind::Finished,
+                    commit: None,
+                    below: Some(Cursor::of(build)),
+                    limit: 1,
+                },
+            )
+            .await?;
+        let Some(previous) = before.first() else {
+            return Ok(HashMap::new());
+        };
+        Ok(self
+            .store
+            .test_failures(std::slice::from_ref(&previous.id))
+            .await?
+            .into_iter()
+            .map(|f| (f.name, f.since_commit))
+            .collect())
+    }
+
+    /// A build's tests, failures first, then by suite and name, a page at
+    /// a time.
+    pub async fn build_tests(
+        &self,
+        id: &str,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<BuildTests, QueryError> {
+        let limit = limit.unwrap_or(DEFAULT_TESTS_PAGE);
+        if !(1..=MAX_TESTS_PAGE).contains(&limit) {
+            return Err(FieldError::field(
+                "limit",
+                format!("limit must be from 1 to {MAX_TESTS_PAGE}"),
+            )
+            .into());
+        }
+        let offset = match cursor {
+            None => 0,
+            Some(text) => text
+                .parse::<usize>()
+                .map_err(|_| FieldError::field("cursor", "cursor must be one this API returned"))?,
+        };
+        if self.store.build(id).await?.is_none() {
+            return Err(QueryError::NotFound(format!("no build '{id}'")));
+        }
+        let ids = [id.to_string()];
+        let (totals, mut tests) =
+            tokio::try_join!(self.store.test_totals(&ids), self.store.build_tests(id))?;
+        let totals = totals.get(id).cloned().unwrap_or_default();
+        tests.sort_by(|a, b| {
+            (!a.status.is_failure(), &a.suite, &a.name).cmp(&(
+                !b.status.is_failure(),
+                &b.suite,
+                &b.name,
+            ))
+        });
+        let next_cursor = (tests.len() > offset + limit).then(|| (offset + limit).to_string());
+        let tests: Vec<TestCase> = tests.into_iter().skip(offset).take(limit).collect();
+        Ok(BuildTests {
+            totals,
+            tests,
+            next_cursor,
+        })
+    }
+
+    /// Each verdict's tests and the tests that fail on one architecture and
+    /// pass on another, from the commit's builds and their baselines only.
+    pub(super) async fn commit_tests(
+        &self,
+        evidence: &[Evidence],
+    ) -> Result<(Vec<CellTests>, Vec<Divergence>), QueryError> {
+        let judged: Vec<(usize, String)> = evidence
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.judged().map(|b| (i, b.id.clone())))
+            .collect();
+        let ids: Vec<String> = judged.iter().map(|(_, id)| id.clone()).collect();
+        let totals = self.store.test_totals(&ids).await?;
+        if totals.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let baselines: Vec<String> = evidence
+            .iter()
+            .filter_map(|e| e.baseline.as_ref().map(|b| b.id.clone()))
+            .collect();
+        let wanted: Vec<String> = ids.iter().chain(&baselines).cloned().collect();
+        let failures = self.store.test_failures(&wanted).await?;
+        let mut by_build: HashMap<&str, Vec<&TestFailure>> = HashMap::new();
+        for f in &failures {
+            by_build.entry(&f.build).or_default().push(f);
+        }
+        // Full results only where a failure needs them: reruns of a cell
+        // with failures (flaky), and the other architectures of a failing
+        // (component, build type).
+        let failing_pairs: HashSet<(&str, &str)> = judged
+            .iter()
+            .filter(|(_, id)| by_build.contains_key(id.as_str()))
+            .map(|(i, _)| {
+                (
+                    evidence[*i].cell.component.as_str(),
+                    evidence[*i].cell.build_type.as_str(),
+                )
+            })
+            .collect();
+        let mut need: Vec<String> = Vec::new();
+        for (i, id) in &judged {
+            let e = &evidence[*i];
+            let pair = (e.cell.component.as_str(), e.cell.build_type.as_str());
+            if by_build.contains_key(id.as_str()) {
+                need.extend(e.here.iter().filter(|b| &b.id != id).map(|b| b.id.clone()));
+            }
+            if failing_pairs.contains(&pair) && totals.contains_key(id) {
+                need.push(id.clone());
+            }
+        }
+        need.sort();
+        need.dedup();
+        let mut passed: HashMap<String, HashSet<String>> = HashMap::new();
+        for id in need {
+            let cases = self.store.build_tests(&id).await?;
+            passed.insert(
+                id,
+                cases
+                    .into_iter()
+                    .filter(|c| c.status == app::model::TestStatus::Passed)
+                    .map(|c| c.name)
+                    .collect(),
+            );
+        }
+        let empty = HashSet::new();
+        let cells: Vec<CellTests> = judged
+            .iter()
+            .map(|(i, id)| {
+                let e = &evidence[*i];
+                let reruns_passed: HashSet<String> = e
+                    .here
+                    .iter()
+                    .filter(|b| &b.id != id)
+                    .flat_map(|b| passed.get(&b.id).unwrap_or(&empty).iter().cloned())
+                    .collect();
+                CellTests {
+                    cell: e.cell.clone(),
+                    totals: totals.get(id).cloned(),
+                    failures: by_build
+                        .get(id.as_str())
+                        .map(|f| f.iter().map(|f| (*f).clone()).collect())
+                        .unwrap_or_default(),
+                    baseline_failures: e
+                        .baseline
+                        .as_ref()
+                        .and_then(|b| by_build.get(b.id.as_str()))
+                        .map(|f| f.iter().map(|f| (*f).clone()).collect())
+                        .unwrap_or_default(),
+                    passed_on_rerun: reruns_passed,
+                    passed: passed.get(id).cloned().unwrap_or_default(),
+                }
+            })
+            .collect();
+        let divergent = test_verdict::divergences(&cells);
+        Ok((cells, divergent))
+    }
+}
