@@ -12,6 +12,7 @@ mod connections;
 mod durability;
 mod firestore;
 mod hostile;
+mod junit;
 mod layers;
 mod legacy;
 mod views;

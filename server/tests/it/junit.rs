@@ -1,0 +1,345 @@
+//! JUnit XML uploads against the real router: files add up, replays are
+//! no-ops, hostile files change nothing, and the commit API judges each
+//! failing test.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::domain::token;
+use server::store::embedded::EmbeddedStore;
+use server::store::Store;
+
+use crate::common::{settings, spawn_configured, TestApp};
+
+const BASE: &str = "aaaaaaa000000000000000000000000000000001";
+const BROKE: &str = "bbbbbbb000000000000000000000000000000002";
+const NEXT: &str = "ccccccc000000000000000000000000000000003";
+
+fn build(id: &str, commit: &str, arch: &str, minute: u32, result: &str) -> Value {
+    json!({
+        "id": id,
+        "commit": commit,
+        "branch": "master",
+        "component": "lte",
+        "arch": arch,
+        "build_type": "integ-test",
+        "result": result,
+        "started_at": format!("2026-01-10T10:{minute:02}:00Z"),
+        "finished_at": format!("2026-01-10T10:{:02}:00Z", minute + 5),
+    })
+}
+
+/// A pytest-style file: `failing` fail, the others pass.
+fn junit(tests: &[&str], failing: &[&str]) -> String {
+    let cases: String = tests
+        .iter()
+        .map(|t| {
+            if failing.contains(t) {
+                format!(
+                    r#"<testcase classname="lte.integ" name="{t}" time="1.5"><failure message="{t} &lt;failed&gt;">trace</failure></testcase>"#
+                )
+            } else {
+                format!(r#"<testcase classname="lte.integ" name="{t}" time="0.5"/>"#)
+            }
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0"?><testsuites><testsuite name="pytest">{cases}</testsuite></testsuites>"#
+    )
+}
+
+struct Uploads {
+    app: TestApp,
+    other_token: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn() -> Uploads {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let other_token = token::generate();
+    store
+        .create_token("other", &token::hash(&other_token), false)
+        .await
+        .unwrap();
+    Uploads {
+        app: spawn_configured(store, settings()).await,
+        other_token,
+        _dir: dir,
+    }
+}
+
+impl Uploads {
+    async fn post(&self, body: Value) {
+        let (status, answer) = self.app.post(&body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+
+    fn upload(&self, id: &str) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .post(format!("{}/api/v1/builds/{id}/tests", self.app.url))
+            .bearer_auth(&self.app.token)
+            .header("content-type", "application/xml")
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = request.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.app.client.get(format!("{}{path}", self.app.url)))
+            .await
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn files_add_up_and_replays_change_nothing() {
+    let u = spawn().await;
+    u.post(build("b1", BASE, "arm64", 0, "fail")).await;
+    let first = junit(&["test_a", "test_b", "test_c"], &["test_b"]);
+    let (status, body) = u.send(u.upload("b1").body(first.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["tests"], 3);
+    assert_eq!(
+        (u.send(u.upload("b1").body(first)).await.0),
+        StatusCode::OK,
+        "the same file again"
+    );
+    let second = r#"<testsuite name="go"><testcase classname="pkg" name="TestX"><skipped/></testcase></testsuite>"#;
+    let (status, _) = u
+        .send(
+            u.upload("b1")
+                .header("content-encoding", "gzip")
+                .body(gzip(second.as_bytes())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, tests) = u.get("/api/v1/builds/b1/tests").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        tests["totals"],
+        json!({"passed": 2, "failed": 1, "errors": 0, "skipped": 1, "duration_s": 2.5})
+    );
+    let listed = tests["tests"].as_array().unwrap();
+    assert_eq!(listed.len(), 4);
+    assert_eq!(listed[0]["name"], "lte.integ::test_b", "failures first");
+    assert_eq!(listed[0]["status"], "failed");
+    assert_eq!(listed[0]["message"], "test_b <failed>");
+    assert_eq!(listed[0]["suite"], "pytest");
+    assert_eq!(listed[0]["time_s"], 1.5);
+
+    let (_, page) = u.get("/api/v1/builds/b1/tests?limit=3").await;
+    assert_eq!(page["tests"].as_array().unwrap().len(), 3);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = u
+        .get(&format!("/api/v1/builds/b1/tests?limit=3&cursor={cursor}"))
+        .await;
+    assert_eq!(rest["tests"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    assert_eq!(
+        u.get("/api/v1/builds/b1/tests?limit=0").await.1["field"],
+        "limit"
+    );
+    assert_eq!(
+        u.get("/api/v1/builds/nope/tests").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_store_nothing() {
+    let u = spawn().await;
+    u.post(build("b1", BASE, "arm64", 0, "pass")).await;
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><testsuite><testcase name="&lol2;"/></testsuite>"#;
+    let zeros = gzip(&vec![b' '; 40 * 1024 * 1024]);
+    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (
+            "xml bomb",
+            u.upload("b1").body(bomb),
+            StatusCode::BAD_REQUEST,
+            "DOCTYPE",
+        ),
+        (
+            "truncated",
+            u.upload("b1").body(r#"<testsuite><testcase name="a"/>"#),
+            StatusCode::BAD_REQUEST,
+            "truncated",
+        ),
+        (
+            "invalid UTF-8",
+            u.upload("b1").body(b"<testsuite name=\"\xff\"/>".to_vec()),
+            StatusCode::BAD_REQUEST,
+            "UTF-8",
+        ),
+        (
+            "not gzip",
+            u.upload("b1")
+                .header("content-encoding", "gzip")
+                .body("<testsuite/>"),
+            StatusCode::BAD_REQUEST,
+            "gzip",
+        ),
+        (
+            "gzip bomb",
+            u.upload("b1")
+                .header("content-encoding", "gzip")
+                .body(zeros),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
+        (
+            "brotli",
+            u.upload("b1").header("content-encoding", "br").body("x"),
+            StatusCode::BAD_REQUEST,
+            "content-encoding",
+        ),
+        (
+            "JSON",
+            u.app
+                .client
+                .post(format!("{}/api/v1/builds/b1/tests", u.app.url))
+                .bearer_auth(&u.app.token)
+                .json(&json!({})),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "",
+        ),
+        (
+            "unknown build",
+            u.upload("nope").body("<testsuite/>"),
+            StatusCode::NOT_FOUND,
+            "post the build first",
+        ),
+        (
+            "another token's build",
+            u.app
+                .client
+                .post(format!("{}/api/v1/builds/b1/tests", u.app.url))
+                .bearer_auth(&u.other_token)
+                .header("content-type", "application/xml")
+                .body("<testsuite/>"),
+            StatusCode::CONFLICT,
+            "another token",
+        ),
+        (
+            "no token",
+            u.app
+                .client
+                .post(format!("{}/api/v1/builds/b1/tests", u.app.url))
+                .header("content-type", "application/xml")
+                .body("<testsuite/>"),
+            StatusCode::UNAUTHORIZED,
+            "",
+        ),
+    ];
+    for (what, request, status, says) in cases {
+        let (got, body) = u.send(request).await;
+        assert_eq!(got, status, "{what}: {body}");
+        if !says.is_empty() {
+            assert!(
+                body["error"].as_str().unwrap().contains(says),
+                "{what}: {body}"
+            );
+        }
+    }
+    let (_, tests) = u.get("/api/v1/builds/b1/tests").await;
+    assert_eq!(tests["tests"], json!([]), "nothing stored");
+    assert_eq!(tests["totals"]["passed"], 0);
+}
+
+#[tokio::test]
+async fn the_commit_api_judges_each_failing_test() {
+    let u = spawn().await;
+    let all = ["test_attach", "test_detach", "test_paging"];
+    for (id, commit, arch, minute, result, failing) in [
+        ("base-amd", BASE, "amd64", 0, "pass", &[][..]),
+        ("base-arm", BASE, "arm64", 0, "fail", &["test_paging"][..]),
+        ("broke-amd", BROKE, "amd64", 10, "pass", &[][..]),
+        (
+            "broke-arm",
+            BROKE,
+            "arm64",
+            10,
+            "fail",
+            &["test_attach", "test_paging"][..],
+        ),
+        ("next-arm", NEXT, "arm64", 20, "fail", &["test_attach"][..]),
+        (
+            "next-arm-rerun",
+            NEXT,
+            "arm64",
+            30,
+            "fail",
+            &["test_detach"][..],
+        ),
+    ] {
+        u.post(build(id, commit, arch, minute, result)).await;
+        let (status, body) = u.send(u.upload(id).body(junit(&all, failing))).await;
+        assert_eq!(status, StatusCode::CREATED, "{id}: {body}");
+    }
+
+    let (status, report) = u.get(&format!("/api/v1/commits/{BROKE}")).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let arm = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["arch"] == "arm64" && v["component"] == "lte")
+        .unwrap();
+    assert_eq!(
+        (
+            &arm["tests"]["passed"],
+            &arm["tests"]["failed"],
+            &arm["tests"]["skipped"]
+        ),
+        (&json!(1), &json!(2), &json!(0))
+    );
+    assert_eq!(
+        arm["tests"]["failing"],
+        json!([
+            {"name": "lte.integ::test_attach", "verdict": "new_failure", "since_commit": BROKE, "message": "test_attach <failed>"},
+            {"name": "lte.integ::test_paging", "verdict": "still_failing", "since_commit": BASE, "message": "test_paging <failed>"},
+        ])
+    );
+    let divergent = report["divergent"].as_array().unwrap();
+    assert!(
+        divergent.contains(&json!({"component": "lte", "build_type": "integ-test", "failing_arch": "arm64", "passing_arch": "amd64", "test": "lte.integ::test_attach"})),
+        "{divergent:?}"
+    );
+    assert!(divergent.contains(&json!({"component": "lte", "build_type": "integ-test", "failing_arch": "arm64", "passing_arch": "amd64"})), "the build-level entry stays");
+
+    // At NEXT the rerun failed test_detach but passed test_attach: the
+    // judged build is the rerun, and its test_detach failure is new.
+    let (_, next) = u.get(&format!("/api/v1/commits/{NEXT}")).await;
+    let failing = &next["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["component"] == "lte")
+        .unwrap()["tests"]["failing"];
+    assert_eq!(failing[0]["name"], "lte.integ::test_detach");
+    assert_eq!(
+        failing[0]["verdict"], "flaky",
+        "passed in the other build of NEXT: {next}"
+    );
+    let (_, base) = u.get(&format!("/api/v1/commits/{BASE}")).await;
+    let amd = base["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["arch"] == "amd64" && v["component"] == "lte")
+        .unwrap();
+    assert_eq!(amd["tests"]["passed"], 3, "{base}");
+    assert_eq!(amd["tests"]["failing"], json!([]));
+}
