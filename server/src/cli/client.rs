@@ -70,6 +70,10 @@ pub struct PostArgs {
     /// Commit author [default: $GITHUB_ACTOR]
     #[arg(long)]
     pub author: Option<String>,
+    /// JUnit XML files of the build's tests (a glob, e.g. 'reports/*.xml';
+    /// repeatable): uploaded, gzipped, once the build is posted.
+    #[arg(long)]
+    pub junit: Vec<String>,
     /// Fail (exit 1) when the dashboard cannot be reached, instead of warning.
     #[arg(long)]
     pub strict: bool,
@@ -215,6 +219,101 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
         body["id"] = json!(format!("post:{}", uuid::Uuid::new_v4()));
     }
     let endpoint = format!("{}/api/v1/builds", args.server.trim_end_matches('/'));
+    let id = body["id"].clone();
+    send(
+        args,
+        |client| client.post(&endpoint).bearer_auth(&args.token).json(&body),
+        // Only the dashboard answers with the posted id; anything else (a
+        // proxy, a login page) did not store the build.
+        |answer| {
+            (answer["ids"][0] == id)
+                .then(|| answer["ids"][0].as_str().unwrap_or_default().to_string())
+        },
+    )
+    .await
+}
+
+/// Uploads the JUnit files matching `args.junit` for the posted build
+/// `id`, gzipped, each with the same retries as the build. The first
+/// refusal or outage ends it; no file matching is only a warning.
+pub async fn upload_junit(args: &PostArgs, id: &str) -> Vec<(String, Outcome)> {
+    let mut files = Vec::new();
+    for pattern in &args.junit {
+        match glob::glob(pattern) {
+            Ok(paths) => files.extend(paths.filter_map(Result::ok).filter(|p| p.is_file())),
+            Err(e) => {
+                return vec![(
+                    pattern.clone(),
+                    Outcome::Rejected {
+                        status: 0,
+                        message: format!("--junit '{pattern}' is not a valid glob: {e}"),
+                    },
+                )]
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    let Ok(mut endpoint) = url::Url::parse(args.server.trim_end_matches('/')) else {
+        return vec![(
+            args.server.clone(),
+            Outcome::Rejected {
+                status: 0,
+                message: "--server is not a URL".into(),
+            },
+        )];
+    };
+    if let Ok(mut segments) = endpoint.path_segments_mut() {
+        segments.extend(["api", "v1", "builds", id, "tests"]);
+    }
+    let mut done = Vec::new();
+    for file in files {
+        let name = file.display().to_string();
+        let outcome = match std::fs::read(&file).and_then(|xml| gzip(&xml)) {
+            Ok(body) => {
+                send(
+                    args,
+                    |client| {
+                        client
+                            .post(endpoint.clone())
+                            .bearer_auth(&args.token)
+                            .header(reqwest::header::CONTENT_TYPE, "application/xml")
+                            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                            .body(body.clone())
+                    },
+                    |answer| (answer["build"] == id).then(|| id.to_string()),
+                )
+                .await
+            }
+            Err(e) => Outcome::Rejected {
+                status: 0,
+                message: format!("cannot read {name}: {e}"),
+            },
+        };
+        let stop = !matches!(outcome, Outcome::Posted { .. });
+        done.push((name, outcome));
+        if stop {
+            break;
+        }
+    }
+    done
+}
+
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+/// Sends what `request` builds until the dashboard answers: 2xx whose JSON
+/// `accept` recognises (returning the id) is done, other 4xx are refusals,
+/// network errors, 429 and 5xx are retried with backoff.
+async fn send(
+    args: &PostArgs,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    accept: impl Fn(&Value) -> Option<String>,
+) -> Outcome {
     let client = match dashboard_client(Duration::from_secs(30)) {
         Ok(c) => c,
         Err(e) => {
@@ -226,21 +325,13 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
     let mut delay = args.backoff;
     let mut last_error = String::new();
     for attempt in 1..=args.attempts.max(1) {
-        let sent = client
-            .post(&endpoint)
-            .bearer_auth(&args.token)
-            .json(&body)
-            .send()
-            .await;
+        let sent = request(&client).send().await;
         let mut wait = delay;
         match sent {
             Ok(resp) if resp.status().is_success() => {
                 let status = resp.status().as_u16();
                 let answer: Value = resp.json().await.unwrap_or_default();
-                // Only the dashboard answers with the posted id; anything
-                // else (a proxy, a login page) did not store the build.
-                if answer["ids"][0] == body["id"] {
-                    let id = answer["ids"][0].as_str().unwrap_or_default().to_string();
+                if let Some(id) = accept(&answer) {
                     return Outcome::Posted { id, status };
                 }
                 last_error =

@@ -187,7 +187,41 @@ async fn post(args: &client::PostArgs) -> ExitCode {
             );
         }
     }
-    ExitCode::from(outcome.exit_code(args.strict))
+    let Outcome::Posted { id, .. } = &outcome else {
+        return ExitCode::from(outcome.exit_code(args.strict));
+    };
+    if args.junit.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let uploads = client::upload_junit(args, id).await;
+    if uploads.is_empty() {
+        eprintln!(
+            "::warning::ci-dashboard: no file matches --junit {}; no test results uploaded",
+            args.junit.join(" ")
+        );
+    }
+    let mut code = 0;
+    for (file, outcome) in &uploads {
+        match outcome {
+            Outcome::Posted { status, .. } => {
+                let what = if *status == 201 {
+                    "uploaded"
+                } else {
+                    "already uploaded"
+                };
+                println!("ci-dashboard: tests of {file} {what}");
+            }
+            Outcome::Rejected { status, message } => {
+                eprintln!("error: the dashboard refused {file} (HTTP {status}): {message}");
+            }
+            Outcome::Unreachable { last_error } => eprintln!(
+                "::warning::ci-dashboard: {file} not uploaded, the dashboard is unreachable \
+                 ({last_error})"
+            ),
+        }
+        code = code.max(outcome.exit_code(args.strict));
+    }
+    ExitCode::from(code)
 }
 
 async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyhow::Result<()> {

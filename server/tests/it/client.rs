@@ -349,3 +349,83 @@ async fn manual_freezes_are_recorded_with_who_and_why() {
     let still = set(&master, false).await.unwrap();
     assert!(still.frozen && still.incidents.len() == 1, "{still:?}");
 }
+
+#[tokio::test]
+async fn junit_files_are_uploaded_after_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    std::fs::write(
+        reports.join("unit.xml"),
+        r#"<testsuite name="pytest"><testcase classname="a" name="test_ok"/><testcase classname="a" name="test_bad"><failure message="no"/></testcase></testsuite>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        reports.join("integ.xml"),
+        r#"<testsuite name="go"><testcase classname="b" name="TestSkip"><skipped/></testcase></testsuite>"#,
+    )
+    .unwrap();
+    std::fs::write(reports.join("notes.txt"), "not a report").unwrap();
+    let pattern = format!("{}/*.xml", reports.display());
+    let a = args(
+        &app.url,
+        &app.token,
+        &[
+            "--id",
+            "gha:9:1:agw-arm64",
+            "--finished-at",
+            "2026-11-01T10:20:00Z",
+            "--junit",
+            &pattern,
+        ],
+    );
+    let posted = client::post(&a, client::body(&a, &no_env).unwrap()).await;
+    let Outcome::Posted { id, .. } = posted else {
+        panic!("{posted:?}")
+    };
+    let uploads = client::upload_junit(&a, &id).await;
+    assert_eq!(uploads.len(), 2, "{uploads:?}");
+    assert!(uploads
+        .iter()
+        .all(|(_, o)| matches!(o, Outcome::Posted { status: 201, .. })));
+    let again = client::upload_junit(&a, &id).await;
+    assert!(
+        again
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Posted { status: 200, .. })),
+        "a rerun step uploads the same files: replays"
+    );
+    let totals: Value = app
+        .client
+        .get(format!("{}/api/v1/builds/gha:9:1:agw-arm64/tests", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &totals["totals"]["passed"],
+            &totals["totals"]["failed"],
+            &totals["totals"]["skipped"]
+        ),
+        (&json!(1), &json!(1), &json!(1)),
+        "{totals}"
+    );
+
+    std::fs::write(
+        reports.join("broken.xml"),
+        "<testsuite><testcase name=\"x\">",
+    )
+    .unwrap();
+    let refused = client::upload_junit(&a, &id).await;
+    let (file, last) = refused.last().unwrap();
+    assert!(file.ends_with("broken.xml"), "{refused:?}");
+    assert!(
+        matches!(last, Outcome::Rejected { status: 400, message } if message.contains("truncated")),
+        "{last:?}"
+    );
+    assert_eq!(last.exit_code(false), 1);
+}
