@@ -41,6 +41,18 @@ test.beforeAll(async ({ request }) => {
     data,
   });
   expect(resp.status(), await resp.text()).toBe(201);
+  // Test results, so the commit page lists failing tests too.
+  const ids: string[] = (await resp.json()).ids;
+  const junit = (failing: boolean) =>
+    `<testsuite name="pytest"><testcase classname="lte.s1ap" name="test_attach"/>` +
+    `<testcase classname="lte.s1ap" name="test_detach">${failing ? '<failure message="timeout &lt;30s&gt;">trace</failure>' : ""}</testcase></testsuite>`;
+  for (const [index, failing] of [[4, true], [7, false]] as const) {
+    const upload = await request.post(`/api/v1/builds/${encodeURIComponent(ids[index])}/tests`, {
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+      data: junit(failing),
+    });
+    expect(upload.status(), await upload.text()).toBe(201);
+  }
 });
 
 const pages = [

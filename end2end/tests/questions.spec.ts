@@ -101,3 +101,36 @@ test("the health report of v1.9 switches windows in place", async ({ page }) => 
   // The router swapped the page in without a reload: still hydrated.
   await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
 });
+
+test("the commit page names the failing test and where it passes", async ({ page, request }) => {
+  const commit = "7e57ed0" + "5".repeat(33);
+  const resp = await request.post("/api/v1/builds", {
+    headers: { Authorization: `Bearer ${token}` },
+    data: [
+      build(commit, "amd64", "pass", 30, { id: "e2e-tests-amd64", parent: BROKE }),
+      build(commit, "arm64", "fail", 30, { id: "e2e-tests-arm64", parent: BROKE }),
+    ],
+  });
+  expect(resp.status(), await resp.text()).toBe(201);
+  const junit = (failing: boolean) =>
+    `<testsuites><testsuite name="orc8r"><testcase classname="state" name="TestSync">` +
+    (failing ? `<failure message="expected 3, got 2"/>` : "") +
+    `</testcase><testcase classname="state" name="TestReport"/></testsuite></testsuites>`;
+  for (const [id, failing] of [["e2e-tests-amd64", false], ["e2e-tests-arm64", true]] as const) {
+    const upload = await request.post(`/api/v1/builds/${id}/tests`, {
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+      data: junit(failing),
+    });
+    expect(upload.status(), await upload.text()).toBe(201);
+  }
+  await page.goto(`/commit/${commit}`);
+  await hydrated(page);
+  const failingTests = page.getByRole("list", { name: "Failing tests of orc8r unit-tests arm64" });
+  await expect(failingTests).toContainText("state::TestSync");
+  await expect(failingTests).toContainText("new failure");
+  await expect(failingTests).toContainText("expected 3, got 2");
+  await expect(page.locator("tr[data-verdict] td.tests").first()).toContainText("passed");
+  await expect(page.locator("section.divergent")).toContainText(
+    "state::TestSync fails on arm64 but passes on amd64 (orc8r unit-tests)",
+  );
+});

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::get_commit;
 use crate::model::{
-    short_sha, CellId, CellKey, CommitCandidate, CommitLookup, CommitReport, Verdict,
+    short_sha, CellId, CellKey, CommitCandidate, CommitLookup, CommitReport, TestVerdict, Verdict,
 };
 
 /// `/commit/<sha>`.
@@ -101,11 +101,15 @@ fn Report(report: CommitReport) -> impl IntoView {
         let items = report
             .divergent
             .iter()
-            .map(|d| {
-                format!(
+            .map(|d| match &d.test {
+                Some(test) => format!(
+                    "{test} fails on {} but passes on {} ({} {})",
+                    d.failing_arch, d.passing_arch, d.component, d.build_type
+                ),
+                None => format!(
                     "{} {} fails on {} but passes on {}",
                     d.component, d.build_type, d.failing_arch, d.passing_arch
-                )
+                ),
             })
             .map(|text| view! { <li>{text}</li> })
             .collect_view();
@@ -129,14 +133,50 @@ fn Report(report: CommitReport) -> impl IntoView {
                 view! { " since " <Sha repository=report.repository.clone() commit=s.clone()/> }
             });
             let logs = v.url.clone().map(|u| view! { <a href=u rel="noopener nofollow">"logs"</a> });
+            let counts = v.tests.as_ref().map(|t| {
+                format!("{} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped)
+            });
+            let failing = v.tests.as_ref().filter(|t| !t.failing.is_empty()).map(|t| {
+                let items = t
+                    .failing
+                    .iter()
+                    .map(|f| {
+                        let (class, label) = match f.verdict {
+                            TestVerdict::NewFailure => ("verdict-new_failure", "new failure"),
+                            TestVerdict::StillFailing => ("verdict-still_failing", "still failing"),
+                            TestVerdict::Flaky => ("verdict-error", "flaky"),
+                        };
+                        let since = (f.verdict == TestVerdict::StillFailing).then(|| {
+                            view! { " since " <Sha repository=report.repository.clone() commit=f.since_commit.clone()/> }
+                        });
+                        view! {
+                            <li data-test-verdict=label>
+                                <code>{f.name.clone()}</code> " "
+                                <span class=format!("pill {class}")>{label}</span>
+                                {since}
+                                {f.message.clone().map(|m| view! { <div class="message">{m}</div> })}
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <tr class="failing-tests">
+                        <td colspan="6">
+                            <ul aria-label=format!("Failing tests of {} {} {}", v.component, v.build_type, v.arch)>{items}</ul>
+                        </td>
+                    </tr>
+                }
+            });
             view! {
                 <tr data-verdict=v.verdict.as_str()>
                     <td>{v.component.clone()}</td>
                     <td>{v.arch.clone()}</td>
                     <td><a href=history>{v.build_type.clone()}</a></td>
                     <td><span class=format!("pill verdict-{}", v.verdict.as_str())>{v.verdict.label()}</span>{since}</td>
+                    <td class="tests">{counts}</td>
                     <td class="links">{logs} " " {compare}</td>
                 </tr>
+                {failing}
             }
         })
         .collect_view();
@@ -171,6 +211,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                             <th scope="col">"Arch"</th>
                             <th scope="col">"Build type"</th>
                             <th scope="col">"Verdict"</th>
+                            <th scope="col">"Tests"</th>
                             <th scope="col">"Links"</th>
                         </tr>
                     </thead>
