@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use crate::codec::JsonText;
 use crate::error::DashboardError;
 use crate::model::{
-    CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
-    ReportView,
+    CommitLookup, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
+    ReleaseSummary, ReportView, TestHistory,
 };
 
 #[server(prefix = "/_app", output = JsonText)]
@@ -54,6 +54,26 @@ pub async fn get_report(
     days: Option<String>,
 ) -> Result<ReportView, DashboardError> {
     dashboard().report(branch, days).await
+}
+
+#[server(prefix = "/_app", output = JsonText)]
+pub async fn get_flaky_tests(
+    branch: Option<String>,
+    days: Option<String>,
+) -> Result<FlakyTests, DashboardError> {
+    dashboard().flaky_tests(branch, days).await
+}
+
+#[server(prefix = "/_app", output = JsonText)]
+pub async fn get_test_history(
+    branch: String,
+    component: String,
+    build_type: String,
+    name: String,
+) -> Result<TestHistory, DashboardError> {
+    dashboard()
+        .test_history(branch, component, build_type, name)
+        .await
 }
 
 #[cfg(feature = "ssr")]

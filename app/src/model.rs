@@ -994,6 +994,99 @@ pub struct VerdictTests {
     pub failing: Vec<FailingTest>,
 }
 
+/// One run of a test in its cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRun {
+    pub build: String,
+    pub commit: String,
+    pub status: TestStatus,
+    /// The build's start.
+    pub at: DateTime<Utc>,
+}
+
+/// A test's runs, failures and flips on one day (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestDay {
+    pub day: DateTime<Utc>,
+    pub runs: u32,
+    pub failures: u32,
+    pub flips: u32,
+}
+
+/// A test's record in one cell, kept from its first failure there on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestStats {
+    pub branch: String,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub name: String,
+    pub runs: u32,
+    pub failures: u32,
+    /// Times its result changed between consecutive runs.
+    pub flips: u32,
+    pub last_status: TestStatus,
+    /// The commit its current failure began at; none while it passes.
+    pub failing_since: Option<String>,
+    /// The latest commit on which it both passed and failed.
+    pub last_flaky_commit: Option<String>,
+    pub last_run_at: DateTime<Utc>,
+    /// Its latest runs, newest first.
+    pub recent: Vec<TestRun>,
+    /// Per-day counts of the last 90 days.
+    pub days: Vec<TestDay>,
+}
+
+/// A test of the flaky ranking.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlakyTest {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub name: String,
+    /// flips ÷ (runs − 1) over the window.
+    pub flip_rate: f64,
+    pub runs: u32,
+    pub failures: u32,
+    pub flips: u32,
+    pub last_flaky_commit: Option<String>,
+}
+
+impl FlakyTest {
+    pub fn history_path(&self, branch: &str) -> String {
+        test_history_path(branch, &self.component, &self.build_type, &self.name)
+    }
+}
+
+/// `/test/<branch>/<component>/<build_type>?name=<test>`.
+pub fn test_history_path(branch: &str, component: &str, build_type: &str, name: &str) -> String {
+    format!(
+        "/test/{}/{}/{}?name={}",
+        encoded(branch),
+        encoded(component),
+        encoded(build_type),
+        encoded(name)
+    )
+}
+
+/// The flaky-tests page of a branch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlakyTests {
+    pub branch: String,
+    pub days: u32,
+    pub tests: Vec<FlakyTest>,
+}
+
+/// One test's history page: its record on each architecture that ran it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestHistory {
+    pub branch: String,
+    pub component: String,
+    pub build_type: String,
+    pub name: String,
+    pub archs: Vec<TestStats>,
+}
+
 /// One cell's line of the CI health report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellReport {

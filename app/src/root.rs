@@ -6,8 +6,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    CommitPage, HistoryPage, IncidentPage, NotFound, OverviewPage, ReleasePage, ReleasesPage,
-    ReportPage, SearchPage,
+    CommitPage, FlakyPage, HistoryPage, IncidentPage, NotFound, OverviewPage, ReleasePage,
+    ReleasesPage, ReportPage, SearchPage, TestHistoryPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <a href="/">"Overview"</a>
                     <a href="/releases">"Releases"</a>
                     <a href="/report">"Report"</a>
+                    <a href="/flaky">"Flaky tests"</a>
                 </nav>
                 <form class="search" method="get" action="/search" role="search">
                     <label for="q" class="visually-hidden">"Commit SHA or PR number"</label>
@@ -90,6 +91,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
                     <Route path=path!("/incident/:id") view=IncidentPage ssr=SsrMode::Async/>
                     <Route path=path!("/report") view=ReportPage ssr=SsrMode::Async/>
+                    <Route path=path!("/flaky") view=FlakyPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/test/:branch/:component/:build_type")
+                        view=TestHistoryPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::error::DashboardError;
 use crate::model::{
-    CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
-    ReportView,
+    CommitLookup, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
+    ReleaseSummary, ReportView, TestHistory,
 };
 
 #[async_trait::async_trait]
@@ -40,6 +40,22 @@ pub trait Dashboard: Send + Sync {
         branch: Option<String>,
         days: Option<String>,
     ) -> Result<ReportView, DashboardError>;
+
+    /// The flaky tests of `branch` (default: the default branch) over
+    /// `days` (default 30).
+    async fn flaky_tests(
+        &self,
+        branch: Option<String>,
+        days: Option<String>,
+    ) -> Result<FlakyTests, DashboardError>;
+
+    async fn test_history(
+        &self,
+        branch: String,
+        component: String,
+        build_type: String,
+        name: String,
+    ) -> Result<TestHistory, DashboardError>;
 }
 
 /// Provided as Leptos context by the server for every request.

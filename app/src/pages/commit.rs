@@ -7,7 +7,8 @@ use leptos_router::hooks::use_params_map;
 use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::get_commit;
 use crate::model::{
-    short_sha, CellId, CellKey, CommitCandidate, CommitLookup, CommitReport, TestVerdict, Verdict,
+    short_sha, test_history_path, CellId, CellKey, CommitCandidate, CommitLookup, CommitReport,
+    TestVerdict, Verdict,
 };
 
 /// `/commit/<sha>`.
@@ -151,7 +152,10 @@ fn Report(report: CommitReport) -> impl IntoView {
                         });
                         view! {
                             <li data-test-verdict=label>
-                                <code>{f.name.clone()}</code> " "
+                                <a href=test_history_path(&report.branch, &v.component, &v.build_type, &f.name)>
+                                    <code>{f.name.clone()}</code>
+                                </a>
+                                " "
                                 <span class=format!("pill {class}")>{label}</span>
                                 {since}
                                 {f.message.clone().map(|m| view! { <div class="message">{m}</div> })}

@@ -5,6 +5,7 @@ mod incident;
 mod overview;
 mod release;
 mod report;
+mod tests;
 
 pub use commit::{CommitPage, SearchPage};
 pub use history::HistoryPage;
@@ -12,6 +13,7 @@ pub use incident::IncidentPage;
 pub use overview::OverviewPage;
 pub use release::{ReleasePage, ReleasesPage};
 pub use report::ReportPage;
+pub use tests::{FlakyPage, TestHistoryPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;

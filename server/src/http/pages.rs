@@ -3,8 +3,8 @@
 
 use app::error::DashboardError;
 use app::model::{
-    CommitLookup, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary,
-    ReportView,
+    CommitLookup, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
+    ReleaseSummary, ReportView, TestHistory,
 };
 use app::ssr::Dashboard;
 
@@ -98,6 +98,36 @@ impl Dashboard for Views {
             .map_err(bad_request)?;
         let days = parse_days(days.as_deref()).map_err(bad_request)?;
         Views::report_view(self, &branch, days)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn flaky_tests(
+        &self,
+        branch: Option<String>,
+        days: Option<String>,
+    ) -> Result<FlakyTests, DashboardError> {
+        let branch = Branch::parse_optional(branch.as_deref())
+            .map_err(bad_request)?
+            .map_or_else(|| Branch::parse(&self.default_branch), Ok)
+            .map_err(bad_request)?;
+        let days = parse_days(days.as_deref()).map_err(bad_request)?;
+        Views::flaky_tests(self, &branch, days)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn test_history(
+        &self,
+        branch: String,
+        component: String,
+        build_type: String,
+        name: String,
+    ) -> Result<TestHistory, DashboardError> {
+        let branch = Branch::parse(&branch).map_err(bad_request)?;
+        let component = Name::parse("component", &component).map_err(bad_request)?;
+        let build_type = Name::parse("build_type", &build_type).map_err(bad_request)?;
+        Views::test_history(self, &branch, &component, &build_type, &name)
             .await
             .map_err(to_dashboard_error)
     }

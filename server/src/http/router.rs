@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(incidents::one))
         .route("/api/v1/deliveries", get(incidents::deliveries))
         .route("/api/v1/report", get(report::report))
+        .route("/api/v1/tests/flaky", get(test_results::flaky))
         .route(
             "/api/v1/builds/{id}/tests",
             get(test_results::list).post(test_results::upload),

@@ -16,6 +16,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
+use crate::domain::ids::Branch;
+use crate::queries::report::parse_days;
 use crate::store::plan::ownership_conflict;
 
 /// An upload as sent (compressed or not).
@@ -131,4 +133,23 @@ pub async fn list(
         .build_tests(&id, params.get("cursor").map(String::as_str), limit)
         .await?;
     Ok(Json(tests).into_response())
+}
+
+/// `GET /api/v1/tests/flaky?branch=&days=`: the flaky ranking.
+pub async fn flaky(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| !["branch", "days"].contains(&k.as_str()))
+    {
+        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
+    }
+    let branch = match Branch::parse_optional(params.get("branch").map(String::as_str))? {
+        Some(branch) => branch,
+        None => Branch::parse(&state.views.default_branch)?,
+    };
+    let days = parse_days(params.get("days").map(String::as_str))?;
+    Ok(Json(state.views.flaky_tests(&branch, days).await?).into_response())
 }

@@ -4,20 +4,29 @@
 
 use std::collections::{HashMap, HashSet};
 
-use app::model::{Build, BuildTests, Divergence, TestCase, TestFailure, TestTotals};
+use app::model::{
+    Build, BuildTests, Divergence, FlakyTest, FlakyTests, TestCase, TestFailure, TestHistory,
+    TestTotals,
+};
+use chrono::{TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{QueryError, Views};
 use crate::domain::field_error::FieldError;
-use crate::domain::junit;
+use crate::domain::ids::{Branch, Name};
 use crate::domain::test_verdict::{self, CellTests};
 use crate::domain::verdict::Evidence;
+use crate::domain::{junit, test_stats};
 use crate::store::{CellId, CellScan, Cursor, ScanKind, TestUpload};
 
 /// Failures stored one by one per upload; the rest are in the totals and
 /// the build's full results only.
-pub const MAX_FAILURE_ROWS: usize = 300;
+pub const MAX_FAILURE_ROWS: usize = 200;
 pub const MAX_TESTS_PAGE: usize = 5_000;
+pub const MAX_FLAKY_DAYS: u32 = 90;
+/// Test records the flaky ranking reads at most, latest run first.
+const FLAKY_SCAN: usize = 5_000;
+const FLAKY_SHOWN: usize = 100;
 const DEFAULT_TESTS_PAGE: usize = 500;
 
 /// What an upload did.
@@ -53,6 +62,9 @@ impl Views {
             .collect();
         let upload = TestUpload {
             build: build.id.clone(),
+            cell: build.cell(),
+            commit: build.commit.clone(),
+            at: build.started_at,
             hash: hex::encode(&Sha256::digest(xml)[..16]),
             tests: cases.len(),
             cases,
@@ -100,6 +112,100 @@ impl Views {
             .into_iter()
             .map(|f| (f.name, f.since_commit))
             .collect())
+    }
+
+    /// Tests of a branch whose result changed between consecutive runs of
+    /// their cell in the window, by flip rate. Reads the records of tests
+    /// that ran in the window (only tests that ever failed have one), not
+    /// builds.
+    pub async fn flaky_tests(&self, branch: &Branch, days: u32) -> Result<FlakyTests, QueryError> {
+        if !(1..=MAX_FLAKY_DAYS).contains(&days) {
+            return Err(FieldError::field(
+                "days",
+                format!("days must be from 1 to {MAX_FLAKY_DAYS}"),
+            )
+            .into());
+        }
+        let since = Utc::now() - TimeDelta::days(i64::from(days));
+        let records = self
+            .store
+            .test_stats_since(branch.as_str(), since, FLAKY_SCAN)
+            .await?;
+        let mut tests: Vec<FlakyTest> = records
+            .into_iter()
+            .filter_map(|s| {
+                let f = test_stats::flaky(&s, since)?;
+                Some(FlakyTest {
+                    component: s.component,
+                    arch: s.arch,
+                    build_type: s.build_type,
+                    name: s.name,
+                    flip_rate: f.flip_rate,
+                    runs: f.runs,
+                    failures: f.failures,
+                    flips: f.flips,
+                    last_flaky_commit: s.last_flaky_commit,
+                })
+            })
+            .collect();
+        tests.sort_by(|a, b| {
+            b.flip_rate
+                .total_cmp(&a.flip_rate)
+                .then(b.flips.cmp(&a.flips))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        tests.truncate(FLAKY_SHOWN);
+        Ok(FlakyTests {
+            branch: branch.as_str().to_string(),
+            days,
+            tests,
+        })
+    }
+
+    /// One test's record on every architecture of its cell that has one.
+    pub async fn test_history(
+        &self,
+        branch: &Branch,
+        component: &Name,
+        build_type: &Name,
+        name: &str,
+    ) -> Result<TestHistory, QueryError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > junit::MAX_NAME {
+            return Err(FieldError::field(
+                "name",
+                format!(
+                    "name must be a test name of 1 to {} characters",
+                    junit::MAX_NAME
+                ),
+            )
+            .into());
+        }
+        let cells: Vec<CellId> = self
+            .store
+            .cells(branch.as_str())
+            .await?
+            .iter()
+            .map(|c| c.id())
+            .filter(|c| c.component == component.as_str() && c.build_type == build_type.as_str())
+            .collect();
+        if cells.is_empty() {
+            return Err(QueryError::NotFound(format!(
+                "no {} {} builds on '{}'",
+                component.as_str(),
+                build_type.as_str(),
+                branch.as_str()
+            )));
+        }
+        let mut archs = self.store.test_stats(&cells, name).await?;
+        archs.sort_by(|a, b| a.arch.cmp(&b.arch));
+        Ok(TestHistory {
+            branch: branch.as_str().to_string(),
+            component: component.as_str().to_string(),
+            build_type: build_type.as_str().to_string(),
+            name: name.to_string(),
+            archs,
+        })
     }
 
     /// A build's tests, failures first, then by suite and name, a page at

@@ -426,6 +426,9 @@ pub async fn keeps_test_results(store: &dyn Store) {
             .collect();
         TestUpload {
             build: "t1".into(),
+            cell: CellId::new("master", AGW_ARM.0, AGW_ARM.1, AGW_ARM.2),
+            commit: format!("{:0>40}", 1),
+            at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 1, 0).unwrap(),
             hash: hash.into(),
             tests: cases.len(),
             totals: crate::domain::junit::totals(&cases),
@@ -483,6 +486,57 @@ pub async fn keeps_test_results(store: &dyn Store) {
     assert_eq!(names, ["go::TestSync", "lte.test_attach::test_s1ap"]);
     assert_eq!(failures[0].status, TestStatus::Error);
     assert!(store.build_tests("nope").await.unwrap().is_empty());
+
+    // Records only for the failures, none for the 6,000 passing tests.
+    let since = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let records = store.test_stats_since("master", since, 100).await.unwrap();
+    let mut names: Vec<&str> = records.iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["go::TestSync", "lte.test_attach::test_s1ap"]);
+    assert!(store
+        .test_stats_since(
+            "master",
+            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+            100
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    // A later build of the cell where the test passes: a flip.
+    store
+        .ingest(vec![build("t2", AGW_ARM, 2, BuildResult::Pass)])
+        .await
+        .unwrap();
+    let passing = TestUpload {
+        build: "t2".into(),
+        commit: format!("{:0>40}", 2),
+        at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 2, 0).unwrap(),
+        ..upload(
+            "f3",
+            vec![
+                case("lte.test_attach::test_s1ap", TestStatus::Passed),
+                case("always", TestStatus::Passed),
+            ],
+        )
+    };
+    assert!(store.add_tests(&passing).await.unwrap());
+    let cells = [
+        CellId::new("master", AGW_ARM.0, AGW_ARM.1, AGW_ARM.2),
+        CellId::new("master", AGW_AMD.0, AGW_AMD.1, AGW_AMD.2),
+    ];
+    let history = store
+        .test_stats(&cells, "lte.test_attach::test_s1ap")
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "only arm64 ran it");
+    let s1ap = &history[0];
+    assert_eq!((s1ap.runs, s1ap.failures, s1ap.flips), (2, 1, 1));
+    assert_eq!(s1ap.failing_since, None);
+    assert_eq!(s1ap.recent[0].build, "t2");
+    assert!(
+        store.test_stats(&cells, "always").await.unwrap().is_empty(),
+        "never failed"
+    );
 }
 
 pub async fn records_manual_freezes(store: &dyn Store) {

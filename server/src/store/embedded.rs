@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
+use crate::domain::test_stats;
 use app::model::{
     BuildResult, BuildSummary, Cell, Delivery, DeliveryState, FreezeEvent, Incident, IncidentState,
-    TestCase, TestFailure, TestTotals,
+    TestCase, TestFailure, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,7 +23,7 @@ use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
+    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord, MAX_TOUCHED_STATS,
 };
 use app::model::Build;
 use app::model::CommitCandidate;
@@ -123,6 +124,17 @@ CREATE TABLE IF NOT EXISTS test_failures (
     doc TEXT NOT NULL,
     PRIMARY KEY (build, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS test_stats (
+    branch TEXT NOT NULL,
+    component TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    build_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    last_run_at INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (branch, component, arch, build_type, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS test_stats_by_branch ON test_stats (branch, last_run_at);
 CREATE TABLE IF NOT EXISTS freeze_events (
     branch TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -807,6 +819,63 @@ fn incident_into(conn: &Connection, change: &Change, hooks: &[WebhookRef]) -> In
     Ok(next)
 }
 
+/// The cell's test records an upload changes, read, changed and written in
+/// the upload's transaction.
+fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreError> {
+    let cell = &upload.cell;
+    let tracked: Vec<String> = conn
+        .prepare_cached(
+            "SELECT name FROM test_stats
+             WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4",
+        )?
+        .query_map(
+            params![cell.branch, cell.component, cell.arch, cell.build_type],
+            |row| row.get::<_, String>(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let runs = upload.runs();
+    for (name, run) in test_stats::touched(&runs, &tracked)
+        .into_iter()
+        .take(MAX_TOUCHED_STATS)
+    {
+        let stored: Option<TestStats> = conn
+            .prepare_cached(
+                "SELECT doc FROM test_stats WHERE branch = ?1 AND component = ?2 AND arch = ?3
+                 AND build_type = ?4 AND name = ?5",
+            )?
+            .query_row(
+                params![
+                    cell.branch,
+                    cell.component,
+                    cell.arch,
+                    cell.build_type,
+                    name
+                ],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|doc| serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?;
+        if let Some(stats) = test_stats::record(stored, cell, name, run) {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO test_stats
+                 (branch, component, arch, build_type, name, last_run_at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                cell.branch,
+                cell.component,
+                cell.arch,
+                cell.build_type,
+                name,
+                micros(stats.last_run_at),
+                serde_json::to_string(&stats).map_err(|e| StoreError::Corrupt(e.to_string()))?
+            ])?;
+        }
+    }
+    Ok(())
+}
+
 fn state_word(state: DeliveryState) -> &'static str {
     match state {
         DeliveryState::Pending => "pending",
@@ -1041,6 +1110,7 @@ impl Store for EmbeddedStore {
                     serde_json::to_string(&totals)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?
                 ])?;
+            record_test_runs(&tx, &upload)?;
             for failure in &upload.failures {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO test_failures (build, name, doc) VALUES (?1, ?2, ?3)",
@@ -1110,6 +1180,63 @@ impl Store for EmbeddedStore {
                     .query_map(params![build], |row| row.get::<_, String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 for doc in docs {
+                    found.push(
+                        serde_json::from_str(&doc)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn test_stats_since(
+        &self,
+        branch: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<TestStats>, StoreError> {
+        let branch = branch.to_string();
+        self.read(move |conn| {
+            let docs = conn
+                .prepare_cached(
+                    "SELECT doc FROM test_stats WHERE branch = ?1 AND last_run_at >= ?2
+                     ORDER BY last_run_at DESC LIMIT ?3",
+                )?
+                .query_map(params![branch, micros(since), limit as i64], |row| {
+                    row.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            docs.iter()
+                .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .collect()
+        })
+        .await
+    }
+
+    async fn test_stats(&self, cells: &[CellId], name: &str) -> Result<Vec<TestStats>, StoreError> {
+        let (cells, name) = (cells.to_vec(), name.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT doc FROM test_stats WHERE branch = ?1 AND component = ?2 AND arch = ?3
+                 AND build_type = ?4 AND name = ?5",
+            )?;
+            let mut found = Vec::new();
+            for cell in cells {
+                if let Some(doc) = stmt
+                    .query_row(
+                        params![
+                            cell.branch,
+                            cell.component,
+                            cell.arch,
+                            cell.build_type,
+                            name
+                        ],
+                        |row| row.get::<_, String>(0),
+                    )
+                    .optional()?
+                {
                     found.push(
                         serde_json::from_str(&doc)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?,

@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
+use crate::domain::test_stats;
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, DeliveryState, FreezeEvent,
-    Incident, IncidentState, TestCase, TestFailure, TestTotals,
+    Incident, IncidentState, TestCase, TestFailure, TestRun, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,7 +32,7 @@ use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
     BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
+    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord, MAX_TOUCHED_STATS,
 };
 use app::model::Build;
 
@@ -47,6 +48,8 @@ const DELIVERIES: &str = "deliveries";
 const TEST_FILES: &str = "test_files";
 const TEST_TOTALS: &str = "test_totals";
 const TEST_FAILURES: &str = "test_failures";
+const TEST_STATS: &str = "test_stats";
+const TEST_CELLS: &str = "test_cells";
 
 const CELLS_TARGET: FirestoreListenerTarget = FirestoreListenerTarget::new(1);
 
@@ -336,6 +339,27 @@ struct TestFailureDoc {
     build: String,
     name: String,
     doc: String,
+}
+
+/// The tests of a cell that have a record: the ones an upload must update
+/// even when they pass.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct TestCellDoc {
+    names: Vec<String>,
+}
+
+/// A test's record in a cell, with the fields its query filters and
+/// orders on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TestStatsDoc {
+    branch: String,
+    last_run_micros: i64,
+    doc: String,
+}
+
+fn test_stats_id(cell: &CellId, name: &str) -> String {
+    let name_key = hex::encode(&Sha256::digest(name.as_bytes())[..16]);
+    doc_id(&[&cell_key(cell), &name_key])
 }
 
 /// A file's cases as JSON parts of at most about 512 KB each.
@@ -1210,6 +1234,82 @@ impl Store for FirestoreStore {
                     if files.contains(&upload.hash) {
                         return Ok(false);
                     }
+                    // The cell's test records this file changes.
+                    let cell_id = cell_key(&upload.cell);
+                    let tracked: TestCellDoc = db
+                        .fluent()
+                        .select()
+                        .by_id_in(TEST_CELLS)
+                        .obj()
+                        .one(&cell_id)
+                        .await
+                        .map_err(|e| in_transaction(e.into()))?
+                        .unwrap_or_default();
+                    let runs = upload.runs();
+                    let touched: Vec<&(String, TestRun)> =
+                        test_stats::touched(&runs, &tracked.names)
+                            .into_iter()
+                            .take(MAX_TOUCHED_STATS)
+                            .collect();
+                    let ids: Vec<String> = touched
+                        .iter()
+                        .map(|(name, _)| test_stats_id(&upload.cell, name))
+                        .collect();
+                    let stored: Vec<TestStatsDoc> = if ids.is_empty() {
+                        Vec::new()
+                    } else {
+                        db.fluent()
+                            .select()
+                            .by_id_in(TEST_STATS)
+                            .obj::<TestStatsDoc>()
+                            .batch(ids)
+                            .await
+                            .map_err(|e| in_transaction(e.into()))?
+                            .filter_map(|(_, doc)| async move { doc })
+                            .collect()
+                            .await
+                    };
+                    let mut records = test_stats::by_name(
+                        stored
+                            .iter()
+                            .map(|d| serde_json::from_str(&d.doc))
+                            .collect::<Result<Vec<TestStats>, _>>()
+                            .map_err(|e| in_transaction(StoreError::Corrupt(e.to_string())))?,
+                    );
+                    let mut names = tracked.names.clone();
+                    for (name, run) in touched {
+                        let Some(stats) =
+                            test_stats::record(records.remove(name), &upload.cell, name, run)
+                        else {
+                            continue;
+                        };
+                        if !names.contains(name) {
+                            names.push(name.clone());
+                        }
+                        db.fluent()
+                            .update()
+                            .in_col(TEST_STATS)
+                            .document_id(test_stats_id(&upload.cell, name))
+                            .object(&TestStatsDoc {
+                                branch: upload.cell.branch.clone(),
+                                last_run_micros: stats.last_run_at.timestamp_micros(),
+                                doc: serde_json::to_string(&stats).map_err(|e| {
+                                    in_transaction(StoreError::Corrupt(e.to_string()))
+                                })?,
+                            })
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                        records.insert(name.clone(), stats);
+                    }
+                    if names.len() != tracked.names.len() {
+                        db.fluent()
+                            .update()
+                            .in_col(TEST_CELLS)
+                            .document_id(&cell_id)
+                            .object(&TestCellDoc { names })
+                            .add_to_transaction(tx)
+                            .map_err(|e| in_transaction(e.into()))?;
+                    }
                     let first = files.len() as i64 * 1_000;
                     for (n, cases) in chunks.iter().enumerate() {
                         db.fluent()
@@ -1332,6 +1432,61 @@ impl Store for FirestoreStore {
         per_build
             .into_iter()
             .flatten()
+            .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    async fn test_stats_since(
+        &self,
+        branch: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<TestStats>, StoreError> {
+        let (owned, since) = (branch.to_string(), since.timestamp_micros());
+        let docs: Vec<TestStatsDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(TEST_STATS)
+            .filter(move |q| {
+                q.for_all([
+                    q.field("branch").eq(owned.clone()),
+                    q.field("last_run_micros").greater_than_or_equal(since),
+                ])
+            })
+            .order(|o| o.fields([o.field("last_run_micros").desc()]))
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        counted(&self.reads, docs)
+            .iter()
+            .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    async fn test_stats(&self, cells: &[CellId], name: &str) -> Result<Vec<TestStats>, StoreError> {
+        if cells.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.reads.fetch_add(cells.len() as u64, Ordering::Relaxed);
+        let docs: Vec<TestStatsDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(TEST_STATS)
+            .obj::<TestStatsDoc>()
+            .batch(
+                cells
+                    .iter()
+                    .map(|c| test_stats_id(c, name))
+                    .collect::<Vec<_>>(),
+            )
+            .await?
+            .filter_map(|(_, doc)| async move { doc })
+            .collect()
+            .await;
+        docs.iter()
             .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
             .collect()
     }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, TestCase,
-    TestFailure, TestTotals,
+    TestFailure, TestRun, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -72,10 +72,18 @@ pub struct CellMove {
     pub after: Cell,
 }
 
+/// Test records one upload may change at most: its failures first, then
+/// tests already recorded in the cell.
+pub const MAX_TOUCHED_STATS: usize = 200;
+
 /// One JUnit file's results for a build, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestUpload {
     pub build: String,
+    /// The build's cell, commit and start: where and when its tests ran.
+    pub cell: CellId,
+    pub commit: String,
+    pub at: DateTime<Utc>,
     /// Digest of the file: the same file again is a replay.
     pub hash: String,
     pub tests: usize,
@@ -83,6 +91,26 @@ pub struct TestUpload {
     /// Its failing tests, each with where it began failing.
     pub failures: Vec<TestFailure>,
     pub totals: TestTotals,
+}
+
+impl TestUpload {
+    /// Each case as a run of its test in the cell.
+    pub fn runs(&self) -> Vec<(String, TestRun)> {
+        self.cases
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    TestRun {
+                        build: self.build.clone(),
+                        commit: self.commit.clone(),
+                        status: c.status,
+                        at: self.at,
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 /// Filters of a build listing; every field narrows it.
@@ -319,8 +347,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<FreezeEvent>, StoreError>;
 
     /// Adds one uploaded JUnit file's results to its build atomically: its
-    /// cases, its failures, and the build's totals. The same file (by
-    /// digest) again changes nothing; returns whether it was new.
+    /// cases, its failures, the build's totals, and the records of the
+    /// cell's tests it ran ([`crate::domain::test_stats`]: its failures and
+    /// tests already recorded, at most [`MAX_TOUCHED_STATS`]). The same file
+    /// (by digest) again changes nothing; returns whether it was new.
     async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError>;
 
     /// Every test case of a build, file after file as uploaded.
@@ -334,6 +364,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// The failing tests of these builds.
     async fn test_failures(&self, builds: &[String]) -> Result<Vec<TestFailure>, StoreError>;
+
+    /// Test records of a branch that ran at or after `since`, latest run
+    /// first, at most `limit`.
+    async fn test_stats_since(
+        &self,
+        branch: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<TestStats>, StoreError>;
+
+    /// The records of one test in these cells, where it has one.
+    async fn test_stats(&self, cells: &[CellId], name: &str) -> Result<Vec<TestStats>, StoreError>;
 
     /// Whether the store takes reads and writes: what `/readyz` answers.
     async fn ready(&self) -> Result<(), StoreError> {

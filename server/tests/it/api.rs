@@ -400,6 +400,21 @@ impl Store for WritesDown {
     ) -> Result<Vec<app::model::TestFailure>, StoreError> {
         self.0.test_failures(builds).await
     }
+    async fn test_stats_since(
+        &self,
+        branch: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<app::model::TestStats>, StoreError> {
+        self.0.test_stats_since(branch, since, limit).await
+    }
+    async fn test_stats(
+        &self,
+        cells: &[CellId],
+        name: &str,
+    ) -> Result<Vec<app::model::TestStats>, StoreError> {
+        self.0.test_stats(cells, name).await
+    }
     async fn record_freeze(&self, _: &app::model::FreezeEvent) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }

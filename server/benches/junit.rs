@@ -1,0 +1,320 @@
+//! Test results: the JUnit parser's throughput next to quick-xml's bare
+//! reader on the same file, uploading a 5,000-test file through the real
+//! HTTP app (p50/p99 per store), and the commit page of a commit with 20
+//! failing builds of 2,000 tests each. Fixtures come from
+//! `scripts/junit-fixtures.py`. Run with `cargo bench -p server --bench
+//! junit` (with `FIRESTORE_EMULATOR_HOST` for the emulator too); results go
+//! to BENCHMARKS.md.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use server::config::Settings;
+use server::domain::{junit, token};
+use server::startup::Application;
+use server::store::embedded::EmbeddedStore;
+use server::store::firestore::{FirestoreSettings, FirestoreStore};
+use server::store::Store;
+
+fn fixture(dir: &Path, tests: usize, failures: usize) -> Vec<u8> {
+    let status = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/junit-fixtures.py"
+        ))
+        .arg(dir)
+        .args([
+            "--tests",
+            &tests.to_string(),
+            "--failures",
+            &failures.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs the fixture script");
+    assert!(status.success());
+    std::fs::read(dir.join("pytest-large.xml")).unwrap()
+}
+
+fn mb_per_s(bytes: usize, runs: usize, elapsed: Duration) -> f64 {
+    (bytes * runs) as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+fn throughput(xml: &[u8]) {
+    const RUNS: usize = 50;
+    let started = Instant::now();
+    for _ in 0..RUNS {
+        std::hint::black_box(junit::parse(xml).unwrap());
+    }
+    let ours = mb_per_s(xml.len(), RUNS, started.elapsed());
+    let text = std::str::from_utf8(xml).unwrap();
+    let started = Instant::now();
+    for _ in 0..RUNS {
+        let mut reader = quick_xml::Reader::from_str(text);
+        let mut events = 0usize;
+        loop {
+            match reader.read_event().unwrap() {
+                quick_xml::events::Event::Eof => break,
+                _ => events += 1,
+            }
+        }
+        std::hint::black_box(events);
+    }
+    let bare = mb_per_s(xml.len(), RUNS, started.elapsed());
+    println!("| parser | MB/s |");
+    println!("| --- | ---: |");
+    println!("| quick-xml's reader alone (events, no work) | {bare:.0} |");
+    println!("| junit::parse (cases, names, messages, checks) | {ours:.0} |");
+    println!();
+}
+
+struct Server {
+    url: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+async fn serve(store: Arc<dyn Store>) -> Server {
+    let settings = Settings::parse_from([
+        "--listen=127.0.0.1:0",
+        "--rate-limit=0",
+        "--build-rate-limit=0",
+        "--read-rate-limit=0",
+        "--store-timeout=30",
+    ])
+    .unwrap();
+    let secret = token::generate();
+    store
+        .create_token(
+            &format!("bench-{}", &secret[4..12]),
+            &token::hash(&secret),
+            false,
+        )
+        .await
+        .unwrap();
+    let app = Application::build(settings, store).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    Server {
+        url,
+        token: secret,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Server {
+    async fn post(&self, builds: Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/builds", self.url))
+            .bearer_auth(&self.token)
+            .json(&builds)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    }
+
+    async fn upload(&self, id: &str, xml: &[u8]) -> Duration {
+        let started = Instant::now();
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/builds/{id}/tests", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/xml")
+            .body(xml.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        took
+    }
+}
+
+fn build(id: &str, commit: &str, component: &str, arch: &str, minute: u32, result: &str) -> Value {
+    json!({
+        "id": id,
+        "commit": commit,
+        "branch": "master",
+        "component": component,
+        "arch": arch,
+        "build_type": "integ-test",
+        "result": result,
+        "started_at": format!("2026-11-20T{:02}:{:02}:00Z", 10 + minute / 60, minute % 60),
+        "finished_at": format!("2026-11-20T{:02}:{:02}:30Z", 10 + minute / 60, minute % 60),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    ms(sorted[i])
+}
+
+struct Row {
+    store: &'static str,
+    upload_p50: f64,
+    upload_p99: f64,
+    page_p50: f64,
+    page_p99: f64,
+    reads: Option<u64>,
+}
+
+const UPLOADS: usize = 30;
+const FAILING_BUILDS: usize = 20;
+const PAGE_VIEWS: usize = 20;
+
+async fn measure(
+    name: &'static str,
+    store: Arc<dyn Store>,
+    reads: &dyn Fn() -> u64,
+    large: &[u8],
+    two_thousand: &[u8],
+    two_thousand_passing: &[u8],
+) -> Row {
+    let server = serve(store).await;
+    // A 5,000-test file, each time for a build of its own.
+    let mut uploads = Vec::new();
+    for n in 0..UPLOADS {
+        let id = format!("up-{n}");
+        server
+            .post(build(
+                &id,
+                &format!("{n:0>40x}"),
+                "lte",
+                "amd64",
+                n as u32,
+                "fail",
+            ))
+            .await;
+        uploads.push(server.upload(&id, large).await);
+    }
+    uploads.sort();
+
+    // A commit whose 20 cells all fail, 2,000 tests each, over a baseline
+    // commit whose same cells passed.
+    let (base, broke) = ("b".repeat(40), "c".repeat(40));
+    for n in 0..FAILING_BUILDS {
+        let component = format!("comp{}", n / 2);
+        let arch = if n % 2 == 0 { "amd64" } else { "arm64" };
+        for (commit, result, minute, xml) in [
+            (&base, "pass", 100, two_thousand_passing),
+            (&broke, "fail", 110, two_thousand),
+        ] {
+            let id = format!("{}-{n}", &commit[..1]);
+            server
+                .post(json!([build(
+                    &id, commit, &component, arch, minute, result
+                )]))
+                .await;
+            server.upload(&id, xml).await;
+        }
+    }
+    let before = reads();
+    let mut views = Vec::new();
+    for _ in 0..PAGE_VIEWS {
+        let started = Instant::now();
+        let resp = server
+            .client
+            .get(format!("{}/api/v1/commits/{broke}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let report: Value = resp.json().await.unwrap();
+        views.push(started.elapsed());
+        let failing: usize = report["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["tests"]["failing"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(failing, FAILING_BUILDS * 5, "every failing test is listed");
+    }
+    let reads = (reads() - before) / PAGE_VIEWS as u64;
+    views.sort();
+    Row {
+        store: name,
+        upload_p50: percentile(&uploads, 0.5),
+        upload_p99: percentile(&uploads, 0.99),
+        page_p50: percentile(&views, 0.5),
+        page_p99: percentile(&views, 0.99),
+        reads: (reads > 0).then_some(reads),
+    }
+}
+
+fn main() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let large = fixture(&fixtures.path().join("large"), 5_000, 5);
+    let two_thousand = fixture(&fixtures.path().join("two"), 2_000, 5);
+    let two_thousand_passing = fixture(&fixtures.path().join("pass"), 2_000, 0);
+    println!(
+        "5,000-test file: {} bytes, {} cases\n",
+        large.len(),
+        junit::parse(&large).unwrap().len()
+    );
+    throughput(&large);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut rows = Vec::new();
+        let dir = tempfile::tempdir().unwrap();
+        rows.push(
+            measure(
+                "embedded",
+                Arc::new(EmbeddedStore::open(dir.path()).unwrap()),
+                &|| 0,
+                &large,
+                &two_thousand,
+                &two_thousand_passing,
+            )
+            .await,
+        );
+        if std::env::var("FIRESTORE_EMULATOR_HOST").is_ok() {
+            let store = Arc::new(
+                FirestoreStore::open(&FirestoreSettings {
+                    project: format!("bench-junit-{}", uuid::Uuid::new_v4().simple()),
+                    database: None,
+                    timeout: Duration::from_secs(30),
+                })
+                .await
+                .unwrap(),
+            );
+            let counter = store.clone();
+            rows.push(
+                measure(
+                    "firestore (emulator)",
+                    store,
+                    &move || counter.document_reads(),
+                    &large,
+                    &two_thousand,
+                    &two_thousand_passing,
+                )
+                .await,
+            );
+        } else {
+            eprintln!("FIRESTORE_EMULATOR_HOST is not set: measuring the embedded store only");
+        }
+        println!("| store | upload 5,000 tests p50 / p99 ms | commit page, 20 failing builds × 2,000 tests, p50 / p99 ms | document reads per page |");
+        println!("| --- | ---: | ---: | ---: |");
+        for r in rows {
+            println!(
+                "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {} |",
+                r.store,
+                r.upload_p50,
+                r.upload_p99,
+                r.page_p50,
+                r.page_p99,
+                r.reads.map_or("–".to_string(), |r| r.to_string())
+            );
+        }
+    });
+}

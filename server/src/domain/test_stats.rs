@@ -1,0 +1,229 @@
+//! A test's record in one cell: runs, failures and flips (its result
+//! changing between consecutive runs of the cell), per day for a window,
+//! where its current failure began, and its latest runs. Kept only for
+//! tests that failed at least once in the cell: a test that always passed
+//! has no flips and needs no row.
+
+use std::collections::HashMap;
+
+use app::model::{CellId, TestDay, TestRun, TestStats, TestStatus};
+use chrono::{DateTime, Duration, Utc};
+
+/// Days of per-day counts kept: the longest window the flaky ranking takes.
+pub const KEPT_DAYS: i64 = 90;
+/// Latest runs kept for the test's history page.
+pub const KEPT_RUNS: usize = 50;
+
+/// The record after one more run; skipped runs are not runs.
+pub fn record(
+    stats: Option<TestStats>,
+    cell: &CellId,
+    name: &str,
+    run: &TestRun,
+) -> Option<TestStats> {
+    if run.status == TestStatus::Skipped {
+        return stats;
+    }
+    let mut stats = stats.unwrap_or_else(|| TestStats {
+        branch: cell.branch.clone(),
+        component: cell.component.clone(),
+        arch: cell.arch.clone(),
+        build_type: cell.build_type.clone(),
+        name: name.to_string(),
+        runs: 0,
+        failures: 0,
+        flips: 0,
+        last_status: run.status,
+        failing_since: None,
+        last_flaky_commit: None,
+        last_run_at: run.at,
+        recent: Vec::new(),
+        days: Vec::new(),
+    });
+    let failed = run.status.is_failure();
+    let flipped = stats.runs > 0 && stats.last_status.is_failure() != failed;
+    stats.runs += 1;
+    stats.failures += u32::from(failed);
+    stats.flips += u32::from(flipped);
+    if failed && (stats.failing_since.is_none() || flipped) {
+        stats.failing_since = Some(run.commit.clone());
+    }
+    if !failed {
+        stats.failing_since = None;
+    }
+    if stats
+        .recent
+        .iter()
+        .any(|r| r.commit == run.commit && r.status.is_failure() != failed)
+    {
+        stats.last_flaky_commit = Some(run.commit.clone());
+    }
+    stats.last_status = run.status;
+    stats.last_run_at = stats.last_run_at.max(run.at);
+    stats.recent.insert(0, run.clone());
+    stats.recent.truncate(KEPT_RUNS);
+
+    let day = day_of(run.at);
+    match stats.days.iter_mut().find(|d| d.day == day) {
+        Some(d) => {
+            d.runs += 1;
+            d.failures += u32::from(failed);
+            d.flips += u32::from(flipped);
+        }
+        None => stats.days.push(TestDay {
+            day,
+            runs: 1,
+            failures: u32::from(failed),
+            flips: u32::from(flipped),
+        }),
+    }
+    stats.days.sort_by_key(|d| d.day);
+    let oldest = day - Duration::days(KEPT_DAYS);
+    stats.days.retain(|d| d.day > oldest);
+    Some(stats)
+}
+
+fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+}
+
+/// The names a file's runs update: every failure, and every test already
+/// tracked in the cell.
+pub fn touched<'a>(
+    runs: &'a [(String, TestRun)],
+    tracked: &[String],
+) -> Vec<&'a (String, TestRun)> {
+    let tracked: std::collections::HashSet<&str> = tracked.iter().map(String::as_str).collect();
+    runs.iter()
+        .filter(|(name, run)| run.status.is_failure() || tracked.contains(name.as_str()))
+        .collect()
+}
+
+/// One test's line of the flaky ranking over a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flaky {
+    pub runs: u32,
+    pub failures: u32,
+    pub flips: u32,
+    /// flips ÷ (runs − 1).
+    pub flip_rate: f64,
+}
+
+pub fn flaky(stats: &TestStats, since: DateTime<Utc>) -> Option<Flaky> {
+    let since = day_of(since);
+    let (mut runs, mut failures, mut flips) = (0, 0, 0);
+    for d in stats.days.iter().filter(|d| d.day >= since) {
+        runs += d.runs;
+        failures += d.failures;
+        flips += d.flips;
+    }
+    (flips > 0 && runs > 1).then(|| Flaky {
+        runs,
+        failures,
+        flips,
+        flip_rate: f64::from(flips) / f64::from(runs - 1),
+    })
+}
+
+/// Records by name, for a cell's upload.
+pub fn by_name(stats: Vec<TestStats>) -> HashMap<String, TestStats> {
+    stats.into_iter().map(|s| (s.name.clone(), s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn run(commit: &str, day: u32, status: TestStatus) -> TestRun {
+        TestRun {
+            build: format!("{commit}-{day}-{status:?}"),
+            commit: commit.into(),
+            status,
+            at: Utc.with_ymd_and_hms(2026, 11, day, 10, 0, 0).unwrap(),
+        }
+    }
+
+    fn cell() -> CellId {
+        CellId::new("master", "lte", "arm64", "integ")
+    }
+
+    fn replay(runs: &[TestRun]) -> TestStats {
+        let mut stats = None;
+        for r in runs {
+            stats = record(stats, &cell(), "t", r);
+        }
+        stats.unwrap()
+    }
+
+    #[test]
+    fn flips_failures_and_failing_since() {
+        use TestStatus::*;
+        let stats = replay(&[
+            run("a", 1, Failed),
+            run("b", 2, Passed),
+            run("c", 3, Skipped),
+            run("d", 3, Failed),
+            run("e", 4, Error),
+        ]);
+        assert_eq!(
+            (stats.runs, stats.failures, stats.flips),
+            (4, 3, 2),
+            "skips are no runs"
+        );
+        assert_eq!(stats.failing_since.as_deref(), Some("d"));
+        assert_eq!(stats.recent.len(), 4);
+        assert_eq!(stats.recent[0].commit, "e", "newest first");
+        assert_eq!(stats.days.len(), 4);
+        let green = replay(&[run("a", 1, Failed), run("b", 2, Passed)]);
+        assert_eq!(green.failing_since, None);
+    }
+
+    #[test]
+    fn the_flip_rate_of_a_window_and_the_last_flaky_commit() {
+        use TestStatus::*;
+        let stats = replay(&[
+            run("a", 1, Failed),
+            run("a", 1, Passed),
+            run("b", 20, Passed),
+            run("c", 21, Failed),
+            run("d", 22, Passed),
+        ]);
+        assert_eq!(stats.last_flaky_commit.as_deref(), Some("a"));
+        let all = flaky(&stats, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()).unwrap();
+        assert_eq!((all.runs, all.flips, all.failures), (5, 3, 2));
+        assert_eq!(all.flip_rate, 3.0 / 4.0);
+        let late = flaky(
+            &stats,
+            Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        )
+        .unwrap();
+        assert_eq!((late.runs, late.flips), (3, 2), "whole days");
+        assert!(
+            flaky(
+                &replay(&[run("a", 1, Failed), run("b", 2, Failed)]),
+                Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+            )
+            .is_none(),
+            "no flips"
+        );
+    }
+
+    #[test]
+    fn only_failures_and_tracked_tests_are_touched() {
+        use TestStatus::*;
+        let runs = vec![
+            ("new_failure".to_string(), run("a", 1, Failed)),
+            ("tracked".to_string(), run("a", 1, Passed)),
+            ("always_green".to_string(), run("a", 1, Passed)),
+        ];
+        let names: Vec<&str> = touched(&runs, &["tracked".into()])
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["new_failure", "tracked"]);
+    }
+}
