@@ -63,6 +63,8 @@ const pages = [
   "/releases",
   `/release?branch=${BRANCH}`,
   `/report?branch=${BRANCH}&days=7`,
+  `/flaky?branch=${BRANCH}&days=7`,
+  `/test/${BRANCH}/agw/bazel-build?name=lte.s1ap%3A%3Atest_detach`,
   "/nowhere",
   "INCIDENT",
 ];

@@ -134,3 +134,31 @@ test("the commit page names the failing test and where it passes", async ({ page
     "state::TestSync fails on arm64 but passes on amd64 (orc8r unit-tests)",
   );
 });
+
+test("a flaky test leads to its history on each architecture", async ({ page, request }) => {
+  for (let n = 0; n < 4; n++) {
+    const commit = "f1a4e" + String(n).padStart(35, "0");
+    const id = `e2e-flaky-${n}`;
+    const resp = await request.post("/api/v1/builds", {
+      headers: { Authorization: `Bearer ${token}` },
+      data: { ...build(commit, "arm64", n % 2 ? "pass" : "fail", 40 - n), id, component: "flapper" },
+    });
+    expect(resp.status(), await resp.text()).toBe(201);
+    const failure = n % 2 ? "" : `<failure message="flapped"/>`;
+    const upload = await request.post(`/api/v1/builds/${id}/tests`, {
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+      data: `<testsuite name="go"><testcase classname="flap" name="TestFlap">${failure}</testcase></testsuite>`,
+    });
+    expect(upload.status(), await upload.text()).toBe(201);
+  }
+  await page.goto("/flaky?branch=v1.9&days=7");
+  await hydrated(page);
+  const row = page.locator("table.flaky-tests tr", { hasText: "flap::TestFlap" });
+  await expect(row).toContainText("100%");
+  await row.getByRole("link", { name: "flap::TestFlap" }).click();
+  await expect(page).toHaveURL(/\/test\/v1\.9\/flapper\/unit-tests\?name=flap%3A%3ATestFlap/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("flap::TestFlap");
+  await expect(page.getByRole("region", { name: "On arm64" })).toContainText("4 runs");
+  await expect(page.locator("table.test-runs tbody tr")).toHaveCount(4);
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+});

@@ -343,3 +343,93 @@ async fn the_commit_api_judges_each_failing_test() {
     assert_eq!(amd["tests"]["passed"], 3, "{base}");
     assert_eq!(amd["tests"]["failing"], json!([]));
 }
+
+#[tokio::test]
+async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
+    let u = spawn().await;
+    let now = chrono::Utc::now();
+    // test_flaky flips on every run, test_recovers fails on the second and
+    // third runs and passes after, test_broken fails from the third run on,
+    // test_green always passes: 6 runs of the cell on arm64. A test's
+    // record starts at its first failure.
+    for n in 0..6u32 {
+        let id = format!("run-{n}");
+        let mut b = build(&id, &format!("{n:0>40}"), "arm64", 0, "fail");
+        let at = now - chrono::Duration::hours(i64::from(10 - n));
+        b["started_at"] = json!(at.to_rfc3339());
+        b["finished_at"] = json!((at + chrono::Duration::minutes(5)).to_rfc3339());
+        u.post(b).await;
+        let mut failing = Vec::new();
+        if n % 2 == 0 {
+            failing.push("test_flaky");
+        }
+        if n >= 2 {
+            failing.push("test_broken");
+        }
+        if n == 1 || n == 2 {
+            failing.push("test_recovers");
+        }
+        let all = ["test_flaky", "test_broken", "test_green", "test_recovers"];
+        let (status, body) = u.send(u.upload(&id).body(junit(&all, &failing))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, flaky) = u.get("/api/v1/tests/flaky?branch=master&days=7").await;
+    assert_eq!(status, StatusCode::OK, "{flaky}");
+    let tests = flaky["tests"].as_array().unwrap();
+    assert_eq!(tests[0]["name"], "lte.integ::test_flaky");
+    assert_eq!(
+        (tests[0]["runs"].as_u64(), tests[0]["flips"].as_u64()),
+        (Some(6), Some(5))
+    );
+    assert_eq!(tests[0]["flip_rate"], 1.0);
+    assert_eq!(tests[0]["failures"], 3);
+    assert_eq!(
+        (tests[0]["arch"].as_str(), tests[0]["component"].as_str()),
+        (Some("arm64"), Some("lte"))
+    );
+    assert_eq!(tests[1]["name"], "lte.integ::test_recovers");
+    assert_eq!(
+        (tests[1]["runs"].as_u64(), tests[1]["flips"].as_u64()),
+        (Some(5), Some(1))
+    );
+    assert_eq!(tests[1]["flip_rate"], 1.0 / 4.0);
+    assert_eq!(
+        tests.len(),
+        2,
+        "no flip since test_broken broke; test_green never failed"
+    );
+    for (path, field) in [
+        ("/api/v1/tests/flaky?days=0", "days"),
+        ("/api/v1/tests/flaky?branch=..", "branch"),
+        ("/api/v1/tests/flaky?name=x", "name"),
+    ] {
+        assert_eq!(u.get(path).await.1["field"], field, "{path}");
+    }
+
+    let page = u
+        .app
+        .client
+        .get(format!(
+            "{}/test/master/lte/integ-test?name=lte.integ%3A%3Atest_broken",
+            u.app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("On arm64"), "{html}");
+    assert!(html.contains("failing since"), "{html}");
+    let flaky_page = u
+        .app
+        .client
+        .get(format!("{}/flaky?branch=master&days=7", u.app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(flaky_page.contains("lte.integ::test_flaky"), "{flaky_page}");
+    assert!(flaky_page.contains("100%"), "{flaky_page}");
+}
