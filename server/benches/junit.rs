@@ -1,7 +1,8 @@
 //! Test results: the JUnit parser's throughput next to quick-xml's bare
 //! reader on the same file, uploading a 5,000-test file through the real
 //! HTTP app (p50/p99 per store), and the commit page of a commit with 20
-//! failing builds of 2,000 tests each. Fixtures come from
+//! failing builds of 2,000 tests each, and the flaky ranking over 1,000
+//! and 100,000 stored builds (embedded). Fixtures come from
 //! `scripts/junit-fixtures.py`. Run with `cargo bench -p server --bench
 //! junit` (with `FIRESTORE_EMULATOR_HOST` for the emulator too); results go
 //! to BENCHMARKS.md.
@@ -249,6 +250,76 @@ async fn measure(
     }
 }
 
+/// Flaky ranking latency over a branch with `size` stored builds, the same
+/// 40 uploads (20 of them flipping tests) on top.
+async fn flaky_at(size: usize, fixture_dir: &Path) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let started = chrono::Utc::now() - chrono::Duration::days(20);
+    let mut batch = Vec::new();
+    for n in 0..size {
+        let mut b: app::model::Build = serde_json::from_value(json!({
+            "id": format!("fill-{n}"),
+            "repository": "magma/magma",
+            "commit": format!("{:0>40x}", n / 48 + 1_000_000),
+            "branch": "master",
+            "component": format!("c{}", n % 8),
+            "arch": if n % 2 == 0 { "amd64" } else { "arm64" },
+            "build_type": format!("t{}", n % 3),
+            "result": if n % 5 == 0 { "fail" } else { "pass" },
+            "started_at": started + chrono::Duration::seconds(n as i64),
+            "finished_at": started + chrono::Duration::seconds(n as i64 + 30),
+        }))
+        .unwrap();
+        b.posted_by = None;
+        batch.push(b);
+        if batch.len() == 1_000 {
+            store.ingest(std::mem::take(&mut batch)).await.unwrap();
+        }
+    }
+    if !batch.is_empty() {
+        store.ingest(batch).await.unwrap();
+    }
+    let server = serve(store).await;
+    let flapping = fixture(&fixture_dir.join(format!("flap-{size}")), 200, 20);
+    let steady = fixture(&fixture_dir.join(format!("steady-{size}")), 200, 0);
+    for n in 0..40u32 {
+        let id = format!("flaky-{n}");
+        server
+            .post(build(
+                &id,
+                &format!("{n:0>40x}"),
+                "lte",
+                "arm64",
+                200 + n,
+                if n % 2 == 0 { "fail" } else { "pass" },
+            ))
+            .await;
+        server
+            .upload(&id, if n % 2 == 0 { &flapping } else { &steady })
+            .await;
+    }
+    let mut views = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let resp = server
+            .client
+            .get(format!(
+                "{}/api/v1/tests/flaky?branch=master&days=90",
+                server.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["tests"].as_array().unwrap().len() >= 15, "{body}");
+        views.push(t.elapsed());
+    }
+    views.sort();
+    (percentile(&views, 0.5), percentile(&views, 0.99))
+}
+
 fn main() {
     let fixtures = tempfile::tempdir().unwrap();
     let large = fixture(&fixtures.path().join("large"), 5_000, 5);
@@ -303,6 +374,14 @@ fn main() {
         } else {
             eprintln!("FIRESTORE_EMULATOR_HOST is not set: measuring the embedded store only");
         }
+        let small = flaky_at(1_000, fixtures.path()).await;
+        let large = flaky_at(100_000, fixtures.path()).await;
+        println!("| flaky ranking, embedded | p50 ms | p99 ms |");
+        println!("| --- | ---: | ---: |");
+        println!("| 1,000 stored builds | {:.2} | {:.2} |", small.0, small.1);
+        println!("| 100,000 stored builds | {:.2} | {:.2} |", large.0, large.1);
+        println!("| ratio of p50 | {:.2} | |", large.0 / small.0);
+        println!();
         println!("| store | upload 5,000 tests p50 / p99 ms | commit page, 20 failing builds × 2,000 tests, p50 / p99 ms | document reads per page |");
         println!("| --- | ---: | ---: | ---: |");
         for r in rows {
