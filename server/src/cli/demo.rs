@@ -3,6 +3,7 @@
 //! few failures that have a clear "since". Posted through the same
 //! validation as real builds.
 
+use app::model::{Build, BuildResult};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -88,6 +89,8 @@ fn outcome(
         ("master", "cwag", "arm64", "docker-images") if commit == last => "error",
         ("master", "nms", "amd64", "unit-tests") if commit + 2 > last => "fail",
         ("master", "agw", _, "lte-integ-test") if commit == last => "running",
+        // An integration test that fails on arm64 only, once.
+        ("master", "agw", "arm64", "lte-integ-test") if commit == 10 => "fail",
         ("v1.8", "agw", "arm64", "debian-package") if commit + 2 > last => "fail",
         _ => "pass",
     }
@@ -151,8 +154,34 @@ fn builds(repository: &str, now: DateTime<Utc>) -> Vec<Value> {
     out
 }
 
+/// A JUnit file for a demo test build: 40 tests; a failing build fails a
+/// flaky paging test, and arm64 also an attach test (so the commit page
+/// shows "fails on arm64, passes on amd64").
+fn junit(build: &Build) -> String {
+    let failed = build.result == BuildResult::Fail;
+    let cases: String = (0..40)
+        .map(|i| {
+            let (class, name) = match i {
+                0 => ("s1aptests.test_paging", "test_paging_with_flaky_enb".to_string()),
+                1 => ("s1aptests.test_attach", "test_attach_detach_multi_ue".to_string()),
+                n => ("s1aptests.test_suite", format!("test_case_{n:02}")),
+            };
+            let failure = match i {
+                0 if failed => r#"<failure message="paging timed out after 30 s">Traceback: TimeoutError</failure>"#,
+                1 if failed && build.arch == "arm64" => {
+                    r#"<failure message="AssertionError: UE state IDLE, expected CONNECTED">assert ue.state == CONNECTED</failure>"#
+                }
+                _ => "",
+            };
+            format!(r#"<testcase classname="{class}" name="{name}" time="1.5">{failure}</testcase>"#)
+        })
+        .collect();
+    format!(r#"<testsuites><testsuite name="pytest">{cases}</testsuite></testsuites>"#)
+}
+
 /// Loads the demo data set; returns how many builds it posted.
-/// Incidents follow as they would from real posts.
+/// Incidents follow as they would from real posts, and the test builds
+/// upload their JUnit results, oldest first, as CI jobs would.
 pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
     let now = Utc::now();
     let all = builds(repository, now);
@@ -160,14 +189,28 @@ pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
         default_repository: repository,
         now,
     };
+    let mut tested = Vec::new();
     for chunk in all.chunks(validation::MAX_BATCH) {
         let body = serde_json::to_vec(chunk)?;
         let parsed = validation::parse_body(&body, &ctx, || unreachable!("demo builds have ids"))
             .map_err(|e| {
             anyhow::anyhow!("demo data is invalid at {:?}: {}", e.field, e.message)
         })?;
+        tested.extend(
+            parsed
+                .iter()
+                .filter(|b| {
+                    b.build_type.ends_with("integ-test")
+                        && matches!(b.result, BuildResult::Pass | BuildResult::Fail)
+                })
+                .cloned(),
+        );
         let outcome = views.store.ingest(parsed).await?;
         views.record_incidents(&outcome.moves).await?;
+    }
+    tested.sort_by_key(|b| b.started_at);
+    for build in &tested {
+        views.upload_tests(build, junit(build).as_bytes()).await?;
     }
     Ok(all.len())
 }
@@ -215,6 +258,19 @@ mod tests {
             BuildResult::Error
         );
         assert!(cell("agw", "amd64", "lte-integ-test").running.is_some());
+        // Integration tests uploaded their results: a flaky test, and one
+        // failing on arm64 only.
+        let flaky = views
+            .flaky_tests(&crate::domain::ids::Branch::parse("master").unwrap(), 30)
+            .await
+            .unwrap();
+        assert!(
+            flaky
+                .tests
+                .iter()
+                .any(|t| t.name.ends_with("test_paging_with_flaky_enb")),
+            "{flaky:?}"
+        );
         // Five failures in a row on master: an incident with its suspect.
         let open = store.incidents(None, true, 10).await.unwrap();
         assert_eq!(open.len(), 1, "{open:?}");
