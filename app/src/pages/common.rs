@@ -53,6 +53,18 @@ pub fn percent(ratio: Option<f64>) -> String {
     )
 }
 
+/// "2026-11-27 10:05 UTC", with integer formatting only (chrono's
+/// `strftime` would add its formatter to the WASM).
+pub fn exact_time(when: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    format!(
+        "{} {:02}:{:02} UTC",
+        when.date_naive(),
+        when.hour(),
+        when.minute()
+    )
+}
+
 pub fn minutes(m: f64) -> String {
     let tenths = (m * 10.0).round().max(0.0) as u64;
     format!("{}.{} min", tenths / 10, tenths % 10)

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::common::ErrorNotice;
+use super::common::{exact_time, ErrorNotice};
 use crate::api::get_incident;
 use crate::model::{
     short_sha, CellId, Delivery, DeliveryState, Incident, IncidentDetail, IncidentState,
@@ -33,10 +33,6 @@ pub fn IncidentPage() -> impl IntoView {
     }
 }
 
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// One line of the timeline per webhook message: when it reached its
 /// receiver, or why it has not yet.
 fn notified(delivery: &Delivery) -> String {
@@ -54,7 +50,7 @@ fn notified(delivery: &Delivery) -> String {
         (DeliveryState::Delivered, Some(at)) => format!(
             "{what} notified to {} {} ({})",
             delivery.target,
-            when(at),
+            exact_time(at),
             tries(delivery.attempts)
         ),
         (DeliveryState::Failed, _) => format!(
@@ -66,7 +62,7 @@ fn notified(delivery: &Delivery) -> String {
         _ => format!(
             "{what} to {}: retrying at {} after {}{why}",
             delivery.target,
-            when(delivery.next_attempt_at),
+            exact_time(delivery.next_attempt_at),
             tries(delivery.attempts)
         ),
     }
@@ -135,7 +131,7 @@ fn IncidentView(incident: Incident, deliveries: Vec<Delivery>) -> impl IntoView 
     let (opening, resolution) = (lines(NotifyEvent::Opened), lines(NotifyEvent::Resolved));
     let resolved = incident
         .resolved_at
-        .map(|at| view! { <li>{format!("Resolved {}", when(at))}</li> });
+        .map(|at| view! { <li>{format!("Resolved {}", exact_time(at))}</li> });
     view! {
         <Title text=format!("Incident on {}", incident.branch)/>
         <h1>"Incident on " <code>{incident.branch.clone()}</code></h1>
@@ -153,7 +149,7 @@ fn IncidentView(incident: Incident, deliveries: Vec<Delivery>) -> impl IntoView 
         {compare}
         <h2>"Timeline"</h2>
         <ul class="timeline">
-            <li>{format!("Opened {}", when(incident.opened_at))}</li>
+            <li>{format!("Opened {}", exact_time(incident.opened_at))}</li>
             {opening}
             {resolved}
             {resolution}

@@ -1,12 +1,12 @@
 //! The health matrix of one branch: components × architectures, each cell
 //! broken down by build type.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
-use super::common::{use_query_param, ErrorNotice};
+use super::common::{exact_time, use_query_param, ErrorNotice};
 use crate::api::get_health;
 use crate::model::{
     ago, encoded, short_sha, BuildResult, BuildSummary, Cell, CellKey, HealthMatrix, Incident,
@@ -372,15 +372,6 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
 
 // Not `format("%Y-%m-%d %H:%M")`: chrono's strftime parser would ship in
 // the WASM bundle.
-fn exact(when: DateTime<Utc>) -> String {
-    format!(
-        "{} {:02}:{:02} UTC",
-        when.date_naive(),
-        when.hour(),
-        when.minute()
-    )
-}
-
 #[component]
 fn BuildLine(summary: BuildSummary, now: DateTime<Utc>) -> impl IntoView {
     let when = summary.finished_at.unwrap_or(summary.started_at);
@@ -394,7 +385,7 @@ fn BuildLine(summary: BuildSummary, now: DateTime<Utc>) -> impl IntoView {
         <div class="build-line">
             <CommitLink summary=summary.clone()/>
             " · "
-            <time datetime=when.to_rfc3339() title=exact(when)>
+            <time datetime=when.to_rfc3339() title=exact_time(when)>
                 {ago(when, now)}
             </time>
             {log}
