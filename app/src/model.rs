@@ -1216,6 +1216,17 @@ pub struct Delivery {
 pub struct IncidentDetail {
     pub incident: Incident,
     pub deliveries: Vec<Delivery>,
+    /// The failing tests of each cell's build at the first bad commit, where
+    /// it uploaded JUnit results.
+    #[serde(default)]
+    pub failing_tests: Vec<CellTestFailures>,
+}
+
+/// A cell's failing tests at one commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellTestFailures {
+    pub cell: CellKey,
+    pub tests: Vec<String>,
 }
 
 /// A commit that may have caused an incident, with what builds said of it.

@@ -16,6 +16,7 @@ use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 
 use crate::domain::notification::{self, Attempt, Webhook};
+use crate::queries::Views;
 use crate::store::Store;
 
 /// How long a claimed delivery is this server's: longer than an attempt.
@@ -29,6 +30,8 @@ const PARALLEL_SENDS: usize = 4;
 
 pub struct Deliverer {
     store: Arc<dyn Store>,
+    /// Reads the failing tests a message names.
+    views: Views,
     webhooks: Arc<Vec<Webhook>>,
     /// Where incident links in messages point.
     dashboard_url: String,
@@ -40,10 +43,9 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(
-        store: Arc<dyn Store>,
+        views: Views,
         webhooks: Arc<Vec<Webhook>>,
         dashboard_url: String,
-        outbox: Arc<Notify>,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
@@ -53,10 +55,11 @@ impl Deliverer {
             .user_agent(concat!("ci-dashboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Deliverer {
-            store,
+            store: views.store.clone(),
+            outbox: views.outbox.clone(),
+            views,
             webhooks,
             dashboard_url,
-            outbox,
             owner: uuid::Uuid::new_v4().to_string(),
             client,
         })
@@ -128,7 +131,21 @@ impl Deliverer {
             Ok(None) => return Attempt::Abandoned("the incident is gone".into()),
             Err(e) => return Attempt::NoAnswer(format!("cannot read the incident: {e}")),
         };
-        let body = notification::body(hook.format, delivery.event, &incident, &self.dashboard_url);
+        // Tests are a bonus: a message without them beats no message.
+        let failing_tests = match self.views.incident_failing_tests(&incident).await {
+            Ok(tests) => tests,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read an incident's failing tests");
+                Vec::new()
+            }
+        };
+        let body = notification::body(
+            hook.format,
+            delivery.event,
+            &incident,
+            &failing_tests,
+            &self.dashboard_url,
+        );
         let mut request = self
             .client
             .post(hook.url.clone())

@@ -162,12 +162,7 @@ impl Application {
                 .as_ref()
                 .map(|u| u.as_str().trim_end_matches('/').to_string())
                 .unwrap_or_else(|| format!("http://{addr}"));
-            Some(Deliverer::new(
-                store.clone(),
-                webhooks,
-                dashboard_url,
-                views.outbox.clone(),
-            )?)
+            Some(Deliverer::new(views.clone(), webhooks, dashboard_url)?)
         };
         let (stopping, shutdown) = watch::channel(false);
         let limits = ConnectionLimits {

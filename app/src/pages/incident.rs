@@ -8,8 +8,8 @@ use leptos_router::hooks::use_params_map;
 use super::common::{exact_time, ErrorNotice};
 use crate::api::get_incident;
 use crate::model::{
-    short_sha, CellId, Delivery, DeliveryState, Incident, IncidentDetail, IncidentState,
-    NotifyEvent,
+    short_sha, test_history_path, CellId, CellTestFailures, Delivery, DeliveryState, Incident,
+    IncidentDetail, IncidentState, NotifyEvent,
 };
 
 #[component]
@@ -23,8 +23,8 @@ pub fn IncidentPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match incident.await {
-                    Ok(IncidentDetail { incident, deliveries }) => {
-                        view! { <IncidentView incident deliveries/> }.into_any()
+                    Ok(IncidentDetail { incident, deliveries, failing_tests }) => {
+                        view! { <IncidentView incident deliveries failing_tests/> }.into_any()
                     }
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
@@ -69,7 +69,27 @@ fn notified(delivery: &Delivery) -> String {
 }
 
 #[component]
-fn IncidentView(incident: Incident, deliveries: Vec<Delivery>) -> impl IntoView {
+fn IncidentView(
+    incident: Incident,
+    deliveries: Vec<Delivery>,
+    failing_tests: Vec<CellTestFailures>,
+) -> impl IntoView {
+    let branch = incident.branch.as_str();
+    let tests = (!failing_tests.is_empty()).then(|| {
+        let items = failing_tests
+            .iter()
+            .flat_map(|c| {
+                c.tests.iter().map(move |t| {
+                    let path = test_history_path(branch, &c.cell.component, &c.cell.build_type, t);
+                    view! { <li><a href=path><code>{t.clone()}</code></a>{format!(" on {}", c.cell.arch)}</li> }
+                })
+            })
+            .collect_view();
+        view! {
+            <h2>"Failing tests at the first bad commit"</h2>
+            <ul class="incident-tests">{items}</ul>
+        }
+    });
     let open = incident.state == IncidentState::Open;
     let headline = if open {
         format!("Open: {} is frozen", incident.branch)
@@ -143,6 +163,7 @@ fn IncidentView(incident: Incident, deliveries: Vec<Delivery>) -> impl IntoView 
         </p>
         <h2>"Cells"</h2>
         <ul class="incident-cells">{cells}</ul>
+        {tests}
         <h2>"Suspect commits"</h2>
         <ul class="suspects">{suspects}</ul>
         {chain}

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use app::model::{Delivery, DeliveryState, Incident, IncidentState, NotifyEvent};
+use app::model::{CellTestFailures, Delivery, DeliveryState, Incident, IncidentState, NotifyEvent};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -190,14 +190,28 @@ pub fn deliveries(
         .collect()
 }
 
-/// The body a webhook is sent.
-pub fn body(format: Format, event: NotifyEvent, incident: &Incident, dashboard: &str) -> Vec<u8> {
+/// The body a webhook is sent: the incident, and the failing tests of its
+/// cells at the first bad commit where builds uploaded them.
+pub fn body(
+    format: Format,
+    event: NotifyEvent,
+    incident: &Incident,
+    failing_tests: &[CellTestFailures],
+    dashboard: &str,
+) -> Vec<u8> {
     let value = match format {
-        Format::Json => json!({ "event": event.as_str(), "incident": incident }),
-        Format::Slack => json!({ "text": slack_text(event, incident, dashboard) }),
+        Format::Json => json!({
+            "event": event.as_str(),
+            "incident": incident,
+            "failing_tests": failing_tests,
+        }),
+        Format::Slack => json!({ "text": slack_text(event, incident, failing_tests, dashboard) }),
     };
     serde_json::to_vec(&value).expect("JSON values serialize")
 }
+
+/// Tests named in a Slack message at most.
+const SLACK_TESTS: usize = 10;
 
 /// Slack's mrkdwn treats `&`, `<` and `>` as markup.
 fn slack_escape(text: &str) -> String {
@@ -206,7 +220,12 @@ fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn slack_text(event: NotifyEvent, incident: &Incident, dashboard: &str) -> String {
+fn slack_text(
+    event: NotifyEvent,
+    incident: &Incident,
+    failing_tests: &[CellTestFailures],
+    dashboard: &str,
+) -> String {
     let link = format!(
         "<{}/incident/{}|incident {}>",
         dashboard.trim_end_matches('/'),
@@ -246,6 +265,22 @@ fn slack_text(event: NotifyEvent, incident: &Incident, dashboard: &str) -> Strin
                     })
                     .collect();
                 text.push_str(&format!("\nSuspects: {}", suspects.join("; ")));
+            }
+            let tests: Vec<String> = failing_tests
+                .iter()
+                .flat_map(|c| {
+                    c.tests.iter().map(move |t| {
+                        format!("`{}` ({})", slack_escape(t), slack_escape(&c.cell.arch))
+                    })
+                })
+                .collect();
+            if !tests.is_empty() {
+                let more = tests.len().saturating_sub(SLACK_TESTS);
+                let mut line = tests[..tests.len().min(SLACK_TESTS)].join(", ");
+                if more > 0 {
+                    line.push_str(&format!(" and {more} more"));
+                }
+                text.push_str(&format!("\nFailing tests: {line}"));
             }
             if let Some(compare) = incident
                 .compare_url
@@ -410,13 +445,19 @@ mod tests {
     #[test]
     fn bodies_carry_the_incident_and_escape_slack_markup() {
         let open = incident(IncidentState::Open);
+        let failing = [CellTestFailures {
+            cell: open.cells[0].clone(),
+            tests: vec!["s1ap::test_attach<1>".into()],
+        }];
         let json: serde_json::Value = serde_json::from_slice(&body(
             Format::Json,
             NotifyEvent::Opened,
             &open,
+            &failing,
             "https://ci.example",
         ))
         .unwrap();
+        assert_eq!(json["failing_tests"][0]["tests"][0], "s1ap::test_attach<1>");
         assert_eq!(json["event"], "incident.opened");
         assert_eq!(json["incident"]["id"], "0123456789abcdef");
         assert_eq!(json["incident"]["suspects"][0]["pr"], 7);
@@ -424,12 +465,17 @@ mod tests {
             Format::Slack,
             NotifyEvent::Opened,
             &open,
+            &failing,
             "https://ci.example/",
         ))
         .unwrap();
         let text = slack["text"].as_str().unwrap();
         assert!(text.contains("lte&lt;integ&gt; bazel arm64"), "{text}");
         assert!(text.contains("Fix &lt;everything&gt; &amp; more"), "{text}");
+        assert!(
+            text.contains("Failing tests: `s1ap::test_attach&lt;1&gt;` (arm64)"),
+            "{text}"
+        );
         assert!(
             text.contains("<https://ci.example/incident/0123456789abcdef|"),
             "{text}"
@@ -438,6 +484,7 @@ mod tests {
             Format::Slack,
             NotifyEvent::Resolved,
             &incident(IncidentState::Resolved),
+            &[],
             "https://ci.example",
         );
         assert!(String::from_utf8(resolved).unwrap().contains("green again"));

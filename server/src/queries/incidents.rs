@@ -3,7 +3,8 @@
 //! incident opens, and whether a branch is frozen.
 
 use app::model::{
-    Build, CellKey, Delivery, Freeze, FreezeEvent, Incident, IncidentDetail, IncidentState, Suspect,
+    Build, BuildResult, CellKey, CellTestFailures, Delivery, Freeze, FreezeEvent, Incident,
+    IncidentDetail, IncidentState, Suspect,
 };
 use chrono::Utc;
 
@@ -16,6 +17,8 @@ use crate::store::CellMove;
 /// Commits walked back through `parent` looking for the last good one.
 const MAX_SUSPECTS: usize = 20;
 const MAX_SHOWN_DELIVERIES: usize = 100;
+/// Failing tests named per cell of an incident.
+const MAX_NAMED_TESTS: usize = 20;
 
 /// Which incidents a listing wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,10 +136,55 @@ impl Views {
             .store
             .deliveries(Some(&incident.id), MAX_SHOWN_DELIVERIES)
             .await?;
+        let failing_tests = self.incident_failing_tests(&incident).await?;
         Ok(IncidentDetail {
             incident,
             deliveries,
+            failing_tests,
         })
+    }
+
+    /// The failing tests of the incident's cells at its first bad commit:
+    /// what on-call reads first.
+    pub async fn incident_failing_tests(
+        &self,
+        incident: &Incident,
+    ) -> Result<Vec<CellTestFailures>, QueryError> {
+        let builds = self
+            .store
+            .builds_of_commit(&incident.first_bad_commit)
+            .await?;
+        let mut judged: Vec<(CellKey, &Build)> = Vec::new();
+        for cell in &incident.cells {
+            let newest = builds
+                .iter()
+                .filter(|b| {
+                    b.branch == incident.branch
+                        && b.component == cell.component
+                        && b.arch == cell.arch
+                        && b.build_type == cell.build_type
+                        && b.result == BuildResult::Fail
+                })
+                .max_by_key(|b| b.started_at);
+            if let Some(build) = newest {
+                judged.push((cell.clone(), build));
+            }
+        }
+        let ids: Vec<String> = judged.iter().map(|(_, b)| b.id.clone()).collect();
+        let failures = self.store.test_failures(&ids).await?;
+        Ok(judged
+            .into_iter()
+            .map(|(cell, build)| CellTestFailures {
+                cell,
+                tests: failures
+                    .iter()
+                    .filter(|f| f.build == build.id)
+                    .map(|f| f.name.clone())
+                    .take(MAX_NAMED_TESTS)
+                    .collect(),
+            })
+            .filter(|c| !c.tests.is_empty())
+            .collect())
     }
 
     /// The latest deliveries, of one incident or all.

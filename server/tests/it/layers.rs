@@ -207,7 +207,7 @@ fn layers_use_only_the_layers_below_them() {
         ("store", &["domain"][..]),
         ("queries", &["store", "domain"][..]),
         ("http", &["queries", "store", "domain", "config"][..]),
-        ("notify", &["store", "domain"][..]),
+        ("notify", &["queries", "store", "domain"][..]),
         (
             "cli",
             &["startup", "queries", "store", "domain", "config"][..],

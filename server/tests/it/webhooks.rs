@@ -349,3 +349,69 @@ async fn a_webhook_config_that_cannot_work_is_refused_at_startup() {
     .expect("refused");
     assert!(refused.to_string().contains("http(s)"), "{refused}");
 }
+
+#[tokio::test]
+async fn messages_and_the_incident_page_name_the_failing_tests() {
+    let receiver = Receiver::start(0, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "failures_to_open = 2\n[[webhook]]\nurl = \"{}\"\nformat = \"slack\"\n",
+            receiver.url()
+        ),
+    )
+    .unwrap();
+    let config = format!("--notify-config={}", path.display());
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let app = spawn_configured(store, settings_with(&[&config])).await;
+    let (_, posted) = app.post(&at_commit(2, "fail")).await;
+    let first = posted["ids"][0].as_str().unwrap();
+    let upload = app
+        .client
+        .post(format!("{}/api/v1/builds/{first}/tests", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/xml")
+        .body(r#"<testsuite name="pytest"><testcase classname="s1ap" name="test_attach"><failure message="timeout"/></testcase><testcase classname="s1ap" name="test_ok"/></testsuite>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), StatusCode::CREATED);
+    app.post(&at_commit(3, "fail")).await;
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    let text = got[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("Failing tests: `s1ap::test_attach` (amd64)"),
+        "{text}"
+    );
+    assert!(
+        got[0].headers.get("x-ci-dashboard-signature").is_none(),
+        "no secret, no signature"
+    );
+
+    let incidents: Value = app
+        .client
+        .get(format!("{}/api/v1/incidents", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = incidents["incidents"][0]["id"].as_str().unwrap();
+    let page = app
+        .client
+        .get(format!("{}/incident/{id}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Failing tests at the first bad commit"),
+        "{page}"
+    );
+    assert!(page.contains("s1ap::test_attach"));
+}
