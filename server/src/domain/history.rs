@@ -75,7 +75,9 @@ fn colour(result: BuildResult) -> RGBColor {
     }
 }
 
-fn drawn(
+/// An SVG chart of the dashboard's size; empty (and logged) if plotters
+/// fails.
+pub(crate) fn drawn(
     draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
 ) -> String {
     let mut svg = String::new();

@@ -10,6 +10,8 @@ use app::model::{
 use chrono::{DateTime, Duration, Utc};
 use plotters::prelude::*;
 
+use super::history::drawn;
+
 /// What a report is computed from.
 pub struct Window<'a> {
     pub branch: &'a str,
@@ -247,26 +249,6 @@ fn markdown(report: &HealthReport) -> String {
         ));
     }
     out
-}
-
-const WIDTH: u32 = 720;
-const HEIGHT: u32 = 240;
-
-fn drawn(
-    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
-) -> String {
-    let mut svg = String::new();
-    let result = {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
-    };
-    match result {
-        Ok(()) => svg,
-        Err(e) => {
-            tracing::warn!(error = %e, "chart could not be drawn");
-            String::new()
-        }
-    }
 }
 
 /// The branch's success rate per week, in percent.

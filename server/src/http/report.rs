@@ -12,12 +12,12 @@ use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::queries::report::parse_days;
 
-/// `GET /api/v1/report?branch=&days=`: the CI health report, with its
-/// Markdown.
-pub async fn report(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
+/// `?branch=&days=` of a windowed answer: the default branch and 30 days
+/// unless given; any other parameter is refused.
+pub(super) fn branch_and_days(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<(Branch, u32), ApiError> {
     if let Some(unknown) = params
         .keys()
         .find(|k| !["branch", "days"].contains(&k.as_str()))
@@ -29,6 +29,16 @@ pub async fn report(
         None => Branch::parse(&state.views.default_branch)?,
     };
     let days = parse_days(params.get("days").map(String::as_str))?;
+    Ok((branch, days))
+}
+
+/// `GET /api/v1/report?branch=&days=`: the CI health report, with its
+/// Markdown.
+pub async fn report(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (branch, days) = branch_and_days(&state, &params)?;
     let report = state.views.report(&branch, days).await?;
     Ok(Json(&*report).into_response())
 }

@@ -14,10 +14,9 @@ use serde_json::json;
 use super::api::read_limited;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::report::branch_and_days;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
-use crate::domain::ids::Branch;
-use crate::queries::report::parse_days;
 use crate::store::plan::ownership_conflict;
 
 /// An upload as sent (compressed or not).
@@ -140,16 +139,6 @@ pub async fn flaky(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["branch", "days"].contains(&k.as_str()))
-    {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
-    let branch = match Branch::parse_optional(params.get("branch").map(String::as_str))? {
-        Some(branch) => branch,
-        None => Branch::parse(&state.views.default_branch)?,
-    };
-    let days = parse_days(params.get("days").map(String::as_str))?;
+    let (branch, days) = branch_and_days(&state, &params)?;
     Ok(Json(state.views.flaky_tests(&branch, days).await?).into_response())
 }

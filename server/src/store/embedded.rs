@@ -366,6 +366,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
+/// A stored JSON document read back; unreadable means corrupt.
+fn from_doc<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_doc<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
 
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -566,8 +574,7 @@ fn get_incident(conn: &Connection, id: &str) -> Result<Option<Incident>, StoreEr
         .prepare_cached("SELECT doc FROM incidents WHERE id = ?1")?
         .query_row([id], |row| row.get(0))
         .optional()?;
-    doc.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
+    doc.map(|d| from_doc(&d)).transpose()
 }
 
 fn get_cell(conn: &Connection, id: &CellId) -> Result<Option<Cell>, StoreError> {
@@ -581,9 +588,7 @@ fn get_cell(conn: &Connection, id: &CellId) -> Result<Option<Cell>, StoreError> 
             |row| row.get(0),
         )
         .optional()?;
-    state
-        .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
+    state.map(|s| from_doc(&s)).transpose()
 }
 
 /// A page of a cell's builds, newest first, on the `builds_by_cell` index
@@ -627,7 +632,7 @@ fn cell_builds(conn: &Connection, cell: &CellId, scan: &CellScan) -> Summaries {
 }
 
 fn put_cell(tx: &Connection, cell: &Cell) -> Result<(), StoreError> {
-    let state = serde_json::to_string(cell).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let state = to_doc(cell)?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO cells (branch, component, arch, build_type, state)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -802,8 +807,7 @@ fn incident_into(conn: &Connection, change: &Change, hooks: &[WebhookRef]) -> In
         put_delivery(conn, &delivery, None, "INSERT OR IGNORE")?;
     }
     if let Some(incident) = &next {
-        let doc =
-            serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let doc = to_doc(incident)?;
         conn.execute(
             "INSERT OR REPLACE INTO incidents (id, branch, open, opened_at, doc)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -854,7 +858,7 @@ fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreE
                 |row| row.get::<_, String>(0),
             )
             .optional()?
-            .map(|doc| serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|doc| from_doc(&doc))
             .transpose()?;
         if let Some(stats) = test_stats::record(stored, cell, name, run) {
             conn.prepare_cached(
@@ -869,7 +873,7 @@ fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreE
                 cell.build_type,
                 name,
                 micros(stats.last_run_at),
-                serde_json::to_string(&stats).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                to_doc(&stats)?
             ])?;
         }
     }
@@ -890,7 +894,7 @@ fn put_delivery(
     leased_by: Option<&str>,
     verb: &str,
 ) -> Result<(), StoreError> {
-    let doc = serde_json::to_string(delivery).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let doc = to_doc(delivery)?;
     conn.prepare_cached(&format!(
         "{verb} INTO deliveries (id, incident, state, next_attempt_at, created_at, leased_by, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -916,9 +920,7 @@ fn delivery_docs(
         .prepare_cached(sql)?
         .query_map(args, |row| row.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    docs.iter()
-        .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .collect()
+    docs.iter().map(|d| from_doc(d)).collect()
 }
 
 /// Planning reads inside the writer's transaction; cells this group already
@@ -1083,8 +1085,7 @@ impl Store for EmbeddedStore {
         let upload = upload.clone();
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let cases = serde_json::to_string(&upload.cases)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let cases = to_doc(&upload.cases)?;
             let added = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO test_files (build, hash, seq, cases)
@@ -1098,18 +1099,12 @@ impl Store for EmbeddedStore {
                 .prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?
                 .query_row(params![upload.build], |row| row.get::<_, String>(0))
                 .optional()?
-                .map(|doc| {
-                    serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-                })
+                .map(|doc| from_doc(&doc))
                 .transpose()?
                 .unwrap_or_default();
             totals.add(&upload.totals);
             tx.prepare_cached("INSERT OR REPLACE INTO test_totals (build, doc) VALUES (?1, ?2)")?
-                .execute(params![
-                    upload.build,
-                    serde_json::to_string(&totals)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                ])?;
+                .execute(params![upload.build, to_doc(&totals)?])?;
             record_test_runs(&tx, &upload)?;
             for failure in &upload.failures {
                 tx.prepare_cached(
@@ -1118,8 +1113,7 @@ impl Store for EmbeddedStore {
                 .execute(params![
                     failure.build,
                     failure.name,
-                    serde_json::to_string(failure)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    to_doc(failure)?
                 ])?;
             }
             tx.commit()?;
@@ -1137,8 +1131,7 @@ impl Store for EmbeddedStore {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut cases = Vec::new();
             for file in files {
-                let more: Vec<TestCase> =
-                    serde_json::from_str(&file).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let more: Vec<TestCase> = from_doc(&file)?;
                 cases.extend(more);
             }
             Ok(cases)
@@ -1159,8 +1152,7 @@ impl Store for EmbeddedStore {
                     .query_row(params![build], |row| row.get::<_, String>(0))
                     .optional()?
                 {
-                    let totals: TestTotals = serde_json::from_str(&doc)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let totals: TestTotals = from_doc(&doc)?;
                     found.insert(build, totals);
                 }
             }
@@ -1180,10 +1172,7 @@ impl Store for EmbeddedStore {
                     .query_map(params![build], |row| row.get::<_, String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 for doc in docs {
-                    found.push(
-                        serde_json::from_str(&doc)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    );
+                    found.push(from_doc(&doc)?);
                 }
             }
             Ok(found)
@@ -1208,9 +1197,7 @@ impl Store for EmbeddedStore {
                     row.get::<_, String>(0)
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            docs.iter()
-                .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
-                .collect()
+            docs.iter().map(|d| from_doc(d)).collect()
         })
         .await
     }
@@ -1237,10 +1224,7 @@ impl Store for EmbeddedStore {
                     )
                     .optional()?
                 {
-                    found.push(
-                        serde_json::from_str(&doc)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    );
+                    found.push(from_doc(&doc)?);
                 }
             }
             Ok(found)
@@ -1289,9 +1273,7 @@ impl Store for EmbeddedStore {
                     row.get::<_, String>(0)
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            docs.iter()
-                .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
-                .collect()
+            docs.iter().map(|d| from_doc(d)).collect()
         })
         .await
     }
@@ -1351,10 +1333,7 @@ impl Store for EmbeddedStore {
             let states = stmt
                 .query_map([branch], |row| row.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
-            states
-                .iter()
-                .map(|s| serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string())))
-                .collect()
+            states.iter().map(|s| from_doc(s)).collect()
         })
         .await
     }

@@ -71,6 +71,14 @@ pub struct FirestoreStore {
     // Dropping the listener stops it; it lives as long as the store.
     _listener: FirestoreListener<FirestoreDb, FirestoreMemListenStateStorage>,
 }
+/// A stored JSON document read back; unreadable means corrupt.
+fn from_doc<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_doc<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
 
 /// A part of a document id: Firestore ids cannot contain `/`, and `|`
 /// separates parts, so both are escaped (and `%`, to keep it reversible).
@@ -216,13 +224,13 @@ impl CellDoc {
             component: cell.component.clone(),
             arch: cell.arch.clone(),
             build_type: cell.build_type.clone(),
-            state: serde_json::to_string(cell).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            state: to_doc(cell)?,
             updated_at: SystemTime::now(),
         })
     }
 
     fn cell(&self) -> Result<Cell, StoreError> {
-        serde_json::from_str(&self.state).map_err(|e| StoreError::Corrupt(e.to_string()))
+        from_doc(&self.state)
     }
 }
 
@@ -278,12 +286,12 @@ impl IncidentDoc {
             branch: incident.branch.clone(),
             open: incident.state == IncidentState::Open,
             opened_at: incident.opened_at.into(),
-            doc: serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            doc: to_doc(incident)?,
         })
     }
 
     fn incident(&self) -> Result<Incident, StoreError> {
-        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+        from_doc(&self.doc)
     }
 }
 
@@ -307,12 +315,12 @@ impl DeliveryDoc {
             next_attempt_micros: delivery.next_attempt_at.timestamp_micros(),
             created_micros: delivery.created_at.timestamp_micros(),
             leased_by: leased_by.map(str::to_string),
-            doc: serde_json::to_string(delivery).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            doc: to_doc(delivery)?,
         })
     }
 
     fn delivery(&self) -> Result<Delivery, StoreError> {
-        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+        from_doc(&self.doc)
     }
 }
 
@@ -369,18 +377,16 @@ fn test_chunks(cases: &[TestCase]) -> Result<Vec<String>, StoreError> {
     let mut part: Vec<&TestCase> = Vec::new();
     let mut size = 0;
     for case in cases {
-        let one = serde_json::to_string(case).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let one = to_doc(case)?;
         if size + one.len() > PART && !part.is_empty() {
-            parts.push(
-                serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+            parts.push(to_doc(&part)?);
             part.clear();
             size = 0;
         }
         size += one.len() + 1;
         part.push(case);
     }
-    parts.push(serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    parts.push(to_doc(&part)?);
     Ok(parts)
 }
 
@@ -1225,8 +1231,7 @@ impl Store for FirestoreStore {
                         .map_err(|e| in_transaction(e.into()))?;
                     let (mut files, mut totals) = match stored {
                         Some(doc) => {
-                            let totals: TestTotals = serde_json::from_str(&doc.doc)
-                                .map_err(|e| in_transaction(StoreError::Corrupt(e.to_string())))?;
+                            let totals: TestTotals = from_doc(&doc.doc).map_err(in_transaction)?;
                             (doc.files, totals)
                         }
                         None => (Vec::new(), TestTotals::default()),
@@ -1272,9 +1277,9 @@ impl Store for FirestoreStore {
                     let mut records = test_stats::by_name(
                         stored
                             .iter()
-                            .map(|d| serde_json::from_str(&d.doc))
+                            .map(|d| from_doc(&d.doc))
                             .collect::<Result<Vec<TestStats>, _>>()
-                            .map_err(|e| in_transaction(StoreError::Corrupt(e.to_string())))?,
+                            .map_err(in_transaction)?,
                     );
                     let mut names = tracked.names.clone();
                     for (name, run) in touched {
@@ -1293,9 +1298,7 @@ impl Store for FirestoreStore {
                             .object(&TestStatsDoc {
                                 branch: upload.cell.branch.clone(),
                                 last_run_micros: stats.last_run_at.timestamp_micros(),
-                                doc: serde_json::to_string(&stats).map_err(|e| {
-                                    in_transaction(StoreError::Corrupt(e.to_string()))
-                                })?,
+                                doc: to_doc(&stats).map_err(in_transaction)?,
                             })
                             .add_to_transaction(tx)
                             .map_err(|e| in_transaction(e.into()))?;
@@ -1333,9 +1336,7 @@ impl Store for FirestoreStore {
                             .object(&TestFailureDoc {
                                 build: failure.build.clone(),
                                 name: failure.name.clone(),
-                                doc: serde_json::to_string(failure).map_err(|e| {
-                                    in_transaction(StoreError::Corrupt(e.to_string()))
-                                })?,
+                                doc: to_doc(failure).map_err(in_transaction)?,
                             })
                             .add_to_transaction(tx)
                             .map_err(|e| in_transaction(e.into()))?;
@@ -1349,8 +1350,7 @@ impl Store for FirestoreStore {
                         .object(&TestTotalsDoc {
                             build: upload.build.clone(),
                             files,
-                            doc: serde_json::to_string(&totals)
-                                .map_err(|e| in_transaction(StoreError::Corrupt(e.to_string())))?,
+                            doc: to_doc(&totals).map_err(in_transaction)?,
                         })
                         .add_to_transaction(tx)
                         .map_err(|e| in_transaction(e.into()))?;
@@ -1376,8 +1376,7 @@ impl Store for FirestoreStore {
             .await?;
         let mut cases = Vec::new();
         for doc in counted(&self.reads, docs) {
-            let more: Vec<TestCase> =
-                serde_json::from_str(&doc.cases).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let more: Vec<TestCase> = from_doc(&doc.cases)?;
             cases.extend(more);
         }
         Ok(cases)
@@ -1404,8 +1403,7 @@ impl Store for FirestoreStore {
             .await;
         docs.into_iter()
             .map(|d| {
-                let totals =
-                    serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let totals = from_doc(&d.doc)?;
                 Ok((d.build, totals))
             })
             .collect()
@@ -1432,7 +1430,7 @@ impl Store for FirestoreStore {
         per_build
             .into_iter()
             .flatten()
-            .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|d| from_doc(&d.doc))
             .collect()
     }
 
@@ -1461,7 +1459,7 @@ impl Store for FirestoreStore {
             .await?;
         counted(&self.reads, docs)
             .iter()
-            .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|d| from_doc(&d.doc))
             .collect()
     }
 
@@ -1486,9 +1484,7 @@ impl Store for FirestoreStore {
             .filter_map(|(_, doc)| async move { doc })
             .collect()
             .await;
-        docs.iter()
-            .map(|d| serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect()
+        docs.iter().map(|d| from_doc(&d.doc)).collect()
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
