@@ -164,6 +164,7 @@ impl CellId {
             running: None,
             streak: None,
             last_pass: Some(None),
+            latest_tests: None,
         }
     }
 
@@ -218,6 +219,18 @@ pub struct Cell {
     /// their next recompute fills it.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "known")]
     pub last_pass: Option<Option<BuildSummary>>,
+    /// Test counts of `latest`, once its JUnit results are uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_tests: Option<TestCounts>,
+}
+
+/// How many of a build's tests passed, failed (errors included) and were
+/// skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCounts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
 }
 
 /// A field that may be absent (unknown), `null` (known: nothing) or a value.
@@ -933,6 +946,14 @@ pub struct TestTotals {
 }
 
 impl TestTotals {
+    pub fn counts(&self) -> TestCounts {
+        TestCounts {
+            passed: self.passed,
+            failed: self.failed + self.errors,
+            skipped: self.skipped,
+        }
+    }
+
     pub fn add(&mut self, other: &TestTotals) {
         self.passed += other.passed;
         self.failed += other.failed;

@@ -133,6 +133,11 @@ test("the commit page names the failing test and where it passes", async ({ page
   await expect(page.locator("section.divergent")).toContainText(
     "state::TestSync fails on arm64 but passes on amd64 (orc8r unit-tests)",
   );
+  // The overview's cells show their latest build's test counts.
+  await page.goto("/?branch=v1.9");
+  await hydrated(page);
+  await expect(page.locator('[data-cell="orc8r/arm64/unit-tests"] .tests')).toHaveText("1 of 2 tests failed");
+  await expect(page.locator('[data-cell="orc8r/amd64/unit-tests"] .tests')).toHaveText("2 tests passed");
 });
 
 test("a flaky test leads to its history on each architecture", async ({ page, request }) => {

@@ -356,6 +356,14 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
             </div>
         }
     });
+    let tests = cell.latest_tests.as_ref().map(|t| {
+        let text = if t.failed == 0 {
+            format!("{} tests passed", t.passed)
+        } else {
+            format!("{} of {} tests failed", t.failed, t.passed + t.failed)
+        };
+        view! { <div class="tests">{text}</div> }
+    });
     view! {
         <li class=format!("bt status-{}", status.as_str()) data-cell=testid data-status=status.as_str()>
             <div class="bt-head">
@@ -364,6 +372,7 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
                 <span class="word">{status.label()}</span>
             </div>
             {latest}
+            {tests}
             {streak}
             {running}
         </li>

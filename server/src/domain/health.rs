@@ -2,7 +2,7 @@
 //! [`apply`] inside their write transaction and fall back to [`recompute`]
 //! over the cell's own history when the cheap path cannot be exact.
 
-use app::model::{BuildResult, BuildSummary, Cell, FailStreak};
+use app::model::{BuildResult, BuildSummary, Cell, FailStreak, TestTotals};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
@@ -41,6 +41,10 @@ pub fn apply(cell: &Cell, previous: Option<&BuildSummary>, build: &BuildSummary)
         return late(cell, build);
     }
     let mut next = cell.clone();
+    // Test counts belong to the build they came with.
+    if next.latest.as_ref().is_none_or(|l| l.id != build.id) {
+        next.latest_tests = None;
+    }
     next.latest = Some(build.clone());
     // Any running build older than this result is superseded by it.
     if next
@@ -131,6 +135,27 @@ pub fn decisive(builds: &[BuildSummary]) -> Option<&BuildSummary> {
             .max_by(|a, b| a.order_key().cmp(&b.order_key()))
     };
     newest(true).or_else(|| newest(false))
+}
+
+/// The cell with the test counts of `build`'s uploaded results, when it is
+/// the cell's latest build; `None` when the counts belong to no cell.
+pub fn with_tests(cell: &Cell, build: &str, totals: &TestTotals) -> Option<Cell> {
+    if cell.latest.as_ref()?.id != build {
+        return None;
+    }
+    let mut next = cell.clone();
+    next.latest_tests = Some(totals.counts());
+    Some(next)
+}
+
+/// The counts a recomputed cell keeps: the old ones, if its latest build is
+/// still the same.
+pub fn keep_tests(before: Option<&Cell>, mut after: Cell) -> Cell {
+    let same = |c: &Cell| c.latest.as_ref().map(|l| l.id.clone());
+    if let Some(before) = before.filter(|b| same(b) == same(&after)) {
+        after.latest_tests.clone_from(&before.latest_tests);
+    }
+    after
 }
 
 /// The cell from its history: `finished` yields the cell's finished builds
@@ -397,5 +422,34 @@ mod tests {
             assert_eq!((streak.since.id.as_str(), streak.builds), ("6", 2));
             assert_eq!(incremental.running.unwrap().id, "9");
         }
+    }
+
+    #[test]
+    fn test_counts_follow_the_latest_build() {
+        let totals = TestTotals {
+            passed: 9,
+            failed: 1,
+            errors: 1,
+            skipped: 2,
+            duration_s: 1.0,
+        };
+        let cell = ingest(&[build("1", 1, BuildResult::Pass)]);
+        assert_eq!(
+            with_tests(&cell, "0", &totals),
+            None,
+            "not the latest build"
+        );
+        let counted = with_tests(&cell, "1", &totals).unwrap();
+        let counts = counted.latest_tests.clone().unwrap();
+        assert_eq!((counts.passed, counts.failed, counts.skipped), (9, 2, 2));
+        let Step::Updated(next) = apply(&counted, None, &build("2", 2, BuildResult::Fail)) else {
+            panic!("a newer failure updates the cell")
+        };
+        assert_eq!(next.latest_tests, None, "a new latest build has none yet");
+        assert_eq!(
+            keep_tests(Some(&counted), counted.clone()).latest_tests,
+            counted.latest_tests
+        );
+        assert_eq!(keep_tests(Some(&counted), *next).latest_tests, None);
     }
 }

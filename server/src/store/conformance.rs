@@ -486,6 +486,18 @@ pub async fn keeps_test_results(store: &dyn Store) {
     assert_eq!(names, ["go::TestSync", "lte.test_attach::test_s1ap"]);
     assert_eq!(failures[0].status, TestStatus::Error);
     assert!(store.build_tests("nope").await.unwrap().is_empty());
+    let counts = |store_cells: Vec<app::model::Cell>| {
+        store_cells
+            .into_iter()
+            .find(|c| c.arch == AGW_ARM.1)
+            .and_then(|c| c.latest_tests)
+            .map(|t| (t.passed, t.failed, t.skipped))
+    };
+    assert_eq!(
+        counts(store.cells("master").await.unwrap()),
+        Some((6_000, 2, 1)),
+        "the cell shows its latest build's counts"
+    );
 
     // Records only for the failures, none for the 6,000 passing tests.
     let since = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
@@ -507,6 +519,11 @@ pub async fn keeps_test_results(store: &dyn Store) {
         .ingest(vec![build("t2", AGW_ARM, 2, BuildResult::Pass)])
         .await
         .unwrap();
+    assert_eq!(
+        counts(store.cells("master").await.unwrap()),
+        None,
+        "a new latest build has no counts until its tests arrive"
+    );
     let passing = TestUpload {
         build: "t2".into(),
         commit: format!("{:0>40}", 2),
@@ -520,6 +537,10 @@ pub async fn keeps_test_results(store: &dyn Store) {
         )
     };
     assert!(store.add_tests(&passing).await.unwrap());
+    assert_eq!(
+        counts(store.cells("master").await.unwrap()),
+        Some((2, 0, 0))
+    );
     let cells = [
         CellId::new("master", AGW_ARM.0, AGW_ARM.1, AGW_ARM.2),
         CellId::new("master", AGW_AMD.0, AGW_AMD.1, AGW_AMD.2),

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::domain::health;
 use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
 use crate::domain::test_stats;
@@ -1083,31 +1084,39 @@ impl Store for EmbeddedStore {
 
     async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError> {
         let upload = upload.clone();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let cases = to_doc(&upload.cases)?;
-            let added = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO test_files (build, hash, seq, cases)
+        let (added, cell) = self
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let cases = to_doc(&upload.cases)?;
+                let added = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO test_files (build, hash, seq, cases)
                      VALUES (?1, ?2, (SELECT COUNT(*) FROM test_files WHERE build = ?1), ?3)",
-                )?
-                .execute(params![upload.build, upload.hash, cases])?;
-            if added == 0 {
-                return Ok(false);
-            }
-            let mut totals: TestTotals = tx
-                .prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?
-                .query_row(params![upload.build], |row| row.get::<_, String>(0))
-                .optional()?
-                .map(|doc| from_doc(&doc))
-                .transpose()?
-                .unwrap_or_default();
-            totals.add(&upload.totals);
-            tx.prepare_cached("INSERT OR REPLACE INTO test_totals (build, doc) VALUES (?1, ?2)")?
-                .execute(params![upload.build, to_doc(&totals)?])?;
-            record_test_runs(&tx, &upload)?;
-            for failure in &upload.failures {
+                    )?
+                    .execute(params![upload.build, upload.hash, cases])?;
+                if added == 0 {
+                    return Ok((false, None));
+                }
+                let mut totals: TestTotals = tx
+                    .prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?
+                    .query_row(params![upload.build], |row| row.get::<_, String>(0))
+                    .optional()?
+                    .map(|doc| from_doc(&doc))
+                    .transpose()?
+                    .unwrap_or_default();
+                totals.add(&upload.totals);
                 tx.prepare_cached(
+                    "INSERT OR REPLACE INTO test_totals (build, doc) VALUES (?1, ?2)",
+                )?
+                .execute(params![upload.build, to_doc(&totals)?])?;
+                record_test_runs(&tx, &upload)?;
+                let cell = get_cell(&tx, &upload.cell)?
+                    .and_then(|cell| health::with_tests(&cell, &upload.build, &totals));
+                if let Some(cell) = &cell {
+                    put_cell(&tx, cell)?;
+                }
+                for failure in &upload.failures {
+                    tx.prepare_cached(
                     "INSERT OR REPLACE INTO test_failures (build, name, doc) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![
@@ -1115,11 +1124,16 @@ impl Store for EmbeddedStore {
                     failure.name,
                     to_doc(failure)?
                 ])?;
-            }
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
+                }
+                tx.commit()?;
+                Ok((true, cell))
+            })
+            .await?;
+        if let Some(cell) = cell {
+            // No open page is not an error.
+            let _ = self.events.send(cell);
+        }
+        Ok(added)
     }
 
     async fn build_tests(&self, build: &str) -> Result<Vec<TestCase>, StoreError> {

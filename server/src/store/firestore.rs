@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::domain::health;
 use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
 use crate::domain::test_stats;
@@ -1343,6 +1344,27 @@ impl Store for FirestoreStore {
                     }
                     files.push(upload.hash.clone());
                     totals.add(&upload.totals);
+                    // The cell shows its latest build's test counts.
+                    let stored_cell: Option<CellDoc> = db
+                        .fluent()
+                        .select()
+                        .by_id_in(CELLS)
+                        .obj()
+                        .one(&cell_id)
+                        .await
+                        .map_err(|e| in_transaction(e.into()))?;
+                    if let Some(stored_cell) = stored_cell {
+                        let cell = stored_cell.cell().map_err(in_transaction)?;
+                        if let Some(next) = health::with_tests(&cell, &upload.build, &totals) {
+                            db.fluent()
+                                .update()
+                                .in_col(CELLS)
+                                .document_id(&cell_id)
+                                .object(&CellDoc::of(&next).map_err(in_transaction)?)
+                                .add_to_transaction(tx)
+                                .map_err(|e| in_transaction(e.into()))?;
+                        }
+                    }
                     db.fluent()
                         .update()
                         .in_col(TEST_TOTALS)

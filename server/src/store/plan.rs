@@ -147,7 +147,7 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
             .filter(|b| b.cell() == *id)
             .collect();
         let cell = walk::recompute(reads, id, &mine).await?;
-        cells.insert(id.clone(), cell);
+        cells.insert(id.clone(), health::keep_tests(before.get(id), cell));
     }
     let mut cells: Vec<Cell> = cells
         .into_iter()
