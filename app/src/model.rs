@@ -1171,7 +1171,21 @@ pub struct HealthReport {
     pub median_resolve_s: Option<i64>,
     pub cells: Vec<CellReport>,
     pub weeks: Vec<WeekReport>,
+    /// The tests that failed most in the window (from JUnit uploads).
+    #[serde(default)]
+    pub failing_tests: Vec<ReportTest>,
     pub markdown: String,
+}
+
+/// A test of the report's "most failing tests".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportTest {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub name: String,
+    pub failures: u32,
+    pub runs: u32,
 }
 
 /// The report with its server-drawn charts, for its page.

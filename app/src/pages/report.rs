@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use super::common::{percent, use_query_param, ErrorNotice};
 use crate::api::get_report;
-use crate::model::{encoded, span, streak_text, CellId, ReportView};
+use crate::model::{encoded, span, streak_text, test_history_path, CellId, ReportView};
 
 #[component]
 pub fn ReportPage() -> impl IntoView {
@@ -62,6 +62,40 @@ fn Report(view: ReportView) -> impl IntoView {
             }
         })
         .collect_view();
+    let failing = (!r.failing_tests.is_empty()).then(|| {
+        let rows = r
+            .failing_tests
+            .iter()
+            .map(|t| {
+                view! {
+                    <tr>
+                        <th scope="row">
+                            <a href=test_history_path(&r.branch, &t.component, &t.build_type, &t.name)><code>{t.name.clone()}</code></a>
+                        </th>
+                        <td>{format!("{} {} {}", t.component, t.build_type, t.arch)}</td>
+                        <td>{t.failures}</td>
+                        <td>{t.runs}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <h2>"Most failing tests"</h2>
+            <div class="table-scroll">
+                <table class="report-tests">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Test"</th>
+                            <th scope="col">"Cell"</th>
+                            <th scope="col">"Failures"</th>
+                            <th scope="col">"Runs"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+    });
     view! {
         <Title text=format!("CI health of {}", r.branch)/>
         <section class="report">
@@ -99,6 +133,7 @@ fn Report(view: ReportView) -> impl IntoView {
                     <tbody>{rows}</tbody>
                 </table>
             </div>
+            {failing}
             <h2><label for="markdown">"Copy as Markdown"</label></h2>
             // The text is the server's rendering; the value property is what
             // a page swapped in by the router shows.

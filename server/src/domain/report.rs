@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use app::model::{
     span, streak_text, Build, BuildResult, CellKey, CellReport, HealthReport, Incident,
-    IncidentState, WeekReport,
+    IncidentState, ReportTest, TestStats, WeekReport,
 };
 use chrono::{DateTime, Duration, Utc};
 use plotters::prelude::*;
 
 use super::history::drawn;
+use super::test_stats;
 
 /// What a report is computed from.
 pub struct Window<'a> {
@@ -26,6 +27,35 @@ pub struct Window<'a> {
     /// The release config's required cells of the branch; empty: every
     /// cell a commit built.
     pub required: &'a [CellKey],
+    /// The branch's test records that ran in the window.
+    pub tests: &'a [TestStats],
+}
+
+/// Tests listed as failing most.
+const MOST_FAILING: usize = 10;
+
+fn most_failing(tests: &[TestStats], since: DateTime<Utc>) -> Vec<ReportTest> {
+    let mut out: Vec<ReportTest> = tests
+        .iter()
+        .filter_map(|s| {
+            let (runs, failures, _) = test_stats::in_window(s, since);
+            (failures > 0).then(|| ReportTest {
+                component: s.component.clone(),
+                arch: s.arch.clone(),
+                build_type: s.build_type.clone(),
+                name: s.name.clone(),
+                failures,
+                runs,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.failures
+            .cmp(&a.failures)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    out.truncate(MOST_FAILING);
+    out
 }
 
 impl Window<'_> {
@@ -204,6 +234,7 @@ pub fn report(window: &Window) -> HealthReport {
         median_resolve_s: median(resolve_times),
         cells,
         weeks,
+        failing_tests: most_failing(window.tests, since),
         markdown: String::new(),
     };
     report.markdown = markdown(&report);
@@ -247,6 +278,20 @@ fn markdown(report: &HealthReport) -> String {
             c.longest_breakage_s.map_or("–".into(), span),
             streak_text(c.current_streak)
         ));
+    }
+    if !report.failing_tests.is_empty() {
+        out.push_str("\n### Most failing tests\n\n| Test | Cell | Failures | Runs |\n| --- | --- | ---: | ---: |\n");
+        for t in &report.failing_tests {
+            out.push_str(&format!(
+                "| `{}` | {} {} {} | {} | {} |\n",
+                t.name.replace('|', "\\|").replace('`', "'"),
+                t.component,
+                t.build_type,
+                t.arch,
+                t.failures,
+                t.runs
+            ));
+        }
     }
     out
 }
@@ -441,6 +486,7 @@ mod tests {
             complete: true,
             incidents,
             required,
+            tests: &[],
         }
     }
 
@@ -518,5 +564,48 @@ mod tests {
         assert!(report.markdown.contains("deployable: 2 (33.3%)"));
         assert!(success_chart(&report).starts_with("<svg"));
         assert!(incidents_chart(&report).contains("<rect"));
+    }
+
+    #[test]
+    fn the_tests_that_failed_most_in_the_window() {
+        use app::model::{CellId, TestRun, TestStatus};
+        let cell = CellId::new("master", "lte", "arm64", "integ");
+        let mut records = Vec::new();
+        for (name, failing) in [("t_often", 3), ("t_once", 1), ("t_never", 0)] {
+            let mut stats = None;
+            for n in 0..4 {
+                let run = TestRun {
+                    build: format!("b{n}"),
+                    commit: format!("c{n}"),
+                    status: if n < failing {
+                        TestStatus::Failed
+                    } else {
+                        TestStatus::Passed
+                    },
+                    at: now() - Duration::days(2) + Duration::hours(n as i64),
+                };
+                stats = test_stats::record(stats, &cell, name, &run);
+            }
+            records.push(stats.unwrap());
+        }
+        let builds = sample();
+        let report = report(&Window {
+            tests: &records,
+            ..window(&builds, &[], &[])
+        });
+        let listed: Vec<(&str, u32, u32)> = report
+            .failing_tests
+            .iter()
+            .map(|t| (t.name.as_str(), t.failures, t.runs))
+            .collect();
+        assert_eq!(listed, [("t_often", 3, 4), ("t_once", 1, 4)]);
+        assert!(report.markdown.contains("### Most failing tests"));
+        assert!(
+            report
+                .markdown
+                .contains("| `t_often` | lte integ arm64 | 3 | 4 |"),
+            "{}",
+            report.markdown
+        );
     }
 }

@@ -112,14 +112,20 @@ pub struct Flaky {
     pub flip_rate: f64,
 }
 
-pub fn flaky(stats: &TestStats, since: DateTime<Utc>) -> Option<Flaky> {
+/// Runs, failures and flips since the day of `since`.
+pub fn in_window(stats: &TestStats, since: DateTime<Utc>) -> (u32, u32, u32) {
     let since = day_of(since);
-    let (mut runs, mut failures, mut flips) = (0, 0, 0);
-    for d in stats.days.iter().filter(|d| d.day >= since) {
-        runs += d.runs;
-        failures += d.failures;
-        flips += d.flips;
-    }
+    stats
+        .days
+        .iter()
+        .filter(|d| d.day >= since)
+        .fold((0, 0, 0), |(r, f, x), d| {
+            (r + d.runs, f + d.failures, x + d.flips)
+        })
+}
+
+pub fn flaky(stats: &TestStats, since: DateTime<Utc>) -> Option<Flaky> {
+    let (runs, failures, flips) = in_window(stats, since);
     (flips > 0 && runs > 1).then(|| Flaky {
         runs,
         failures,

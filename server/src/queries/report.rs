@@ -21,6 +21,8 @@ const MAX_REPORT_BUILDS: usize = 20_000;
 const PAGE: usize = 1_000;
 /// Incidents of the branch read, newest first.
 const MAX_REPORT_INCIDENTS: usize = 500;
+/// Test records read for "most failing tests", latest run first.
+const MAX_REPORT_TESTS: usize = 5_000;
 
 pub fn parse_days(days: Option<&str>) -> Result<u32, FieldError> {
     let bad = || FieldError::field("days", format!("days must be from 1 to {MAX_REPORT_DAYS}"));
@@ -81,6 +83,11 @@ impl Views {
             .store
             .incidents(Some(branch.as_str()), false, MAX_REPORT_INCIDENTS)
             .await?;
+        let since = now - TimeDelta::days(i64::from(days));
+        let tests = self
+            .store
+            .test_stats_since(branch.as_str(), since, MAX_REPORT_TESTS)
+            .await?;
         let required: Vec<CellKey> = self
             .release
             .required(branch.as_str())
@@ -99,6 +106,7 @@ impl Views {
             complete,
             incidents: &incidents,
             required: &required,
+            tests: &tests,
         }));
         self.reports.put(key, report.clone());
         Ok(report)

@@ -406,6 +406,14 @@ async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
         assert_eq!(u.get(path).await.1["field"], field, "{path}");
     }
 
+    // The report lists the tests that failed most.
+    let (_, report) = u.get("/api/v1/report?branch=master&days=7").await;
+    assert_eq!(
+        report["failing_tests"][0],
+        json!({"component": "lte", "arch": "arm64", "build_type": "integ-test", "name": "lte.integ::test_broken", "failures": 4, "runs": 4})
+    );
+    assert_eq!(report["failing_tests"].as_array().unwrap().len(), 3);
+
     let page = u
         .app
         .client
