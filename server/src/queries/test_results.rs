@@ -23,6 +23,9 @@ use crate::store::{CellId, CellScan, Cursor, ScanKind, TestUpload};
 /// the build's full results only.
 pub const MAX_FAILURE_ROWS: usize = 200;
 pub const MAX_TESTS_PAGE: usize = 5_000;
+/// Test results one build may hold over all its files: what reading a
+/// build's tests (an anonymous request) costs at most.
+pub const MAX_TESTS_PER_BUILD: usize = 100_000;
 pub const MAX_FLAKY_DAYS: u32 = 90;
 /// Test records the flaky ranking reads at most, latest run first.
 const FLAKY_SCAN: usize = 5_000;
@@ -42,6 +45,24 @@ impl Views {
     /// Adds one JUnit XML file's results to a stored build.
     pub async fn upload_tests(&self, build: &Build, xml: &[u8]) -> Result<Uploaded, QueryError> {
         let cases = junit::parse(xml)?;
+        let held = self
+            .store
+            .test_totals(std::slice::from_ref(&build.id))
+            .await?
+            .remove(&build.id)
+            .map_or(0, |t| t.passed + t.failed + t.errors + t.skipped);
+        if held + cases.len() > MAX_TESTS_PER_BUILD {
+            return Err(FieldError::field(
+                "body",
+                format!(
+                    "build '{}' holds {held} test results already and this file {} more: a build \
+                     holds at most {MAX_TESTS_PER_BUILD}",
+                    build.id,
+                    cases.len()
+                ),
+            )
+            .into());
+        }
         let totals = junit::totals(&cases);
         let previous = self.previous_failures(build).await?;
         let failures: Vec<TestFailure> = cases

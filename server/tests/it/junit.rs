@@ -441,3 +441,30 @@ async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
     assert!(flaky_page.contains("lte.integ::test_flaky"), "{flaky_page}");
     assert!(flaky_page.contains("100%"), "{flaky_page}");
 }
+
+#[tokio::test]
+async fn a_build_holds_a_bounded_number_of_test_results() {
+    let u = spawn().await;
+    u.post(build("big", BASE, "arm64", 0, "pass")).await;
+    let file = |from: usize| {
+        let cases: String = (from..from + 40_000)
+            .map(|i| format!(r#"<testcase classname="c" name="t{i}"/>"#))
+            .collect();
+        format!("<testsuite>{cases}</testsuite>")
+    };
+    for from in [0, 40_000] {
+        let (status, body) = u.send(u.upload("big").body(file(from))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = u.send(u.upload("big").body(file(80_000))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("at most 100000"),
+        "{body}"
+    );
+    let (_, tests) = u.get("/api/v1/builds/big/tests?limit=1").await;
+    assert_eq!(
+        tests["totals"]["passed"], 80_000,
+        "the refused file added nothing"
+    );
+}
