@@ -946,6 +946,11 @@ pub struct TestTotals {
 }
 
 impl TestTotals {
+    /// Test results of every status.
+    pub fn results(&self) -> usize {
+        self.passed + self.failed + self.errors + self.skipped
+    }
+
     pub fn counts(&self) -> TestCounts {
         TestCounts {
             passed: self.passed,

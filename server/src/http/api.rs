@@ -182,6 +182,19 @@ fn query_param<T>(
     }
 }
 
+/// Refuses, by name, a query parameter the endpoint does not take.
+pub(super) fn only_params(
+    params: &HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => {
+            Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into())
+        }
+        None => Ok(()),
+    }
+}
+
 /// An identity parameter, parsed as the ingestion parses it.
 fn name_param(params: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
     let value = params.get(name).filter(|v| !v.is_empty());
@@ -205,9 +218,7 @@ pub async fn list_builds(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = params.keys().find(|k| !BUILD_PARAMS.contains(&k.as_str())) {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
+    only_params(&params, &BUILD_PARAMS)?;
     let filter = BuildFilter {
         branch: Branch::parse_optional(params.get("branch").map(String::as_str))?
             .map(Branch::into_string),

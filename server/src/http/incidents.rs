@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::api::only_params;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
@@ -21,12 +22,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["branch", "state"].contains(&k.as_str()))
-    {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
+    only_params(&params, &["branch", "state"])?;
     let branch = Branch::parse_optional(params.get("branch").map(String::as_str))?;
     let filter = match params.get("state").map(String::as_str) {
         None | Some("") | Some("all") => StateFilter::All,
@@ -53,9 +49,7 @@ pub async fn deliveries(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "incident") {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
+    only_params(&params, &["incident"])?;
     let incident = params
         .get("incident")
         .map(String::as_str)

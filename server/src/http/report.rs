@@ -6,9 +6,9 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::api::only_params;
 use super::error::ApiError;
 use super::state::AppState;
-use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::queries::report::parse_days;
 
@@ -18,12 +18,7 @@ pub(super) fn branch_and_days(
     state: &AppState,
     params: &HashMap<String, String>,
 ) -> Result<(Branch, u32), ApiError> {
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["branch", "days"].contains(&k.as_str()))
-    {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
+    only_params(params, &["branch", "days"])?;
     let branch = match Branch::parse_optional(params.get("branch").map(String::as_str))? {
         Some(branch) => branch,
         None => Branch::parse(&state.views.default_branch)?,

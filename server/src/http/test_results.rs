@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::api::read_limited;
+use super::api::{only_params, read_limited};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::report::branch_and_days;
@@ -114,12 +114,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !["cursor", "limit"].contains(&k.as_str()))
-    {
-        return Err(FieldError::field(unknown, format!("unknown parameter '{unknown}'")).into());
-    }
+    only_params(&params, &["cursor", "limit"])?;
     let limit = params
         .get("limit")
         .map(|l| {

@@ -26,7 +26,7 @@ const GREEN_SEARCH_DEPTH: usize = 50;
 const MAX_CANDIDATES: usize = 20;
 /// Baseline lookups of one commit page in flight at once: enough to hide
 /// Firestore's round trips, few enough not to flood the store.
-const BASELINE_LOOKUPS: usize = 16;
+pub(super) const BASELINE_LOOKUPS: usize = 16;
 /// Builds read for a history window's charts and statistics.
 const WINDOW_LIMIT: usize = 5000;
 pub const PAGE_SIZE: usize = 50;

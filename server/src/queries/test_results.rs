@@ -9,6 +9,7 @@ use app::model::{
     TestTotals,
 };
 use chrono::{TimeDelta, Utc};
+use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
 use super::{QueryError, Views};
@@ -50,7 +51,7 @@ impl Views {
             .test_totals(std::slice::from_ref(&build.id))
             .await?
             .remove(&build.id)
-            .map_or(0, |t| t.passed + t.failed + t.errors + t.skipped);
+            .map_or(0, |t| t.results());
         if held + cases.len() > MAX_TESTS_PER_BUILD {
             return Err(FieldError::field(
                 "body",
@@ -326,18 +327,19 @@ impl Views {
         }
         need.sort();
         need.dedup();
-        let mut passed: HashMap<String, HashSet<String>> = HashMap::new();
-        for id in need {
-            let cases = self.store.build_tests(&id).await?;
-            passed.insert(
-                id,
-                cases
+        let passed: HashMap<String, HashSet<String>> = futures::stream::iter(need)
+            .map(|id| async move {
+                let cases = self.store.build_tests(&id).await?;
+                let names = cases
                     .into_iter()
                     .filter(|c| c.status == app::model::TestStatus::Passed)
                     .map(|c| c.name)
-                    .collect(),
-            );
-        }
+                    .collect();
+                Ok::<_, QueryError>((id, names))
+            })
+            .buffered(super::BASELINE_LOOKUPS)
+            .try_collect()
+            .await?;
         let empty = HashSet::new();
         let cells: Vec<CellTests> = judged
             .iter()

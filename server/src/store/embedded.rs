@@ -824,6 +824,31 @@ fn incident_into(conn: &Connection, change: &Change, hooks: &[WebhookRef]) -> In
     Ok(next)
 }
 
+/// One test's record in a cell, if it has one.
+fn get_test_stats(
+    conn: &Connection,
+    cell: &CellId,
+    name: &str,
+) -> Result<Option<TestStats>, StoreError> {
+    conn.prepare_cached(
+        "SELECT doc FROM test_stats WHERE branch = ?1 AND component = ?2 AND arch = ?3
+         AND build_type = ?4 AND name = ?5",
+    )?
+    .query_row(
+        params![
+            cell.branch,
+            cell.component,
+            cell.arch,
+            cell.build_type,
+            name
+        ],
+        |row| row.get::<_, String>(0),
+    )
+    .optional()?
+    .map(|doc| from_doc(&doc))
+    .transpose()
+}
+
 /// The cell's test records an upload changes, read, changed and written in
 /// the upload's transaction.
 fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreError> {
@@ -843,24 +868,7 @@ fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreE
         .into_iter()
         .take(MAX_TOUCHED_STATS)
     {
-        let stored: Option<TestStats> = conn
-            .prepare_cached(
-                "SELECT doc FROM test_stats WHERE branch = ?1 AND component = ?2 AND arch = ?3
-                 AND build_type = ?4 AND name = ?5",
-            )?
-            .query_row(
-                params![
-                    cell.branch,
-                    cell.component,
-                    cell.arch,
-                    cell.build_type,
-                    name
-                ],
-                |row| row.get::<_, String>(0),
-            )
-            .optional()?
-            .map(|doc| from_doc(&doc))
-            .transpose()?;
+        let stored = get_test_stats(conn, cell, name)?;
         if let Some(stats) = test_stats::record(stored, cell, name, run) {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO test_stats
@@ -1219,27 +1227,9 @@ impl Store for EmbeddedStore {
     async fn test_stats(&self, cells: &[CellId], name: &str) -> Result<Vec<TestStats>, StoreError> {
         let (cells, name) = (cells.to_vec(), name.to_string());
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT doc FROM test_stats WHERE branch = ?1 AND component = ?2 AND arch = ?3
-                 AND build_type = ?4 AND name = ?5",
-            )?;
             let mut found = Vec::new();
-            for cell in cells {
-                if let Some(doc) = stmt
-                    .query_row(
-                        params![
-                            cell.branch,
-                            cell.component,
-                            cell.arch,
-                            cell.build_type,
-                            name
-                        ],
-                        |row| row.get::<_, String>(0),
-                    )
-                    .optional()?
-                {
-                    found.push(from_doc(&doc)?);
-                }
+            for cell in &cells {
+                found.extend(get_test_stats(conn, cell, &name)?);
             }
             Ok(found)
         })
