@@ -188,6 +188,12 @@ pub fn release_path(branch: &str) -> String {
     format!("/release?branch={}", encoded(branch))
 }
 
+/// The overview of a branch (the branch as a query parameter, like every
+/// page of one branch).
+pub fn overview_path(branch: &str) -> String {
+    format!("/?branch={}", encoded(branch))
+}
+
 /// A path segment or query value: everything but unreserved characters
 /// (RFC 3986) percent-encoded.
 pub fn encoded(text: &str) -> String {
@@ -413,6 +419,7 @@ mod tests {
             "/history/agw/arm64/bazel-build?branch=feature%2Fa%2Bb%231%252F"
         );
         assert_eq!(release_path("v1.9/rc+1"), "/release?branch=v1.9%2Frc%2B1");
+        assert_eq!(overview_path("a&b=c#d%+e"), "/?branch=a%26b%3Dc%23d%25%2Be");
     }
 
     /// Text from posts (branch names, versions, log URLs) cannot end the
@@ -821,7 +828,7 @@ impl ReleaseReport {
 
 /// `text` as a Markdown code span that nothing in it can end: the fence is
 /// one backtick longer than the longest run of backticks inside.
-fn code_span(text: &str) -> String {
+pub fn code_span(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
@@ -1249,6 +1256,22 @@ pub struct Delivery {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl Delivery {
+    /// The delivery as anyone may see it: which webhook by a short digest,
+    /// not its host, and no error text (it can name internal hosts and
+    /// addresses). Token holders read the rest through the API.
+    pub fn public(self) -> Delivery {
+        Delivery {
+            target: format!(
+                "webhook {}",
+                self.webhook.chars().take(8).collect::<String>()
+            ),
+            last_error: None,
+            ..self
+        }
+    }
 }
 
 /// An incident with the notifications it caused, for its page.

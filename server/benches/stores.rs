@@ -51,7 +51,7 @@ async fn serve(store: Arc<dyn Store>) -> Server {
         .create_token(
             &format!("bench-{}", &secret[4..12]),
             &token::hash(&secret),
-            false,
+            Default::default(),
         )
         .await
         .unwrap();

@@ -79,7 +79,7 @@ async fn serve(store: Arc<dyn Store>, hook: Option<&str>) -> (String, String) {
         .create_token(
             &format!("bench-{}", &secret[4..12]),
             &token::hash(&secret),
-            false,
+            Default::default(),
         )
         .await
         .unwrap();

@@ -153,10 +153,13 @@ impl Deliverer {
             .header("X-CI-Dashboard-Event", delivery.event.as_str())
             .header("X-CI-Dashboard-Delivery", &delivery.id);
         if let Some(secret) = &hook.secret {
-            request = request.header(
-                "X-CI-Dashboard-Signature",
-                notification::signature(secret, &body),
-            );
+            let timestamp = chrono::Utc::now().timestamp();
+            request = request
+                .header("X-CI-Dashboard-Timestamp", timestamp)
+                .header(
+                    "X-CI-Dashboard-Signature",
+                    notification::signature(secret, timestamp, &body),
+                );
         }
         match request.body(body).send().await {
             Ok(response) => Attempt::Answered(response.status().as_u16()),

@@ -95,7 +95,9 @@ async fn a_frozen_firestore_gives_503_and_loses_nothing_acknowledged() {
     })
     .await
     .unwrap();
-    warm.create_token("warm-up", "0", false).await.unwrap();
+    warm.create_token("warm-up", "0", Default::default())
+        .await
+        .unwrap();
     warm.tokens().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(
         FirestoreStore::open(&FirestoreSettings {

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::common::{minutes, percent, use_query_param, ErrorNotice, ResultBadge};
 use crate::api::get_history;
-use crate::model::{ago, encoded, HistoryView};
+use crate::model::{ago, encoded, overview_path, HistoryView};
 
 #[component]
 pub fn HistoryPage() -> impl IntoView {
@@ -136,7 +136,7 @@ fn History(view: HistoryView) -> impl IntoView {
                 </table>
             </div>
             {next}
-            <p><a href=format!("/?branch={}", view.branch)>"Back to the overview"</a></p>
+            <p><a href=overview_path(&view.branch)>"Back to the overview"</a></p>
         </section>
     }
 }

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_navigate;
 use super::common::{exact_time, use_query_param, ErrorNotice};
 use crate::api::get_health;
 use crate::model::{
-    ago, encoded, short_sha, BuildResult, BuildSummary, Cell, CellKey, HealthMatrix, Incident,
+    ago, overview_path, short_sha, BuildResult, BuildSummary, Cell, CellKey, HealthMatrix, Incident,
 };
 
 #[component]
@@ -113,6 +113,7 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
 /// nothing posted between the page render and the connection is missed.
 #[cfg(feature = "hydrate")]
 fn follow_changes(branch: String, live: RwSignal<HealthMatrix>, connected: RwSignal<bool>) {
+    use crate::model::encoded;
     use futures::future::{AbortHandle, Abortable};
 
     // Not the router's ParamsMap: it decodes values as they go in.
@@ -236,8 +237,7 @@ fn BranchSelector(current: String, branches: Vec<String>) -> impl IntoView {
                 id="branch"
                 name="branch"
                 on:change=move |ev| {
-                    let branch = encoded(&event_target_value(&ev));
-                    navigate(&format!("/?branch={branch}"), Default::default());
+                    navigate(&overview_path(&event_target_value(&ev)), Default::default());
                 }
             >
                 {options}

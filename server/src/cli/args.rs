@@ -58,6 +58,10 @@ pub enum TokenCommand {
         /// corrections); ordinary tokens change only their own.
         #[arg(long)]
         admin: bool,
+        /// May set and lift manual merge freezes (`ci-dashboard freeze`),
+        /// which ordinary CI tokens may not.
+        #[arg(long)]
+        freeze: bool,
     },
     /// List token names and when they were created.
     List,

@@ -211,6 +211,25 @@ pub fn dashboard_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// A warning when a token would cross a network in clear: `http://` to a
+/// host other than this machine.
+pub fn cleartext_warning(server: &str) -> Option<String> {
+    let url = url::Url::parse(server).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let local = match url.host()? {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    (!local).then(|| {
+        format!(
+            "warning: {server} is plain http: the token crosses the network in clear; use https"
+        )
+    })
+}
+
 /// Posts `body`, retrying network errors and 5xx (honouring Retry-After).
 pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
     // Without a stable id from the environment, one id for every attempt
@@ -390,6 +409,25 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_sent_in_clear_over_a_network_is_warned_about() {
+        for server in [
+            "http://ci.example.org",
+            "http://10.0.0.5:3000",
+            "HTTP://[2001:db8::1]/",
+        ] {
+            assert!(cleartext_warning(server).is_some(), "{server}");
+        }
+        for server in [
+            "https://ci.example.org",
+            "http://127.0.0.1:3000",
+            "http://localhost:3000",
+            "http://[::1]:3000",
+        ] {
+            assert_eq!(cleartext_warning(server), None, "{server}");
+        }
+    }
     use clap::Parser;
 
     #[derive(Parser)]

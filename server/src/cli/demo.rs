@@ -210,7 +210,7 @@ pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
     }
     tested.sort_by_key(|b| b.started_at);
     for build in &tested {
-        views.upload_tests(build, junit(build).as_bytes()).await?;
+        views.upload_tests(build, junit(build).into_bytes()).await?;
     }
     Ok(all.len())
 }

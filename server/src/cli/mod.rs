@@ -13,7 +13,7 @@ use crate::config::{LogFormat, Settings};
 use crate::domain::ids::{Branch, Repository};
 use crate::domain::{token, validation};
 use crate::startup::{open_store, Application};
-use crate::store::{Store, StoreError};
+use crate::store::{Grants, Store, StoreError};
 use args::{Cli, Command, TokenCommand};
 use client::Outcome;
 
@@ -92,7 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             store.revoke_token(DEMO_TOKEN).await?;
-            let secret = create_token(store.as_ref(), DEMO_TOKEN, false).await?;
+            let secret = create_token(store.as_ref(), DEMO_TOKEN, Grants::default()).await?;
             serve(settings, store, Some(secret)).await?;
         }
         Command::Token(command) => {
@@ -111,6 +111,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn set_freeze(args: &freeze::SetFreezeArgs, frozen: bool) -> ExitCode {
+    if let Some(warning) = client::cleartext_warning(&args.server) {
+        eprintln!("ci-dashboard: {warning}");
+    }
     match freeze::set(args, frozen).await {
         Ok(state) => {
             let now = if state.frozen {
@@ -156,6 +159,9 @@ async fn freeze_check(args: &freeze::FreezeCheckArgs) -> ExitCode {
 }
 
 async fn post(args: &client::PostArgs) -> ExitCode {
+    if let Some(warning) = client::cleartext_warning(&args.server) {
+        eprintln!("ci-dashboard: {warning}");
+    }
     let body = match client::body(args, &|name| std::env::var(name).ok()) {
         Ok(body) => body,
         Err(e) => {
@@ -256,12 +262,15 @@ async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyh
     Ok(())
 }
 
-async fn create_token(store: &dyn Store, name: &str, admin: bool) -> anyhow::Result<String> {
+async fn create_token(store: &dyn Store, name: &str, grants: Grants) -> anyhow::Result<String> {
     if !token::valid_name(name) {
         bail!("token name must be 1-64 characters of letters, digits, '.', '_' or '-'");
     }
     let secret = token::generate();
-    match store.create_token(name, &token::hash(&secret), admin).await {
+    match store
+        .create_token(name, &token::hash(&secret), grants)
+        .await
+    {
         Ok(()) => Ok(secret),
         Err(StoreError::TokenExists(_)) => {
             bail!("a token named '{name}' already exists; revoke it first or pick another name")
@@ -272,8 +281,12 @@ async fn create_token(store: &dyn Store, name: &str, admin: bool) -> anyhow::Res
 
 async fn manage_tokens(store: &dyn Store, command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name, admin } => {
-            let secret = create_token(store, &name, admin).await?;
+        TokenCommand::Create {
+            name,
+            admin,
+            freeze,
+        } => {
+            let secret = create_token(store, &name, Grants { admin, freeze }).await?;
             eprintln!("Token '{name}' created. It is shown only once; store it as a CI secret:");
             println!("{secret}");
         }
@@ -291,7 +304,11 @@ async fn manage_tokens(store: &dyn Store, command: TokenCommand) -> anyhow::Resu
                     "{}\tcreated {}\t{used}{}",
                     t.name,
                     t.created_at.format("%Y-%m-%d %H:%M UTC"),
-                    if t.admin { "\tadmin" } else { "" }
+                    match (t.grants.admin, t.grants.freeze) {
+                        (true, _) => "\tadmin",
+                        (false, true) => "\tfreeze",
+                        (false, false) => "",
+                    }
                 );
             }
         }

@@ -1,12 +1,16 @@
 //! JUnit XML, as CI tools write it (Ant/JUnit, pytest, go-junit-report,
-//! Bazel's test.xml, nested `testsuites`), read into test cases with
-//! quick-xml's pull reader. Untrusted input: no DOCTYPE (so no entity can
-//! be declared, expanded or fetched), bounded depth, test count, name and
-//! message sizes, UTF-8 only, and a truncated file is an error.
+//! Bazel's test.xml, Jest, Surefire, nested `testsuites`), read into test
+//! cases with quick-xml's pull reader. Untrusted input: no DOCTYPE (so no
+//! entity can be declared, expanded or fetched), bounded depth, test count,
+//! attributes per element, name and message sizes, UTF-8 only, and a
+//! truncated file is an error. What real tools write but the dashboard
+//! cannot key (control characters in names, unnamed cases) is mended, not
+//! refused: refusing loses every result of the build.
 
 use app::model::{TestCase, TestStatus, TestTotals};
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
+use quick_xml::escape::resolve_xml_entity;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
 
 use super::field_error::FieldError;
 
@@ -17,22 +21,44 @@ pub const MAX_NAME: usize = 1_000;
 /// Characters kept of a failure message; longer ones are cut there.
 pub const MAX_MESSAGE: usize = 2_000;
 const MAX_DEPTH: usize = 64;
+/// Attributes one element the parser reads may carry. Real tools write a
+/// handful; the bound keeps reading a start tag linear in its size whatever
+/// the XML library does with many attributes.
+pub const MAX_ATTRIBUTES: usize = 64;
 
 fn invalid(message: impl Into<String>) -> FieldError {
     FieldError::field("body", message)
 }
 
-fn attribute(element: &BytesStart, name: &[u8]) -> Result<Option<String>, FieldError> {
-    for attr in element.attributes() {
-        let attr = attr.map_err(|e| invalid(format!("malformed attribute: {e}")))?;
-        if attr.key.as_ref() == name {
-            let value = attr
-                .unescape_value()
-                .map_err(|e| invalid(format!("malformed attribute value: {e}")))?;
-            return Ok(Some(value.into_owned()));
+/// The values of the attributes `names` of an element, read in one pass.
+fn attributes<const N: usize>(
+    element: &BytesStart,
+    names: [&str; N],
+) -> Result<[Option<String>; N], FieldError> {
+    let mut values = [const { None }; N];
+    for (count, attr) in element.attributes().enumerate() {
+        if count == MAX_ATTRIBUTES {
+            return Err(invalid(format!(
+                "an element has more than {MAX_ATTRIBUTES} attributes"
+            )));
         }
+        let attr = attr.map_err(|e| invalid(format!("malformed attribute: {e}")))?;
+        let Some(at) = names.iter().position(|n| *n == attr.key.as_ref()) else {
+            continue;
+        };
+        // Normalized as the XML specification says (line breaks and tabs
+        // become spaces), as every other JUnit reader sees the value.
+        let value = attr
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|e| invalid(format!("malformed attribute value: {e}")))?;
+        values[at].get_or_insert_with(|| value.into_owned());
     }
-    Ok(None)
+    Ok(values)
+}
+
+fn attribute(element: &BytesStart, name: &str) -> Result<Option<String>, FieldError> {
+    let [value] = attributes(element, [name])?;
+    Ok(value)
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -42,16 +68,26 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// A suite or test name as the dashboard keys and shows it: line breaks
+/// and tabs become spaces, other control characters (Jest keeps terminal
+/// colour codes in names) the replacement character.
 fn bounded_name(what: &str, text: String) -> Result<String, FieldError> {
     if text.chars().count() > MAX_NAME {
         return Err(invalid(format!(
             "a test {what} is longer than {MAX_NAME} characters"
         )));
     }
-    if text.chars().any(char::is_control) {
-        return Err(invalid(format!("a test {what} holds control characters")));
+    if !text.chars().any(char::is_control) {
+        return Ok(text);
     }
-    Ok(text)
+    Ok(text
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => ' ',
+            c if c.is_control() => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect())
 }
 
 /// A test's name as the dashboard keys it: `classname::name` when the
@@ -78,11 +114,11 @@ fn worse(a: TestStatus, b: TestStatus) -> TestStatus {
     }
 }
 
-fn outcome(tag: &[u8]) -> Option<TestStatus> {
+fn outcome(tag: &str) -> Option<TestStatus> {
     match tag {
-        b"failure" => Some(TestStatus::Failed),
-        b"error" => Some(TestStatus::Error),
-        b"skipped" => Some(TestStatus::Skipped),
+        "failure" => Some(TestStatus::Failed),
+        "error" => Some(TestStatus::Error),
+        "skipped" => Some(TestStatus::Skipped),
         _ => None,
     }
 }
@@ -95,17 +131,25 @@ struct Open {
     text_message: bool,
 }
 
-fn start_case(element: &BytesStart, suite: &str) -> Result<TestCase, FieldError> {
-    let name = attribute(element, b"name")?
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| invalid("a testcase has no name"))?;
-    let classname = attribute(element, b"classname")?;
-    let time_s = attribute(element, b"time")?
+/// `position` is the case's place in the file, from 1: the name of a case
+/// that has neither a name nor a class (Surefire's JUnit 5 provider writes
+/// `name=""` for some dynamic tests).
+fn start_case(element: &BytesStart, suite: &str, position: usize) -> Result<TestCase, FieldError> {
+    let [name, classname, time] = attributes(element, ["name", "classname", "time"])?;
+    let classname = classname.filter(|c| !c.trim().is_empty());
+    let name = match name.filter(|n| !n.trim().is_empty()) {
+        Some(name) => full_name(classname.as_deref(), name.trim()),
+        None => match classname.as_deref() {
+            Some(class) => class.trim().to_string(),
+            None => format!("unnamed test #{position}"),
+        },
+    };
+    let time_s = time
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|t| t.is_finite() && *t >= 0.0);
     Ok(TestCase {
         suite: bounded_name("suite", suite.to_string())?,
-        name: bounded_name("name", full_name(classname.as_deref(), name.trim()))?,
+        name: bounded_name("name", name)?,
         status: TestStatus::Passed,
         time_s,
         message: None,
@@ -122,7 +166,7 @@ fn mark(
     if status == TestStatus::Skipped && open.case.status != TestStatus::Skipped {
         return Ok(());
     }
-    match attribute(element, b"message")?.filter(|m| !m.trim().is_empty()) {
+    match attribute(element, "message")?.filter(|m| !m.trim().is_empty()) {
         Some(message) => {
             open.case.message = Some(cut(message.trim(), MAX_MESSAGE));
             open.text_message = false;
@@ -142,7 +186,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
     })?;
     let mut reader = Reader::from_str(text);
     let mut cases = Vec::new();
-    let mut depth: Vec<Vec<u8>> = Vec::new();
+    let mut depth: Vec<String> = Vec::new();
     let mut suites: Vec<String> = Vec::new();
     let mut open: Option<Open> = None;
     let mut saw_root = false;
@@ -161,29 +205,33 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
             }
             Event::Start(ref element) | Event::Empty(ref element) => {
                 let empty = matches!(event, Event::Empty(_));
-                let tag = element.name().as_ref().to_vec();
+                let tag = AsRef::<str>::as_ref(&element.name()).to_string();
                 if !saw_root {
-                    if tag != b"testsuites" && tag != b"testsuite" {
+                    if tag != "testsuites" && tag != "testsuite" {
                         return Err(invalid(
                             "not JUnit XML: the root element must be <testsuites> or <testsuite>",
                         ));
                     }
                     saw_root = true;
                 }
-                match tag.as_slice() {
-                    b"testsuite" if open.is_none() => {
-                        let name = attribute(element, b"name")?.unwrap_or_default();
+                match tag.as_str() {
+                    "testsuite" if open.is_none() => {
+                        let name = attribute(element, "name")?.unwrap_or_default();
                         if !empty {
                             suites.push(name);
                         }
                     }
-                    b"testcase" if open.is_none() => {
+                    "testcase" if open.is_none() => {
                         if cases.len() == MAX_TESTS {
                             return Err(invalid(format!(
                                 "the file holds more than {MAX_TESTS} test cases: split it"
                             )));
                         }
-                        let case = start_case(element, suites.last().map_or("", String::as_str))?;
+                        let case = start_case(
+                            element,
+                            suites.last().map_or("", String::as_str),
+                            cases.len() + 1,
+                        )?;
                         if empty {
                             cases.push(case);
                         } else {
@@ -207,15 +255,15 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
                 }
             }
             Event::End(ref element) => {
-                let tag = element.name().as_ref().to_vec();
+                let tag = AsRef::<str>::as_ref(&element.name()).to_string();
                 depth.pop();
-                match tag.as_slice() {
-                    b"testcase" => {
+                match tag.as_str() {
+                    "testcase" => {
                         if let Some(done) = open.take() {
-                            cases.push(done.case);
+                            cases.push(finished(done.case));
                         }
                     }
-                    b"testsuite" if open.is_none() => {
+                    "testsuite" if open.is_none() => {
                         suites.pop();
                     }
                     t if outcome(t).is_some() => {
@@ -228,15 +276,19 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
             }
             Event::Text(ref text) => {
                 if let Some(open) = open.as_mut().filter(|o| o.text_message) {
-                    let text = text
-                        .unescape()
-                        .map_err(|e| invalid(format!("malformed text: {e}")))?;
+                    append(&mut open.case.message, &text.xml10_content());
+                }
+            }
+            // Entity and character references in text arrive apart from it.
+            Event::GeneralRef(ref reference) => {
+                let text = referenced(reference)?;
+                if let Some(open) = open.as_mut().filter(|o| o.text_message) {
                     append(&mut open.case.message, &text);
                 }
             }
             Event::CData(ref data) => {
                 if let Some(open) = open.as_mut().filter(|o| o.text_message) {
-                    append(&mut open.case.message, &String::from_utf8_lossy(data));
+                    append(&mut open.case.message, data);
                 }
             }
             Event::Eof => break,
@@ -254,18 +306,37 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TestCase>, FieldError> {
     Ok(cases)
 }
 
-/// Text of a failure element, trimmed and cut at [`MAX_MESSAGE`].
+/// The text a reference in element text stands for: a character, or one of
+/// XML's five predefined entities (no other can be declared: no DOCTYPE).
+fn referenced(reference: &BytesRef) -> Result<String, FieldError> {
+    let malformed = |e: &dyn std::fmt::Display| invalid(format!("malformed text: {e}"));
+    if let Some(c) = reference.resolve_char_ref().map_err(|e| malformed(&e))? {
+        return Ok(c.to_string());
+    }
+    let name: &str = reference;
+    resolve_xml_entity(name)
+        .map(str::to_string)
+        .ok_or_else(|| malformed(&format!("unknown entity '&{name};'")))
+}
+
+/// Text of a failure element, gathered piece by piece (references arrive
+/// apart from the text around them) up to a bound; [`finished`] trims it.
 fn append(message: &mut Option<String>, text: &str) {
     let so_far = message.get_or_insert_with(String::new);
-    if so_far.chars().count() >= MAX_MESSAGE {
-        return;
+    // Bytes, not characters: counting characters on every piece would cost
+    // the square of a message split into many pieces.
+    if so_far.len() < MAX_MESSAGE * 4 {
+        so_far.push_str(text);
     }
-    so_far.push_str(text);
-    let trimmed = cut(so_far.trim(), MAX_MESSAGE);
-    *so_far = trimmed;
-    if so_far.is_empty() {
-        *message = None;
-    }
+}
+
+/// A case as stored: its text message trimmed and cut at [`MAX_MESSAGE`].
+fn finished(mut case: TestCase) -> TestCase {
+    case.message = case
+        .message
+        .map(|m| cut(m.trim(), MAX_MESSAGE))
+        .filter(|m| !m.is_empty());
+    case
 }
 
 pub fn totals(cases: &[TestCase]) -> TestTotals {
@@ -389,7 +460,6 @@ exec ${PAGER:-/usr/bin/less} "$0" || exit 1]]></system-out>
         assert!(refused(b"<testsuite name=\"\xff\"/>").contains("UTF-8"));
         assert!(refused(b"<html><body/></html>").contains("root element"));
         assert!(refused(b"").contains("empty"));
-        assert!(refused(b"<testsuite><testcase/></testsuite>").contains("no name"));
         let deep = format!(
             "<testsuite>{}{}</testsuite>",
             "<a>".repeat(100),
@@ -406,5 +476,85 @@ exec ${PAGER:-/usr/bin/less} "$0" || exit 1]]></system-out>
             r#"<testcase name="t"/>"#.repeat(MAX_TESTS + 1)
         );
         assert!(refused(many.as_bytes()).contains("more than"));
+    }
+
+    #[test]
+    fn jest_names_with_control_characters_are_mended() {
+        let cases = parse(include_bytes!("../../tests/fixtures/junit/jest-junit.xml")).unwrap();
+        assert_eq!(cases.len(), 3);
+        let t = totals(&cases);
+        assert_eq!((t.passed, t.failed, t.skipped), (1, 1, 1));
+        let red = &cases[1];
+        assert_eq!(
+            red.name,
+            "NetworkSelector shows \u{FFFD}[31merrors\u{FFFD}[39m in red"
+        );
+        assert_eq!(red.status, TestStatus::Failed);
+        let message = red.message.as_deref().unwrap();
+        assert!(
+            message.starts_with("Error: expect(received).toBe(expected)")
+                && message.contains("Expected: \"lte\"")
+                && message.contains("at Object.<anonymous> (app/"),
+            "references between text pieces keep the spaces around them: {message}"
+        );
+        let tabs =
+            parse(b"<testsuite name=\"a\tb\"><testcase name=\"c\nd\"/></testsuite>").unwrap();
+        assert_eq!(
+            (tabs[0].suite.as_str(), tabs[0].name.as_str()),
+            ("a b", "c d")
+        );
+    }
+
+    #[test]
+    fn unnamed_surefire_cases_are_named_by_class_or_position() {
+        let cases = parse(include_bytes!(
+            "../../tests/fixtures/junit/surefire-junit5.xml"
+        ))
+        .unwrap();
+        assert_eq!(cases.len(), 3);
+        assert_eq!(cases[0].name, "org.magma.nms.ConfigTest::parsesDefaults");
+        assert_eq!(cases[1].name, "org.magma.nms.ConfigTest");
+        assert_eq!(
+            (cases[1].status, cases[1].message.as_deref()),
+            (TestStatus::Failed, Some("expected: <1> but was: <2>"))
+        );
+        let bare = parse(br#"<testsuite><testcase name="a"/><testcase/></testsuite>"#).unwrap();
+        assert_eq!(bare[1].name, "unnamed test #2");
+    }
+
+    #[test]
+    fn elements_with_too_many_attributes_are_refused() {
+        let at = |n: usize| {
+            let attrs: String = (0..n).map(|i| format!(" a{i}=\"x\"")).collect();
+            format!(r#"<testsuite><testcase name="t"{attrs}/></testsuite>"#)
+        };
+        assert_eq!(parse(at(MAX_ATTRIBUTES - 1).as_bytes()).unwrap().len(), 1);
+        assert!(parse(at(MAX_ATTRIBUTES).as_bytes())
+            .unwrap_err()
+            .message
+            .contains("more than 64 attributes"));
+        // The attack the bound stops: one start tag with 900,000 distinct
+        // attributes (9 MiB) is refused after reading 64 of them.
+        let hostile = at(900_000);
+        assert!(hostile.len() > 9_000_000);
+        assert!(parse(hostile.as_bytes())
+            .unwrap_err()
+            .message
+            .contains("attributes"));
+    }
+
+    #[test]
+    fn references_in_text_are_resolved_and_unknown_ones_refused() {
+        let cases = parse(
+            br#"<testsuite><testcase name="t"><failure>a &lt; b &amp;&#32;c &#x263A;</failure></testcase></testsuite>"#,
+        )
+        .unwrap();
+        assert_eq!(cases[0].message.as_deref(), Some("a < b & c \u{263A}"));
+        assert!(parse(
+            br#"<testsuite><testcase name="t"><failure>&xxe;</failure></testcase></testsuite>"#
+        )
+        .unwrap_err()
+        .message
+        .contains("unknown entity"));
     }
 }

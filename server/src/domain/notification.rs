@@ -305,10 +305,16 @@ fn slack_text(
     }
 }
 
-/// `sha256=<hex HMAC-SHA256 of the body>`: the signature header's value.
-pub fn signature(secret: &str, body: &[u8]) -> String {
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`: the signature
+/// header's value. The timestamp (unix seconds, sent beside it) is signed
+/// with the body so that a captured message cannot be replayed later: a
+/// receiver refuses messages whose timestamp is old (Slack's and Stripe's
+/// scheme).
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -491,11 +497,16 @@ mod tests {
     }
 
     #[test]
-    fn the_signature_is_hmac_sha256_of_the_body() {
-        // RFC 4231 test case 2.
+    fn the_signature_is_hmac_sha256_of_the_timestamp_and_the_body() {
+        // RFC 4231 test case 2's key, over "<timestamp>.<body>".
         assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            signature("Jefe", 1_700_000_000, b"what do ya want for nothing?"),
+            "sha256=1cdd0650c8be1cb0974b1788d458b1e781206cfef59b85faafc582d2e182c57e"
+        );
+        assert_ne!(
+            signature("Jefe", 1_700_000_000, b"body"),
+            signature("Jefe", 1_700_000_301, b"body"),
+            "a replay with a fresh timestamp does not verify"
         );
     }
 

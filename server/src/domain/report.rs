@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use app::model::{
-    span, streak_text, Build, BuildResult, CellKey, CellReport, HealthReport, Incident,
+    code_span, span, streak_text, Build, BuildResult, CellKey, CellReport, HealthReport, Incident,
     IncidentState, ReportTest, TestStats, WeekReport,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -247,8 +247,9 @@ fn percent(rate: Option<f64>) -> String {
 
 fn markdown(report: &HealthReport) -> String {
     let mut out = format!(
-        "## CI health of `{}`, last {} days\n\n",
-        report.branch, report.days
+        "## CI health of {}, last {} days\n\n",
+        code_span(&report.branch),
+        report.days
     );
     let share =
         (report.commits > 0).then(|| report.deployable_commits as f64 / report.commits as f64);
@@ -283,8 +284,8 @@ fn markdown(report: &HealthReport) -> String {
         out.push_str("\n### Most failing tests\n\n| Test | Cell | Failures | Runs |\n| --- | --- | ---: | ---: |\n");
         for t in &report.failing_tests {
             out.push_str(&format!(
-                "| `{}` | {} {} {} | {} | {} |\n",
-                t.name.replace('|', "\\|").replace('`', "'"),
+                "| {} | {} {} {} | {} | {} |\n",
+                code_span(&t.name.replace('|', "\\|")),
                 t.component,
                 t.build_type,
                 t.arch,
@@ -562,6 +563,17 @@ mod tests {
             report.markdown
         );
         assert!(report.markdown.contains("deployable: 2 (33.3%)"));
+        // A branch may hold a backtick: it cannot end the code span.
+        let odd = super::report(&Window {
+            branch: "v1.8`) **x**",
+            ..window(&builds, &incidents, &[])
+        });
+        assert!(
+            odd.markdown
+                .contains("## CI health of ``v1.8`) **x**``, last 30 days"),
+            "{}",
+            odd.markdown
+        );
         assert!(success_chart(&report).starts_with("<svg"));
         assert!(incidents_chart(&report).contains("<rect"));
     }

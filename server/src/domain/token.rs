@@ -16,8 +16,29 @@ pub struct TokenRecord {
     pub hash: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
-    /// May change builds that other tokens posted (imports, corrections).
+    pub grants: Grants,
+}
+
+/// What a token may do beyond posting builds and their tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// May change builds that other tokens, or none, posted (imports,
+    /// corrections), and freeze merges.
     pub admin: bool,
+    /// May set or lift a manual merge freeze: a CI token may not, so a
+    /// leaked lab token cannot lift a release freeze.
+    pub freeze: bool,
+}
+
+impl Grants {
+    pub const ADMIN: Grants = Grants {
+        admin: true,
+        freeze: true,
+    };
+
+    pub fn may_freeze(self) -> bool {
+        self.admin || self.freeze
+    }
 }
 
 const PREFIX: &str = "cid_";
@@ -70,14 +91,14 @@ mod tests {
                 hash: hash(&generate()),
                 created_at: Utc::now(),
                 last_used_at: None,
-                admin: false,
+                grants: Grants::default(),
             },
             TokenRecord {
                 name: "ci".into(),
                 hash: hash(&token),
                 created_at: Utc::now(),
                 last_used_at: None,
-                admin: false,
+                grants: Grants::default(),
             },
         ];
         assert_eq!(verify(&token, &records), Some(&records[1]));

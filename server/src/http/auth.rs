@@ -3,7 +3,9 @@
 //! is re-read every [`REFRESH`], which bounds how long a revoked token
 //! still works; an unknown token triggers an early re-read (at most one a
 //! second, however many are sent), so a token created a moment ago works
-//! at once.
+//! at once. A re-read that fails keeps the last good copy for another
+//! [`REFRESH`]: a store slowed by load never turns a known token's post
+//! into a 503.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,7 @@ use axum::http::{header, HeaderMap};
 use chrono::Utc;
 
 use super::error::ApiError;
-use crate::domain::token::{self, TokenRecord};
+use crate::domain::token::{self, Grants, TokenRecord};
 use crate::store::{Poster, Store};
 
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -60,11 +62,17 @@ impl TokenCache {
                 return Ok(cached.tokens.clone());
             }
         }
-        let tokens = Arc::new(store.tokens().await?);
+        let read = store.tokens().await;
         let mut cached = self.cached();
-        cached.tokens = tokens.clone();
+        match read {
+            Ok(tokens) => cached.tokens = Arc::new(tokens),
+            Err(e) if cached.read_at.is_some() => {
+                tracing::warn!(error = %e, "cannot re-read tokens; using the last good copy");
+            }
+            Err(e) => return Err(e.into()),
+        }
         cached.read_at = Some(Instant::now());
-        Ok(tokens)
+        Ok(cached.tokens.clone())
     }
 
     /// Whether an unknown token may cause a re-read now.
@@ -95,7 +103,7 @@ impl TokenCache {
             .ok_or(ApiError::Unauthorized)?;
         let caller = |t: &TokenRecord| Caller {
             name: t.name.clone(),
-            admin: t.admin,
+            grants: t.grants,
         };
         let tokens = self.tokens(store, REFRESH).await?;
         if let Some(found) = token::verify(presented, &tokens) {
@@ -136,14 +144,14 @@ impl TokenCache {
 /// The token a request carries, as a poster of builds.
 pub struct Caller {
     pub name: String,
-    admin: bool,
+    pub grants: Grants,
 }
 
 impl Caller {
     pub fn poster(&self) -> Poster {
         Poster::Token {
             name: self.name.clone(),
-            admin: self.admin,
+            admin: self.grants.admin,
         }
     }
 }

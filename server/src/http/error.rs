@@ -32,6 +32,8 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("too many posts or builds with this token; retry after {0} s")]
     RateLimited(u64),
     #[error("too many requests from your address; retry after {0} s")]
@@ -122,6 +124,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, None, None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, None, None),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, None, None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None, None),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, None),
             ApiError::Conflict { field, index, .. } => {

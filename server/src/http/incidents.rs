@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use app::model::Delivery;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -44,17 +45,32 @@ pub async fn one(
 }
 
 /// The latest webhook deliveries (of one incident with `?incident=`):
-/// whether on-call was told.
+/// whether on-call was told. Webhook hosts and error texts only for a
+/// caller with a token.
 pub async fn deliveries(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     only_params(&params, &["incident"])?;
+    let with_token = match headers.contains_key(header::AUTHORIZATION) {
+        true => {
+            state
+                .tokens
+                .authorize(state.views.store.as_ref(), &headers)
+                .await?;
+            true
+        }
+        false => false,
+    };
     let incident = params
         .get("incident")
         .map(String::as_str)
         .filter(|i| !i.is_empty());
-    let deliveries = state.views.deliveries(incident).await?;
+    let mut deliveries = state.views.deliveries(incident).await?;
+    if !with_token {
+        deliveries = deliveries.into_iter().map(Delivery::public).collect();
+    }
     Ok(Json(json!({ "deliveries": deliveries })).into_response())
 }
 
@@ -74,6 +90,19 @@ pub async fn set_freeze(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    if !caller.grants.may_freeze() {
+        return Err(ApiError::Forbidden(format!(
+            "token '{}' may not freeze merges: create one with `ci-dashboard token create NAME \
+             --freeze` (or --admin)",
+            caller.name
+        )));
+    }
+    // Freezes page people and block merges: even a freeze token is limited.
+    if let Some(limiter) = &state.limiter {
+        limiter
+            .check(&caller.name)
+            .map_err(ApiError::rate_limited)?;
+    }
     let branch = Branch::parse(&branch)?;
     super::api::require_json(&headers)?;
     let bytes = super::api::read_body(&headers, body).await?;

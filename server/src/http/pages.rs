@@ -3,7 +3,7 @@
 
 use app::error::DashboardError;
 use app::model::{
-    CommitLookup, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
+    CommitLookup, Delivery, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
     ReleaseSummary, ReportView, TestHistory,
 };
 use app::ssr::Dashboard;
@@ -82,9 +82,16 @@ impl Dashboard for Views {
     }
 
     async fn incident(&self, id: String) -> Result<IncidentDetail, DashboardError> {
-        Views::incident_detail(self, &id)
+        let mut detail = Views::incident_detail(self, &id)
             .await
-            .map_err(to_dashboard_error)
+            .map_err(to_dashboard_error)?;
+        // Pages are public: webhook hosts and error texts are not.
+        detail.deliveries = detail
+            .deliveries
+            .into_iter()
+            .map(Delivery::public)
+            .collect();
+        Ok(detail)
     }
 
     async fn report(

@@ -12,6 +12,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use super::client::client_of;
 use crate::domain::validation::MAX_BATCH;
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
@@ -79,18 +80,6 @@ pub struct AddressLimiter {
     clock: DefaultClock,
 }
 
-/// An IPv6 client usually holds a whole /64: it counts as one address.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let mut segments = v6.segments();
-            segments[4..].fill(0);
-            IpAddr::from(segments)
-        }
-    }
-}
-
 impl AddressLimiter {
     /// `per_second` requests per address on average, in bursts of `burst`;
     /// `None` when `per_second` is 0 (no limit).
@@ -104,7 +93,7 @@ impl AddressLimiter {
     /// `Err` with how long to wait when the address is over its limit.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         self.limiter
-            .check_key(&client_key(ip))
+            .check_key(&client_of(ip))
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
@@ -143,6 +132,12 @@ mod tests {
         assert!(limiter.check(v6("2001:db8::ffff:2")).is_ok());
         assert!(limiter.check(v6("2001:db8::3:3")).is_err(), "same /64");
         assert!(limiter.check(v6("2001:db8:0:1::1")).is_ok());
+        // On a dual-stack listener IPv4 peers arrive mapped into IPv6: each
+        // is still its own client, not one bucket for every IPv4 user.
+        assert!(limiter.check(v6("::ffff:10.0.0.3")).is_ok());
+        assert!(limiter.check(v6("::ffff:10.0.0.3")).is_ok());
+        assert!(limiter.check(v6("::ffff:10.0.0.4")).is_ok());
+        assert!(limiter.check(v6("::ffff:10.0.0.1")).is_err(), "10.0.0.1");
         limiter.forget_idle();
         assert!(AddressLimiter::new(0, 10).is_none());
     }

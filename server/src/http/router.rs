@@ -101,7 +101,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Anonymous requests count against their address's budget; static files,
-/// probes and posts (limited per token) do not.
+/// probes and posts (limited per token) do not, unless their token is
+/// refused: a flood of bogus tokens is anonymous traffic, and answered 429
+/// once its address's budget is spent.
 async fn limit_anonymous(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -118,13 +120,28 @@ async fn limit_anonymous(
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
-    if let (false, Some(limiter), Some(client)) = (exempt, &state.readers, client) {
-        if let Err(wait) = limiter.check(client) {
+    let (Some(limiter), Some(client)) = (&state.readers, client) else {
+        return next.run(request).await;
+    };
+    // Some(answer) when the address has spent its budget.
+    let spend = |limiter: &super::ratelimit::AddressLimiter| {
+        limiter.check(client).err().map(|wait| {
             crate::http::metrics::refused("request", "client");
-            return ApiError::reads_limited(wait).into_response();
+            ApiError::reads_limited(wait).into_response()
+        })
+    };
+    if !exempt {
+        if let Some(refused) = spend(limiter) {
+            return refused;
         }
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if exempt && response.status() == StatusCode::UNAUTHORIZED {
+        if let Some(refused) = spend(limiter) {
+            return refused;
+        }
+    }
+    response
 }
 
 /// Hashed site files never change under their name: cache them for a

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use super::client::client_of;
+
 pub struct Slots {
     /// What is held, for the `http_open` gauge.
     what: &'static str,
@@ -50,7 +52,8 @@ impl Slots {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn take(self: &Arc<Self>, client: IpAddr) -> Result<Slot, Refused> {
+    pub fn take(self: &Arc<Self>, address: IpAddr) -> Result<Slot, Refused> {
+        let client = client_of(address);
         let mut held = self.held();
         if held.total >= self.total {
             return Err(Refused::Full);
@@ -109,6 +112,28 @@ mod tests {
         drop(held);
         assert_eq!(slots.held().total, 0);
         assert!(slots.take(ip(4)).is_ok());
+    }
+
+    #[test]
+    fn a_client_is_counted_the_way_the_rate_limit_counts_it() {
+        let slots = Slots::new("test", 10, 2);
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        let _a = slots.take(v6("2001:db8::1")).unwrap();
+        let _b = slots.take(v6("2001:db8::2")).unwrap();
+        assert_eq!(
+            slots.take(v6("2001:db8::3")).err(),
+            Some(Refused::ClientFull),
+            "rotating addresses inside one /64 is one client"
+        );
+        assert!(slots.take(v6("2001:db8:0:1::1")).is_ok());
+        let _c = slots.take(v6("::ffff:127.0.0.2")).unwrap();
+        let _d = slots.take(IpAddr::from([127, 0, 0, 2])).unwrap();
+        assert_eq!(
+            slots.take(v6("::ffff:127.0.0.2")).err(),
+            Some(Refused::ClientFull),
+            "a mapped IPv4 address is that IPv4 client"
+        );
+        assert!(slots.take(v6("::ffff:127.0.0.3")).is_ok());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::error::ApiError;
 use super::report::branch_and_days;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
+use crate::queries::test_results::off_workers;
 use crate::store::plan::ownership_conflict;
 
 /// An upload as sent (compressed or not).
@@ -36,14 +37,17 @@ fn is_xml(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The body as XML: gunzipped when it says so, never past [`MAX_XML`] or
-/// [`MAX_RATIO`] times its compressed size.
-fn decoded(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let encoding = headers
+fn content_encoding(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase());
-    match encoding.as_deref() {
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// The body as XML: gunzipped when it says so, never past [`MAX_XML`] or
+/// [`MAX_RATIO`] times its compressed size.
+fn decoded(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    match encoding {
         None | Some("identity") => Ok(body.to_vec()),
         Some("gzip") => {
             let bound = MAX_XML.min(body.len().saturating_mul(MAX_RATIO).max(64 * 1024));
@@ -84,7 +88,8 @@ pub async fn upload(
         return Err(ApiError::UnsupportedMediaType);
     }
     let bytes = read_limited(&headers, body, MAX_UPLOAD).await?;
-    let xml = decoded(&headers, &bytes)?;
+    let encoding = content_encoding(&headers);
+    let xml = off_workers(move || decoded(encoding.as_deref(), &bytes)).await?;
     let build = state
         .views
         .store
@@ -95,7 +100,7 @@ pub async fn upload(
     if let Some(conflict) = ownership_conflict(&build, &caller.poster(), 0) {
         return Err(conflict.into());
     }
-    let uploaded = state.views.upload_tests(&build, &xml).await?;
+    let uploaded = state.views.upload_tests(&build, xml).await?;
     let status = if uploaded.new {
         StatusCode::CREATED
     } else {

@@ -50,9 +50,12 @@ impl Views {
             .into());
         }
         let key = (branch.as_str().to_string(), days);
-        if let Some(report) = self.reports.get(&key) {
-            return Ok(report);
-        }
+        self.reports
+            .get_or_compute(key, || self.compute_report(branch, days))
+            .await
+    }
+
+    async fn compute_report(&self, branch: &Branch, days: u32) -> Result<HealthReport, QueryError> {
         if self.store.cells(branch.as_str()).await?.is_empty() {
             return Err(QueryError::NotFound(format!(
                 "no builds on branch '{}'",
@@ -98,7 +101,7 @@ impl Views {
                 build_type: c.build_type,
             })
             .collect();
-        let report = Arc::new(report::report(&Window {
+        Ok(report::report(&Window {
             branch: branch.as_str(),
             days,
             now,
@@ -107,9 +110,7 @@ impl Views {
             incidents: &incidents,
             required: &required,
             tests: &tests,
-        }));
-        self.reports.put(key, report.clone());
-        Ok(report)
+        }))
     }
 
     pub async fn report_view(&self, branch: &Branch, days: u32) -> Result<ReportView, QueryError> {

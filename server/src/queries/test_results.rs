@@ -11,6 +11,7 @@ use app::model::{
 use chrono::{TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use super::{QueryError, Views};
 use crate::domain::field_error::FieldError;
@@ -33,6 +34,27 @@ const FLAKY_SCAN: usize = 5_000;
 const FLAKY_SHOWN: usize = 100;
 const DEFAULT_TESTS_PAGE: usize = 500;
 
+/// Uploads decoded and parsed at once. Reading a 10 MiB file holds a core
+/// for a fraction of a second: it runs on a blocking thread so that the
+/// async workers (probes, pages, posts) never wait behind it, and no more
+/// than this many at once so that a burst of uploads queues here instead of
+/// taking every core.
+static PARSERS: Semaphore = Semaphore::const_new(2);
+
+/// Runs an upload's CPU-bound work (gunzip, parse, digest) off the async
+/// workers, a bounded number at a time.
+pub async fn off_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    // The semaphore is never closed, so a permit always comes.
+    let _permit = PARSERS.acquire().await.ok();
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Build-test listings read at once (each reads a whole build's results).
+static LISTINGS: Semaphore = Semaphore::const_new(2);
+
 /// What an upload did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uploaded {
@@ -44,8 +66,11 @@ pub struct Uploaded {
 
 impl Views {
     /// Adds one JUnit XML file's results to a stored build.
-    pub async fn upload_tests(&self, build: &Build, xml: &[u8]) -> Result<Uploaded, QueryError> {
-        let cases = junit::parse(xml)?;
+    pub async fn upload_tests(&self, build: &Build, xml: Vec<u8>) -> Result<Uploaded, QueryError> {
+        let (cases, hash) = off_workers(move || {
+            junit::parse(&xml).map(|cases| (cases, hex::encode(&Sha256::digest(&xml)[..16])))
+        })
+        .await?;
         let held = self
             .store
             .test_totals(std::slice::from_ref(&build.id))
@@ -87,7 +112,7 @@ impl Views {
             cell: build.cell(),
             commit: build.commit.clone(),
             at: build.started_at,
-            hash: hex::encode(&Sha256::digest(xml)[..16]),
+            hash,
             tests: cases.len(),
             cases,
             failures,
@@ -256,6 +281,10 @@ impl Views {
             return Err(QueryError::NotFound(format!("no build '{id}'")));
         }
         let ids = [id.to_string()];
+        // Up to MAX_TESTS_PER_BUILD results are read and sorted per page:
+        // only a few such listings at once, so that anonymous readers cannot
+        // take every store connection with them.
+        let _listing = LISTINGS.acquire().await.ok();
         let (totals, mut tests) =
             tokio::try_join!(self.store.test_totals(&ids), self.store.build_tests(id))?;
         let totals = totals.get(id).cloned().unwrap_or_default();

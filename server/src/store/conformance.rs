@@ -4,7 +4,9 @@
 use app::model::BuildResult;
 use chrono::{TimeDelta, TimeZone, Utc};
 
-use super::{walk, BuildFilter, CellId, CellScan, Cursor, Poster, ScanKind, Store, StoreError};
+use super::{
+    walk, BuildFilter, CellId, CellScan, Cursor, Grants, Poster, ScanKind, Store, StoreError,
+};
 use app::model::Build;
 
 pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResult) -> Build {
@@ -397,6 +399,80 @@ pub async fn queues_and_leases_deliveries(store: &dyn Store) {
 
 /// A build's JUnit files add up; the same file again is a replay; pages
 /// read failures and totals without the passing tests.
+/// One JUnit file of `build` as the upload query makes it.
+fn upload_of(build: &Build, hash: &str, cases: Vec<app::model::TestCase>) -> super::TestUpload {
+    let failures = cases
+        .iter()
+        .filter(|c| c.status.is_failure())
+        .map(|c| app::model::TestFailure {
+            build: build.id.clone(),
+            suite: c.suite.clone(),
+            name: c.name.clone(),
+            status: c.status,
+            message: c.message.clone(),
+            since_commit: "c0".into(),
+        })
+        .collect();
+    super::TestUpload {
+        build: build.id.clone(),
+        cell: build.cell(),
+        commit: build.commit.clone(),
+        at: build.started_at,
+        hash: hash.into(),
+        tests: cases.len(),
+        totals: crate::domain::junit::totals(&cases),
+        cases,
+        failures,
+    }
+}
+
+/// The longest values validation lets through: a branch of 255 characters
+/// a document id must escape, a version of 256 four-byte characters.
+pub async fn stores_builds_at_the_validation_limits(store: &dyn Store) {
+    let mut b = build("limits", AGW_ARM, 1, BuildResult::Pass);
+    b.branch = "%".repeat(255);
+    b.version = Some("\u{1D11E}".repeat(256));
+    store.ingest(vec![b.clone()]).await.unwrap();
+    assert_eq!(store.build("limits").await.unwrap(), Some(b.clone()));
+    assert_eq!(store.cells(&b.branch).await.unwrap().len(), 1);
+    assert_eq!(
+        store.versions(&b.branch).await.unwrap(),
+        [(b.version.clone().unwrap(), b.commit.clone())]
+    );
+}
+
+/// A cell where hundreds of long-named tests failed: later uploads still
+/// succeed, and a tracked test's pass is still recorded.
+pub async fn tracks_many_long_test_names(store: &dyn Store) {
+    use app::model::{TestCase, TestStatus};
+    let name = |n: usize, i: usize| format!("{n}-{i}-{}", "x".repeat(990));
+    let case = |name: String, status: TestStatus| TestCase {
+        suite: "lte".into(),
+        name,
+        status,
+        time_s: None,
+        message: None,
+    };
+    // 1,200 names of 1,000 characters: more than a 1 MiB document holds.
+    for n in 0..6 {
+        let b = build(&format!("t{n}"), AGW_ARM, n as i64, BuildResult::Fail);
+        store.ingest(vec![b.clone()]).await.unwrap();
+        let cases = (0..super::MAX_TOUCHED_STATS)
+            .map(|i| case(name(n, i), TestStatus::Failed))
+            .collect();
+        assert!(store.add_tests(&upload_of(&b, "f", cases)).await.unwrap());
+    }
+    let b = build("t6", AGW_ARM, 6, BuildResult::Pass);
+    store.ingest(vec![b.clone()]).await.unwrap();
+    let passed = vec![case(name(0, 0), TestStatus::Passed)];
+    assert!(store.add_tests(&upload_of(&b, "f", passed)).await.unwrap());
+    let records = store.test_stats(&[b.cell()], &name(0, 0)).await.unwrap();
+    assert_eq!(
+        (records[0].runs, records[0].last_status),
+        (2, TestStatus::Passed)
+    );
+}
+
 pub async fn keeps_test_results(store: &dyn Store) {
     use super::TestUpload;
     use app::model::{TestCase, TestFailure, TestStatus, TestTotals};
@@ -683,15 +759,15 @@ pub async fn batch_order_does_not_matter(store: &dyn Store) {
 
 pub async fn manages_tokens(store: &dyn Store) {
     store
-        .create_token("ci", &"a".repeat(64), false)
+        .create_token("ci", &"a".repeat(64), Grants::default())
         .await
         .unwrap();
     store
-        .create_token("lab", &"b".repeat(64), true)
+        .create_token("lab", &"b".repeat(64), Grants::ADMIN)
         .await
         .unwrap();
     assert!(matches!(
-        store.create_token("ci", &"c".repeat(64), false).await,
+        store.create_token("ci", &"c".repeat(64), Grants::default()).await,
         Err(StoreError::TokenExists(name)) if name == "ci"
     ));
     let tokens = store.tokens().await.unwrap();
@@ -700,7 +776,20 @@ pub async fn manages_tokens(store: &dyn Store) {
         ["ci", "lab"]
     );
     assert_eq!(tokens[0].hash, "a".repeat(64));
-    assert_eq!((tokens[0].admin, tokens[1].admin), (false, true));
+    assert_eq!(
+        (tokens[0].grants, tokens[1].grants),
+        (Grants::default(), Grants::ADMIN)
+    );
+    let on_call = Grants {
+        admin: false,
+        freeze: true,
+    };
+    store
+        .create_token("on-call", &"d".repeat(64), on_call)
+        .await
+        .unwrap();
+    assert_eq!(store.tokens().await.unwrap()[2].grants, on_call);
+    assert!(store.revoke_token("on-call").await.unwrap());
     assert_eq!(tokens[0].last_used_at, None);
     let used = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
     store.touch_token("ci", used).await.unwrap();
@@ -987,6 +1076,8 @@ macro_rules! conformance_suite {
             keeps_incidents,
             queues_and_leases_deliveries,
             keeps_test_results,
+            stores_builds_at_the_validation_limits,
+            tracks_many_long_test_names,
             records_manual_freezes,
             batches_are_all_or_nothing,
             lists_branches,

@@ -23,8 +23,9 @@ use tokio::sync::{broadcast, Semaphore};
 use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
-    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord, MAX_TOUCHED_STATS,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
+    IngestOutcome, Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
+    MAX_TOUCHED_STATS,
 };
 use app::model::Build;
 use app::model::CommitCandidate;
@@ -149,7 +150,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
     last_used_at INTEGER,
-    admin INTEGER NOT NULL DEFAULT 0
+    admin INTEGER NOT NULL DEFAULT 0,
+    freeze INTEGER NOT NULL DEFAULT 0
 );
 ";
 
@@ -353,6 +355,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let added = [
         ("tokens", "last_used_at", "INTEGER"),
         ("tokens", "admin", "INTEGER NOT NULL DEFAULT 0"),
+        ("tokens", "freeze", "INTEGER NOT NULL DEFAULT 0"),
         ("builds", "posted_by", "TEXT"),
     ];
     for (table, column, kind) in added {
@@ -853,7 +856,7 @@ fn get_test_stats(
 /// the upload's transaction.
 fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreError> {
     let cell = &upload.cell;
-    let tracked: Vec<String> = conn
+    let tracked: std::collections::HashSet<String> = conn
         .prepare_cached(
             "SELECT name FROM test_stats
              WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4",
@@ -864,7 +867,7 @@ fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreE
         )?
         .collect::<Result<_, _>>()?;
     let runs = upload.runs();
-    for (name, run) in test_stats::touched(&runs, &tracked)
+    for (name, run) in test_stats::touched(&runs, |name| tracked.contains(name))
         .into_iter()
         .take(MAX_TOUCHED_STATS)
     {
@@ -1453,12 +1456,13 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError> {
+    async fn create_token(&self, name: &str, hash: &str, grants: Grants) -> Result<(), StoreError> {
         let (name, hash) = (name.to_string(), hash.to_string());
         self.write(move |conn| {
             match conn.execute(
-                "INSERT INTO tokens (name, hash, created_at, admin) VALUES (?1, ?2, ?3, ?4)",
-                params![name, hash, micros(Utc::now()), admin],
+                "INSERT INTO tokens (name, hash, created_at, admin, freeze) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, hash, micros(Utc::now()), grants.admin, grants.freeze],
             ) {
                 Ok(_) => Ok(()),
                 Err(rusqlite::Error::SqliteFailure(e, _))
@@ -1473,9 +1477,12 @@ impl Store for EmbeddedStore {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.read(|conn| {
+        // On the connection token changes use, never the readers anonymous
+        // requests share: no read load can make a post's token check wait.
+        self.write(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT name, hash, created_at, last_used_at, admin FROM tokens ORDER BY name",
+                "SELECT name, hash, created_at, last_used_at, admin, freeze FROM tokens \
+                 ORDER BY name",
             )?;
             let tokens = stmt
                 .query_map([], |row| {
@@ -1484,7 +1491,10 @@ impl Store for EmbeddedStore {
                         hash: row.get(1)?,
                         created_at: from_micros(row.get(2)?)?,
                         last_used_at: row.get::<_, Option<i64>>(3)?.map(from_micros).transpose()?,
-                        admin: row.get(4)?,
+                        grants: Grants {
+                            admin: row.get(4)?,
+                            freeze: row.get(5)?,
+                        },
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

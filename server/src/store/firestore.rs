@@ -32,8 +32,9 @@ use tokio::sync::broadcast;
 use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
-    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord, MAX_TOUCHED_STATS,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
+    IngestOutcome, Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
+    MAX_TOUCHED_STATS,
 };
 use app::model::Build;
 
@@ -96,6 +97,9 @@ fn key_part(text: &str) -> String {
     out
 }
 
+/// Bytes a document id may hold (Firestore's limit).
+const MAX_DOC_ID: usize = 1_500;
+
 fn doc_id(parts: &[&str]) -> String {
     let id = parts
         .iter()
@@ -103,11 +107,24 @@ fn doc_id(parts: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join("|");
     // Firestore reserves `.`, `..` and `__name__`-like ids.
-    if id.starts_with('.') || id.starts_with("__") {
+    let id = if id.starts_with('.') || id.starts_with("__") {
         format!("%{:02X}{}", id.as_bytes()[0], &id[1..])
     } else {
         id
+    };
+    if id.len() <= MAX_DOC_ID {
+        return id;
     }
+    // Validated parts can add up past the limit (a long branch of escaped
+    // characters and a long version): such an id keeps a readable start and
+    // ends with the digest of the whole, so it stays unique and fits. Ids
+    // that fit are unchanged, so no stored document moves.
+    let digest = hex::encode(Sha256::digest(id.as_bytes()));
+    let mut keep = MAX_DOC_ID - digest.len() - 1;
+    while !id.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}~{digest}", &id[..keep])
 }
 
 fn cell_key(cell: &CellId) -> String {
@@ -351,10 +368,29 @@ struct TestFailureDoc {
 }
 
 /// The tests of a cell that have a record: the ones an upload must update
-/// even when they pass.
+/// even when they pass, by [`test_key`] (a name may be 1,000 characters;
+/// a key is 32), oldest first and at most [`MAX_TRACKED_TESTS`], so the
+/// document stays far below Firestore's 1 MiB whatever the history. A test
+/// that left the list is tracked again from its next failure.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct TestCellDoc {
+    /// Names, as documents written before keys held them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     names: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+}
+
+/// Tests a cell's [`TestCellDoc`] lists at most: about 360 KB.
+const MAX_TRACKED_TESTS: usize = 10_000;
+
+impl TestCellDoc {
+    /// Every tracked key, the old names' included.
+    fn tracked(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.names.iter().map(|n| test_key(n)).collect();
+        keys.extend(self.keys.iter().cloned());
+        keys
+    }
 }
 
 /// A test's record in a cell, with the fields its query filters and
@@ -366,9 +402,13 @@ struct TestStatsDoc {
     doc: String,
 }
 
+/// A test's name as a short fixed-size key.
+fn test_key(name: &str) -> String {
+    hex::encode(&Sha256::digest(name.as_bytes())[..16])
+}
+
 fn test_stats_id(cell: &CellId, name: &str) -> String {
-    let name_key = hex::encode(&Sha256::digest(name.as_bytes())[..16]);
-    doc_id(&[&cell_key(cell), &name_key])
+    doc_id(&[&cell_key(cell), &test_key(name)])
 }
 
 /// A file's cases as JSON parts of at most about 512 KB each.
@@ -409,6 +449,8 @@ struct TokenDoc {
     last_used_at: Option<SystemTime>,
     #[serde(default)]
     admin: bool,
+    #[serde(default)]
+    freeze: bool,
 }
 
 impl From<FirestoreError> for StoreError {
@@ -981,11 +1023,12 @@ impl Store for FirestoreStore {
             .collect()
     }
 
-    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError> {
+    async fn create_token(&self, name: &str, hash: &str, grants: Grants) -> Result<(), StoreError> {
         let doc = TokenDoc {
             name: name.to_string(),
             hash: hash.to_string(),
-            admin,
+            admin: grants.admin,
+            freeze: grants.freeze,
             created_at: SystemTime::now(),
             last_used_at: None,
         };
@@ -1016,7 +1059,10 @@ impl Store for FirestoreStore {
                 hash: d.hash,
                 created_at: d.created_at.into(),
                 last_used_at: d.last_used_at.map(Into::into),
-                admin: d.admin,
+                grants: Grants {
+                    admin: d.admin,
+                    freeze: d.freeze,
+                },
             })
             .collect();
         tokens.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1252,8 +1298,10 @@ impl Store for FirestoreStore {
                         .map_err(|e| in_transaction(e.into()))?
                         .unwrap_or_default();
                     let runs = upload.runs();
+                    let mut keys = tracked.tracked();
+                    let known: HashSet<String> = keys.iter().cloned().collect();
                     let touched: Vec<&(String, TestRun)> =
-                        test_stats::touched(&runs, &tracked.names)
+                        test_stats::touched(&runs, |name| known.contains(&test_key(name)))
                             .into_iter()
                             .take(MAX_TOUCHED_STATS)
                             .collect();
@@ -1282,15 +1330,17 @@ impl Store for FirestoreStore {
                             .collect::<Result<Vec<TestStats>, _>>()
                             .map_err(in_transaction)?,
                     );
-                    let mut names = tracked.names.clone();
+                    let mut added = false;
                     for (name, run) in touched {
                         let Some(stats) =
                             test_stats::record(records.remove(name), &upload.cell, name, run)
                         else {
                             continue;
                         };
-                        if !names.contains(name) {
-                            names.push(name.clone());
+                        let key = test_key(name);
+                        if !known.contains(&key) {
+                            keys.push(key);
+                            added = true;
                         }
                         db.fluent()
                             .update()
@@ -1305,12 +1355,17 @@ impl Store for FirestoreStore {
                             .map_err(|e| in_transaction(e.into()))?;
                         records.insert(name.clone(), stats);
                     }
-                    if names.len() != tracked.names.len() {
+                    if added || !tracked.names.is_empty() {
+                        let over = keys.len().saturating_sub(MAX_TRACKED_TESTS);
+                        keys.drain(..over);
                         db.fluent()
                             .update()
                             .in_col(TEST_CELLS)
                             .document_id(&cell_id)
-                            .object(&TestCellDoc { names })
+                            .object(&TestCellDoc {
+                                names: Vec::new(),
+                                keys,
+                            })
                             .add_to_transaction(tx)
                             .map_err(|e| in_transaction(e.into()))?;
                     }
@@ -1635,6 +1690,7 @@ impl Store for FirestoreStore {
             created_at: SystemTime::UNIX_EPOCH,
             last_used_at: Some(at.into()),
             admin: false,
+            freeze: false,
         };
         let written: Result<Option<TokenDoc>, FirestoreError> = self
             .db
@@ -1670,6 +1726,14 @@ mod tests {
         assert_eq!(doc_id(&["__x__"]), "%5F_x__");
         assert_ne!(doc_id(&["a|b", "c"]), doc_id(&["a", "b|c"]));
         assert_ne!(doc_id(&["a%7Cb"]), doc_id(&["a|b"]));
+        // The longest parts validation lets through still make an id that
+        // fits, distinct from its neighbours.
+        let branch = "%".repeat(255);
+        let version = "\u{1D11E}".repeat(256);
+        let long = doc_id(&[&branch, &version, &"a".repeat(40)]);
+        assert!(long.len() <= MAX_DOC_ID, "{}", long.len());
+        assert_ne!(long, doc_id(&[&branch, &version, &"b".repeat(40)]));
+        assert_eq!(doc_id(&["a"; 3]), "a|a|a", "short ids are unchanged");
     }
 
     #[test]

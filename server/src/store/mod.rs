@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
-pub use crate::domain::token::TokenRecord;
+pub use crate::domain::token::{Grants, TokenRecord};
 use app::model::Build;
 
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +277,7 @@ pub trait Store: Send + Sync + 'static {
     /// Builds newest first, after `cursor`, at most `limit`.
     async fn builds(&self, filter: &BuildFilter, cursor: Option<&Cursor>, limit: usize) -> Builds;
 
-    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError>;
+    async fn create_token(&self, name: &str, hash: &str, grants: Grants) -> Result<(), StoreError>;
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
 

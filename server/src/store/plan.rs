@@ -197,19 +197,29 @@ fn commits(builds: &[Build]) -> Vec<CommitEntry> {
 }
 
 /// A build belongs to the token that posted it: another token changing it
-/// (by guessing its id) is refused unless that token is an admin.
+/// (by guessing its id) is refused unless that token is an admin. A build
+/// no token posted (imported history, demo data, rows older than the
+/// owner column) belongs to the operator: only an admin token changes it.
 pub fn ownership_conflict(stored: &Build, poster: &Poster, index: usize) -> Option<StoreError> {
     let Poster::Token { name, admin: false } = poster else {
         return None;
     };
-    let owner = stored.posted_by.as_ref()?;
-    (owner != name).then(|| StoreError::Conflict {
-        index,
-        field: "id",
-        message: format!(
+    let message = match &stored.posted_by {
+        Some(owner) if owner == name => return None,
+        Some(_) => format!(
             "build '{}' was posted by another token; only that token or an admin token \
              may change it",
             stored.id
         ),
+        None => format!(
+            "build '{}' was not posted with a token (imported or demo history); only an \
+             admin token may change it",
+            stored.id
+        ),
+    };
+    Some(StoreError::Conflict {
+        index,
+        field: "id",
+        message,
     })
 }

@@ -33,6 +33,10 @@ const BASELINE_PAGE: usize = 20;
 const STREAK_PAGE: usize = 200;
 /// Pages of the walk to a cell's newest running build.
 const RUNNING_PAGE: usize = 50;
+/// Builds a commit page's walk back through a red streak reads at most: a
+/// commit page is anonymous, so its cost is bounded whatever the history; a
+/// longer streak is reported as beginning where the walk stopped.
+pub const MAX_STREAK_WALK: usize = 2_000;
 
 /// Visits the cell's builds of `kind` below `below`, newest first, for as
 /// long as `more` says the walk is not over.
@@ -123,6 +127,7 @@ pub(crate) async fn baseline<H: CellHistory + ?Sized>(
     let mut streak_since = None;
     if build.result == BuildResult::Fail {
         let mut earliest = build.clone();
+        let mut read = 0;
         walk(
             history,
             cell,
@@ -130,11 +135,12 @@ pub(crate) async fn baseline<H: CellHistory + ?Sized>(
             Some(Cursor::at(&build)),
             STREAK_PAGE,
             |b| {
+                read += 1;
                 let failed = b.result == BuildResult::Fail;
                 if failed {
                     earliest = b.clone();
                 }
-                failed
+                failed && read < MAX_STREAK_WALK
             },
         )
         .await?;
@@ -190,4 +196,83 @@ pub(crate) async fn recompute<H: CellHistory + ?Sized>(
         finished.into_iter(),
         newest_running,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use std::cell::Cell as Counter;
+
+    /// A cell's history in memory, newest last, counting what is read.
+    struct History {
+        builds: Vec<BuildSummary>,
+        read: Counter<usize>,
+    }
+
+    impl CellHistory for History {
+        async fn cell_builds(&self, _: &CellId, scan: &CellScan) -> Summaries {
+            let page: Vec<BuildSummary> = self
+                .builds
+                .iter()
+                .rev()
+                .filter(|b| scan.kind.admits(b.result))
+                .filter(|b| {
+                    scan.below
+                        .as_ref()
+                        .is_none_or(|c| b.order_key() < (c.started_at, c.id.as_str()))
+                })
+                .take(scan.limit)
+                .cloned()
+                .collect();
+            self.read.set(self.read.get() + page.len());
+            Ok(page)
+        }
+    }
+
+    fn summary(n: usize, result: BuildResult) -> BuildSummary {
+        BuildSummary {
+            id: format!("b{n:06}"),
+            repository: "magma/magma".into(),
+            commit: format!("{n:0>40}"),
+            pr: None,
+            result,
+            started_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+                + TimeDelta::minutes(n as i64),
+            finished_at: None,
+            url: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_pages_walk_through_a_red_streak_is_bounded() {
+        let cell = CellId::new("master", "agw", "arm64", "bazel-build");
+        let below = |n: usize| Cursor::at(&summary(n, BuildResult::Fail));
+        // One pass, then a short streak: found exactly.
+        let mut builds = vec![summary(0, BuildResult::Pass)];
+        builds.extend((1..=5).map(|n| summary(n, BuildResult::Fail)));
+        let short = History {
+            builds,
+            read: Counter::new(0),
+        };
+        let found = baseline(&short, &cell, "head", None, &below(6))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.streak_since.unwrap().id, "b000001");
+        // A streak far longer than the bound: the walk stops there.
+        let long = History {
+            builds: (0..20_000).map(|n| summary(n, BuildResult::Fail)).collect(),
+            read: Counter::new(0),
+        };
+        let found = baseline(&long, &cell, "head", None, &below(20_000))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(long.read.get() <= MAX_STREAK_WALK + STREAK_PAGE + BASELINE_PAGE);
+        assert_eq!(
+            found.streak_since.unwrap().id,
+            format!("b{:06}", 20_000 - 1 - MAX_STREAK_WALK)
+        );
+    }
 }

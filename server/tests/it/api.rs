@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use server::domain::token;
 use server::store::embedded::EmbeddedStore;
 use server::store::{
-    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, IngestOutcome,
-    Poster, Store, StoreError, Summaries, TokenRecord,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
+    IngestOutcome, Poster, Store, StoreError, Summaries, TokenRecord,
 };
 
 use crate::common::*;
@@ -299,8 +299,8 @@ async fn the_overview_is_rendered_on_the_server() {
 }
 
 /// The real embedded store, except that writes fail as if the disk or
-/// database were unreachable.
-struct WritesDown(EmbeddedStore);
+/// database were unreachable, and reading tokens too once the switch is on.
+struct WritesDown(EmbeddedStore, std::sync::atomic::AtomicBool);
 
 #[async_trait]
 impl Store for WritesDown {
@@ -337,10 +337,15 @@ impl Store for WritesDown {
     async fn builds(&self, f: &BuildFilter, c: Option<&Cursor>, n: usize) -> Builds {
         self.0.builds(f, c, n).await
     }
-    async fn create_token(&self, name: &str, hash: &str, admin: bool) -> Result<(), StoreError> {
-        self.0.create_token(name, hash, admin).await
+    async fn create_token(&self, name: &str, hash: &str, grants: Grants) -> Result<(), StoreError> {
+        self.0.create_token(name, hash, grants).await
     }
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "the store did not answer within 5 s".into(),
+            ));
+        }
         self.0.tokens().await
     }
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
@@ -443,6 +448,7 @@ async fn an_unavailable_store_gives_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_with(Arc::new(WritesDown(
         EmbeddedStore::open(dir.path()).unwrap(),
+        Default::default(),
     )))
     .await;
     let resp = app
@@ -457,6 +463,43 @@ async fn an_unavailable_store_gives_503_with_retry_after() {
     assert!(
         !body["error"].as_str().unwrap().contains("disk"),
         "no internals leak"
+    );
+}
+
+#[tokio::test]
+async fn a_token_check_survives_a_store_that_cannot_read_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(WritesDown(
+        EmbeddedStore::open(dir.path()).unwrap(),
+        Default::default(),
+    ));
+    let app = spawn_with(store.clone()).await;
+    let with_token = |token: &str| {
+        app.client
+            .get(format!("{}/api/v1/deliveries", app.url))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        with_token(&app.token).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The store stops answering token reads (readers saturated, an outage):
+    // known tokens keep working from the last good copy, unknown ones are
+    // refused as unknown, and nothing answers "retry later".
+    store.1.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(server::http::auth::REFRESH + Duration::from_millis(200)).await;
+    assert_eq!(
+        with_token(&app.token).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_token("cid_unknown").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        with_token(&app.token).await.unwrap().status(),
+        StatusCode::OK
     );
 }
 
@@ -643,6 +686,57 @@ async fn each_token_is_limited_by_builds_too() {
 }
 
 #[tokio::test]
+async fn imported_history_belongs_to_the_operator_not_to_any_ci_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let app = spawn_with(store.clone()).await;
+    // As the legacy import and the demo store it: no token posted it.
+    let mut imported = build("arm64", "fail");
+    imported["id"] = json!("legacy:agw:1");
+    let ctx = server::domain::validation::Context {
+        default_repository: "magma/magma",
+        now: chrono::Utc::now(),
+    };
+    let builds =
+        server::domain::validation::parse_value(imported.clone(), &ctx, || unreachable!()).unwrap();
+    store.ingest(builds).await.unwrap();
+
+    let mut rewritten = imported.clone();
+    rewritten["result"] = json!("pass");
+    let (status, body) = app.post(&rewritten).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["field"], "id");
+    assert!(body["error"].as_str().unwrap().contains("admin"), "{body}");
+    let upload = app
+        .client
+        .post(format!("{}/api/v1/builds/legacy:agw:1/tests", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/xml")
+        .body(r#"<testsuite><testcase name="t"/></testsuite>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), StatusCode::CONFLICT);
+    let cell = app.cell("master", "agw", "arm64").await.unwrap();
+    assert_eq!(cell["latest"]["result"], "fail", "{cell}");
+
+    let admin = token::generate();
+    store
+        .create_token("ops", &token::hash(&admin), Grants::ADMIN)
+        .await
+        .unwrap();
+    let by_admin = app
+        .client
+        .post(format!("{}/api/v1/builds", app.url))
+        .bearer_auth(&admin)
+        .json(&rewritten)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_admin.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn a_build_belongs_to_its_token_and_revoked_tokens_stop_working() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
@@ -653,7 +747,7 @@ async fn a_build_belongs_to_its_token_and_revoked_tokens_stop_working() {
 
     let other = token::generate();
     store
-        .create_token("other", &token::hash(&other), false)
+        .create_token("other", &token::hash(&other), Default::default())
         .await
         .unwrap();
     let post_as = |secret: &str, body: &Value| {

@@ -287,18 +287,41 @@ async fn freeze_check_fails_while_the_branch_has_an_open_incident() {
 #[tokio::test]
 async fn manual_freezes_are_recorded_with_who_and_why() {
     use server::cli::freeze::{check, set, FreezeCheckArgs, SetFreezeArgs, Verdict};
+    use server::domain::token::{self, Grants};
+    use server::store::Store;
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn(dir.path()).await;
-    let args = SetFreezeArgs {
+    let store =
+        std::sync::Arc::new(server::store::embedded::EmbeddedStore::open(dir.path()).unwrap());
+    let app = spawn_with(store.clone()).await;
+    // A CI token posts builds; it may not freeze or lift a freeze.
+    let by_ci = SetFreezeArgs {
         server: app.url.clone(),
         token: app.token.clone(),
         branch: "release/v1.9".into(),
         reason: "cutting 1.9.0".into(),
     };
+    let refused = set(&by_ci, true).await.unwrap_err();
+    assert!(
+        refused.contains("403") && refused.contains("--freeze"),
+        "{refused}"
+    );
+    let on_call = token::generate();
+    let grants = Grants {
+        admin: false,
+        freeze: true,
+    };
+    store
+        .create_token("ci-on-call", &token::hash(&on_call), grants)
+        .await
+        .unwrap();
+    let args = SetFreezeArgs {
+        token: on_call,
+        ..by_ci
+    };
     let frozen = set(&args, true).await.unwrap();
     assert!(frozen.frozen);
     let manual = frozen.manual.unwrap();
-    assert!(manual.by.starts_with("ci-") && manual.reason == "cutting 1.9.0");
+    assert!(manual.by == "ci-on-call" && manual.reason == "cutting 1.9.0");
     let checked = check(
         &FreezeCheckArgs {
             server: app.url.clone(),

@@ -43,7 +43,7 @@ pub async fn spawn_configured(store: Arc<dyn Store>, settings: Settings) -> Test
     // The name may exist already when an app restarts on the same data.
     let name = format!("ci-{}", &secret[4..12]);
     store
-        .create_token(&name, &token::hash(&secret), false)
+        .create_token(&name, &token::hash(&secret), Default::default())
         .await
         .unwrap();
     let app = Application::build(settings, store).await.unwrap();

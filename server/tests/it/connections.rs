@@ -233,3 +233,38 @@ async fn anonymous_requests_are_limited_per_address_but_probes_and_posts_are_not
         .unwrap();
     assert_eq!(post.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn refused_tokens_count_against_their_address() {
+    let (app, _dir) = spawn_flags(&["--read-rate-limit=1", "--read-burst=3"]).await;
+    let guesser = client_from("127.0.0.4");
+    let post = |client: &reqwest::Client, token: &str| {
+        client
+            .post(format!("{}/api/v1/builds", app.url))
+            .bearer_auth(token)
+            .json(&build("arm64", "pass"))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(post(&guesser, "cid_guess").await.unwrap().status());
+    }
+    assert_eq!(statuses[..3], [StatusCode::UNAUTHORIZED; 3]);
+    assert!(
+        statuses[3..].contains(&StatusCode::TOO_MANY_REQUESTS),
+        "bogus tokens past the budget are throttled: {statuses:?}"
+    );
+    // The address's budget is spent, yet a real token still posts, and
+    // other addresses are untouched.
+    assert_eq!(
+        post(&guesser, &app.token).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(&client_from("127.0.0.5"), "cid_guess")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

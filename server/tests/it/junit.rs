@@ -61,7 +61,7 @@ async fn spawn() -> Uploads {
     let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
     let other_token = token::generate();
     store
-        .create_token("other", &token::hash(&other_token), false)
+        .create_token("other", &token::hash(&other_token), Default::default())
         .await
         .unwrap();
     Uploads {

@@ -127,8 +127,14 @@ pub fn notify_config(dir: &Path, url: &str) -> String {
     format!("--notify-config={}", path.display())
 }
 
+/// Checks a message as the README tells receivers to: the signature over
+/// "<timestamp>.<body>", and a timestamp of the last five minutes.
 pub fn verify(message: &Message) {
+    let timestamp = message.header("x-ci-dashboard-timestamp");
+    let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+    assert!((0..300).contains(&age), "sent {age} s ago");
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
     mac.update(&message.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(message.header("x-ci-dashboard-signature"), expected);
@@ -147,6 +153,7 @@ async fn deliveries(app: &TestApp) -> Vec<Value> {
     let resp = app
         .client
         .get(format!("{}/api/v1/deliveries", app.url))
+        .bearer_auth(&app.token)
         .send()
         .await
         .unwrap();
@@ -201,6 +208,30 @@ async fn incidents_reach_the_webhook_signed_once_per_event() {
         .all(|d| d["state"] == "delivered" && d["attempts"] == 1 && d["last_status"] == 204));
     assert_eq!(listed[0]["event"], "incident.resolved", "newest first");
     assert_eq!(listed[0]["target"], "127.0.0.1");
+    // Anyone else sees which webhook, not where it points.
+    let anonymous = app
+        .client
+        .get(format!("{}/api/v1/deliveries", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!anonymous.contains("127.0.0.1"), "{anonymous}");
+    let anonymous: Value = serde_json::from_str(&anonymous).unwrap();
+    assert!(anonymous["deliveries"][0]["target"]
+        .as_str()
+        .unwrap()
+        .starts_with("webhook "));
+    let bad_token = app
+        .client
+        .get(format!("{}/api/v1/deliveries", app.url))
+        .bearer_auth("cid_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_token.status(), StatusCode::UNAUTHORIZED);
     let of_incident = app
         .client
         .get(format!("{}/api/v1/deliveries?incident={id}", app.url))
@@ -269,7 +300,7 @@ async fn serve(
         .create_token(
             &format!("ci-{}", &secret[4..12]),
             &server::domain::token::hash(&secret),
-            false,
+            Default::default(),
         )
         .await
         .unwrap();
