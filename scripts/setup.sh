@@ -34,7 +34,15 @@ ensure_build_tools() {
   fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
     step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes, once)"
-    cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    # --locked builds it with the dependencies its release was tested with.
+    # Where the registry lacks one of them (seen here: webpki-roots 1.0.11,
+    # which ureq needs) it fails at once, before compiling; then the newest
+    # compatible versions are used, and the script says so.
+    cargo install --locked --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" || {
+      echo "warning: wasm-bindgen-cli's locked dependencies are not all in the registry;" \
+        "building it with the newest compatible ones" >&2
+      cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    }
   fi
   ensure_node_packages
 }
@@ -81,7 +89,7 @@ start_firestore_emulator() {
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openjdk-17-jre-headless
   fi
   if [ ! -x "$FIRESTORE_EMULATOR" ]; then
-    echo "error: the Firestore emulator is missing ($FIRESTORE_EMULATOR); see DEVELOPERS.md" >&2
+    echo "error: the Firestore emulator is missing ($FIRESTORE_EMULATOR): install the Google Cloud SDK's cloud-firestore-emulator component (README, \"Deploying on Cloud Firestore\")" >&2
     return 1
   fi
   step "Starting the Firestore emulator"

@@ -140,6 +140,45 @@ test("the commit page names the failing test and where it passes", async ({ page
   await expect(page.locator('[data-cell="orc8r/amd64/unit-tests"] .tests')).toHaveText("2 tests passed");
 });
 
+test.describe("on a phone", () => {
+  test.use({ viewport: { width: 390, height: 844 } });
+
+  test("the commit page's verdicts fit 390 px: no column is cut off", async ({ page, request }) => {
+    const commit = "f17f17f" + "6".repeat(33);
+    const resp = await request.post("/api/v1/builds", {
+      headers: { Authorization: `Bearer ${token}` },
+      data: ["amd64", "arm64"].map((arch) =>
+        build(commit, arch, "fail", 20, { id: `e2e-phone-${arch}`, parent: BROKE, build_type: "lte-integ-test" }),
+      ),
+    });
+    expect(resp.status(), await resp.text()).toBe(201);
+    for (const arch of ["amd64", "arm64"]) {
+      const upload = await request.post(`/api/v1/builds/e2e-phone-${arch}/tests`, {
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+        data:
+          `<testsuite name="lte"><testcase classname="s1aptests.test_attach_detach_with_long_name" name="test_attach_detach">` +
+          `<failure message="timed out waiting for the UE to attach"/></testcase>` +
+          `<testcase classname="s1aptests.test_ok" name="test_ok"/></testsuite>`,
+      });
+      expect(upload.status(), await upload.text()).toBe(201);
+    }
+    await page.goto(`/commit/${commit}`);
+    await hydrated(page);
+    const cells = page.locator("table.verdicts tr[data-verdict] td");
+    await expect(cells.first()).toBeVisible();
+    const count = await cells.count();
+    expect(count).toBeGreaterThanOrEqual(12);
+    for (let i = 0; i < count; i++) {
+      const box = await cells.nth(i).boundingBox();
+      expect(box, `cell ${i}`).not.toBeNull();
+      expect(box!.x + box!.width, `cell ${i}: ${await cells.nth(i).innerText()}`).toBeLessThanOrEqual(390);
+    }
+    await expect(page.locator('tr[data-verdict] td.links').first()).toContainText("logs");
+    await expect(page.locator('tr[data-verdict] td.tests').first()).toContainText("1 passed, 1 failed");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  });
+});
+
 test("a flaky test leads to its history on each architecture", async ({ page, request }) => {
   for (let n = 0; n < 4; n++) {
     const commit = "f1a4e" + String(n).padStart(35, "0");

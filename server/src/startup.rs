@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +120,26 @@ fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Views, Ar
     Ok((views, Arc::new(webhooks)))
 }
 
+/// The site this binary's pages hydrate with, when `cargo leptos build`
+/// built it (it sets this at compile time, with the build settings the
+/// WASM was compiled with); `None` for a plain `cargo build`, `test` or
+/// `bench`, whose server renders pages that site's WASM cannot hydrate.
+const BUILT_FOR_SITE: Option<&str> = option_env!("LEPTOS_OUTPUT_NAME");
+
+/// Why this binary must not serve the site at `site_root`: a built site is
+/// there, and this binary was not built with it.
+pub fn site_mismatch(site_root: &Path, built_for: Option<&str>) -> Option<String> {
+    if built_for.is_some() || !site_root.join("pkg").is_dir() {
+        return None;
+    }
+    Some(format!(
+        "this binary was built by plain cargo (cargo build, test or bench), not by `cargo leptos \
+         build`: the pages of {} would not hydrate with it. Rebuild it with `cargo leptos build \
+         --release` (./scripts/demo does), or serve it from a directory without a built site.",
+        site_root.display()
+    ))
+}
+
 /// `cargo leptos build` with `hash-files` writes hash.txt next to the
 /// binary; test binaries have none and use the plain names.
 fn asset_hashes_exist() -> bool {
@@ -139,6 +160,9 @@ pub struct Application {
 impl Application {
     /// Binds the listen address (port 0 picks a free port, as tests do).
     pub async fn build(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        if let Some(why) = site_mismatch(&settings.site_root, BUILT_FOR_SITE) {
+            anyhow::bail!(why);
+        }
         metrics::install();
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -246,5 +270,20 @@ impl Application {
             }
         }
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::site_mismatch;
+
+    #[test]
+    fn a_plain_cargo_binary_refuses_a_built_site() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(site_mismatch(dir.path(), None), None, "no site built");
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        let why = site_mismatch(dir.path(), None).unwrap();
+        assert!(why.contains("cargo leptos build --release"), "{why}");
+        assert_eq!(site_mismatch(dir.path(), Some("ci-dashboard")), None);
     }
 }

@@ -42,7 +42,9 @@ impl Emulator {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("the Firestore emulator is installed (see DEVELOPERS.md)");
+            .expect(
+                "the Firestore emulator is installed (README, \"Deploying on Cloud Firestore\")",
+            );
         let stdout = BufReader::new(child.stdout.take().unwrap());
         for line in stdout.lines() {
             if line.unwrap().contains("Dev App Server is now running") {
