@@ -73,6 +73,24 @@ build_release() {
 
 BIN="$CARGO_TARGET_DIR/release/ci-dashboard"
 
+# Waits until the server (process PID) answers /healthz on PORT; fails with
+# the end of LOG when it exits first or does not answer within 60 s.
+wait_for_server() {
+  local port="$1" pid="$2" log="$3"
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "error: the server exited before answering; its log:" >&2
+      tail -n 50 "$log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "error: the server did not answer within 60 s; its log:" >&2
+  tail -n 50 "$log" >&2
+  return 1
+}
+
 FIRESTORE_EMULATOR=/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator
 
 free_port() {

@@ -13,8 +13,11 @@ pub const UNAVAILABLE: &str = "Storage unavailable: the dashboard cannot reach i
 pub enum DashboardError {
     /// The store cannot be reached; pages say so instead of failing.
     Unavailable,
-    /// The request names something invalid or unknown; the message says what.
+    /// The request names something invalid; the message says what.
     BadRequest(String),
+    /// The request names something that does not exist (a commit, an
+    /// incident, a branch without builds); the message says what.
+    NotFound(String),
     /// The call itself failed on its way (network, encoding).
     Call(String),
 }
@@ -23,9 +26,9 @@ impl std::fmt::Display for DashboardError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DashboardError::Unavailable => f.write_str(UNAVAILABLE),
-            DashboardError::BadRequest(message) | DashboardError::Call(message) => {
-                f.write_str(message)
-            }
+            DashboardError::BadRequest(message)
+            | DashboardError::NotFound(message)
+            | DashboardError::Call(message) => f.write_str(message),
         }
     }
 }

@@ -78,14 +78,17 @@ struct Server {
 }
 
 async fn serve(store: Arc<dyn Store>) -> Server {
-    let settings = Settings::parse_from([
+    serve_with(store, &["--read-rate-limit=0", "--store-timeout=30"]).await
+}
+
+/// The app without per-token limits, with `flags` on top.
+async fn serve_with(store: Arc<dyn Store>, flags: &[&str]) -> Server {
+    let base = [
         "--listen=127.0.0.1:0",
         "--rate-limit=0",
         "--build-rate-limit=0",
-        "--read-rate-limit=0",
-        "--store-timeout=30",
-    ])
-    .unwrap();
+    ];
+    let settings = Settings::parse_from(base.iter().chain(flags)).unwrap();
     let secret = token::generate();
     store
         .create_token(
@@ -323,9 +326,173 @@ async fn flaky_at(size: usize, fixture_dir: &Path) -> (f64, f64) {
     (percentile(&views, 0.5), percentile(&views, 0.99))
 }
 
+/// A `<testcase>` with `attributes` distinct attributes: the quadratic
+/// duplicate check of RUSTSEC-2026-0194.
+fn many_attributes(attributes: usize) -> Vec<u8> {
+    let mut xml = String::from(r#"<testsuite name="s"><testcase name="t""#);
+    for i in 0..attributes {
+        xml.push_str(&format!(" a{i}=\"\""));
+    }
+    xml.push_str("/></testsuite>");
+    xml.into_bytes()
+}
+
+/// `/healthz` answer times, every 10 ms until `done` is set.
+async fn probe_until(url: String, done: Arc<std::sync::atomic::AtomicBool>) -> Vec<Duration> {
+    let client = reqwest::Client::new();
+    let mut times = Vec::new();
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let started = Instant::now();
+        let ok = client.get(format!("{url}/healthz")).send().await;
+        assert!(ok.is_ok_and(|r| r.status().is_success()));
+        times.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    times.sort();
+    times
+}
+
+/// Two hostile uploads at once beside `/healthz`, then CI posts beside
+/// anonymous readers at their rate limit from 8 addresses, on the
+/// embedded store with the default limits.
+async fn hostile(fixtures: &Path) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        Arc::new(serve_with(Arc::new(EmbeddedStore::open(dir.path()).unwrap()), &[]).await);
+    let attack = many_attributes(900_000);
+    server
+        .post(json!([
+            build("h1", "a".repeat(40).as_str(), "agw", "amd64", 0, "fail"),
+            build("h2", "a".repeat(40).as_str(), "agw", "arm64", 0, "fail")
+        ]))
+        .await;
+    let done = Arc::new(AtomicBool::new(false));
+    let probes = tokio::spawn(probe_until(server.url.clone(), done.clone()));
+    let uploads = ["h1", "h2"].map(|id| {
+        let (server, attack) = (server.clone(), attack.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let resp = server
+                .client
+                .post(format!("{}/api/v1/builds/{id}/tests", server.url))
+                .bearer_auth(&server.token)
+                .header("content-type", "application/xml")
+                .body(attack)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), started.elapsed())
+        })
+    });
+    let mut answers = Vec::new();
+    for upload in uploads {
+        answers.push(upload.await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    done.store(true, Ordering::SeqCst);
+    let probes = probes.await.unwrap();
+    println!(
+        "| two uploads at once, each one `<testcase>` with 900,000 attributes ({:.1} MiB) | |",
+        attack.len() as f64 / 1048576.0
+    );
+    println!("| --- | ---: |");
+    for (n, (status, took)) in answers.iter().enumerate() {
+        println!(
+            "| upload {} answer, time | {status}, {:.1} ms |",
+            n + 1,
+            ms(*took)
+        );
+    }
+    println!(
+        "| `/healthz` meanwhile: probes, p50 / max ms | {}, {:.1} / {:.1} |",
+        probes.len(),
+        percentile(&probes, 0.5),
+        ms(*probes.last().unwrap())
+    );
+    println!();
+
+    // A build with 100,000 results: the most a test listing reads.
+    let big = [50_000, 50_001].map(|n| fixture(&fixtures.join(format!("big{n}")), n, 5));
+    server
+        .post(json!([build(
+            "big",
+            "b".repeat(40).as_str(),
+            "lte",
+            "amd64",
+            1,
+            "fail"
+        )]))
+        .await;
+    for xml in &big {
+        server.upload("big", xml).await;
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (2..10u8)
+        .map(|last| {
+            let (url, done) = (server.url.clone(), done.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+                    .build()
+                    .unwrap();
+                let paths = [
+                    "/api/v1/builds/big/tests?limit=5000".to_string(),
+                    format!("/api/v1/report?branch=master&days={}", last),
+                    format!("/api/v1/commits/{}", "b".repeat(40)),
+                ];
+                let mut sent = 0usize;
+                while !done.load(Ordering::SeqCst) {
+                    let _ = client.get(format!("{url}{}", paths[sent % 3])).send().await;
+                    sent += 1;
+                    // The default budget: 20 a second per address.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                sent
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let (mut posted, mut unavailable, mut other) = (0, 0, 0);
+    let mut n = 0u32;
+    while started.elapsed() < Duration::from_secs(10) {
+        n += 1;
+        let resp = server
+            .client
+            .post(format!("{}/api/v1/builds", server.url))
+            .bearer_auth(&server.token)
+            .json(&build(
+                &format!("p{n}"),
+                &format!("{n:0>40}"),
+                "orc8r",
+                "amd64",
+                n % 600,
+                "pass",
+            ))
+            .send()
+            .await
+            .unwrap();
+        match resp.status().as_u16() {
+            201 | 200 => posted += 1,
+            503 => unavailable += 1,
+            _ => other += 1,
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    let mut reads = 0;
+    for reader in readers {
+        reads += reader.await.unwrap();
+    }
+    println!("| CI posts for 10 s beside 8 addresses reading at their rate limit | |");
+    println!("| --- | ---: |");
+    println!("| anonymous reads sent (100,000-result listings, reports, commit pages) | {reads} |");
+    println!("| posts stored / answered 503 / other | {posted} / {unavailable} / {other} |");
+    println!();
+}
+
 fn main() {
     // `cargo bench -p server --bench junit -- flaky` measures the flaky
-    // ranking only.
+    // ranking only; `-- hostile` hostile uploads and readers only.
     let only_flaky = std::env::args().any(|a| a == "flaky");
     let fixtures = tempfile::tempdir().unwrap();
     let large = fixture(&fixtures.path().join("large"), 5_000, 5);
@@ -336,7 +503,8 @@ fn main() {
         large.len(),
         junit::parse(&large).unwrap().len()
     );
-    if !only_flaky {
+    let only_hostile = std::env::args().any(|a| a == "hostile");
+    if !only_flaky && !only_hostile {
         throughput(&large);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -344,6 +512,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        if only_hostile {
+            return hostile(fixtures.path()).await;
+        }
         let mut rows = Vec::new();
         let dir = tempfile::tempdir().unwrap();
         rows.push(

@@ -9,15 +9,22 @@ use crate::model::{short_sha, BuildResult};
 
 #[component]
 pub fn ErrorNotice(error: DashboardError) -> impl IntoView {
-    // Monitors and retrying clients should see what people read.
+    let (title, _status) = match &error {
+        DashboardError::Unavailable => ("Unavailable", 503),
+        DashboardError::NotFound(_) => ("Not found", 404),
+        DashboardError::BadRequest(_) => ("Bad request", 400),
+        DashboardError::Call(_) => ("Unavailable", 502),
+    };
+    // Monitors, crawlers and retrying clients should see what people read.
     #[cfg(feature = "ssr")]
-    if error == DashboardError::Unavailable {
-        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-            resp.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
-        }
+    if let (Some(resp), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(_status),
+    ) {
+        resp.set_status(status);
     }
     view! {
-        <Title text="Unavailable"/>
+        <Title text=title/>
         <div class="notice error" role="alert">{error.to_string()}</div>
     }
 }

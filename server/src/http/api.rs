@@ -195,13 +195,15 @@ pub(super) fn only_params(
     }
 }
 
-/// An identity parameter, parsed as the ingestion parses it.
+/// An identity parameter, parsed as the ingestion parses it (architecture
+/// aliases included: `x86_64` is `amd64`).
 fn name_param(params: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
     let value = params.get(name).filter(|v| !v.is_empty());
-    Ok(value
-        .map(|v| Name::parse(name, v))
-        .transpose()?
-        .map(Name::into_string))
+    let parse = |v: &String| match name {
+        "arch" => Name::arch(v),
+        _ => Name::parse(name, v),
+    };
+    Ok(value.map(parse).transpose()?.map(Name::into_string))
 }
 
 const BUILD_PARAMS: [&str; 7] = [

@@ -53,10 +53,7 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(why) => {
-                crate::http::metrics::store_error();
-                ApiError::Unavailable(why)
-            }
+            StoreError::Unavailable(why) => ApiError::Unavailable(why),
             StoreError::Conflict {
                 index,
                 field,
@@ -66,10 +63,7 @@ impl From<StoreError> for ApiError {
                 message,
                 index: Some(index),
             },
-            StoreError::Unconfirmed(_) => {
-                crate::http::metrics::store_error();
-                ApiError::Unconfirmed(e.to_string())
-            }
+            StoreError::Unconfirmed(_) => ApiError::Unconfirmed(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -131,6 +125,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::CONFLICT, Some(field.to_string()), *index)
             }
             ApiError::Unavailable(why) | ApiError::Unconfirmed(why) => {
+                // Counted where the failure becomes an answer, once per
+                // request (pages count theirs in `pages.rs`).
+                crate::http::metrics::store_error();
                 tracing::warn!(error = %why, "store unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, None, None)
             }

@@ -12,7 +12,7 @@ use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
 use crate::queries::report::parse_days;
 use crate::queries::{QueryError, Views};
-use crate::store::{CellId, StoreError};
+use crate::store::CellId;
 
 fn bad_request(e: FieldError) -> DashboardError {
     DashboardError::BadRequest(e.message)
@@ -21,11 +21,11 @@ fn bad_request(e: FieldError) -> DashboardError {
 fn to_dashboard_error(e: QueryError) -> DashboardError {
     match e {
         QueryError::Invalid(e) => bad_request(e),
-        QueryError::NotFound(message) => DashboardError::BadRequest(message),
+        QueryError::NotFound(message) => DashboardError::NotFound(message),
         QueryError::Store(e) => {
-            if matches!(e, StoreError::Unavailable(_)) {
-                super::metrics::store_error();
-            }
+            // The page's answer: counted once, as the API counts its own.
+            super::metrics::store_error();
+            tracing::warn!(error = %e, "a page could not read the store");
             DashboardError::Unavailable
         }
     }

@@ -23,8 +23,8 @@ use tokio::sync::{broadcast, Semaphore};
 use super::plan::{self, Plan, PlanReads};
 use super::walk::CellHistory;
 use super::{
-    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
-    IngestOutcome, Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
+    from_doc, to_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor,
+    Grants, IngestOutcome, Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
     MAX_TOUCHED_STATS,
 };
 use app::model::Build;
@@ -201,9 +201,27 @@ impl Default for EmbeddedOptions {
     }
 }
 
+/// A row that cannot be read, or a database file that is not one, is
+/// corrupt: retrying cannot help. Anything else (busy, locked, I/O, a full
+/// disk) may pass: unavailable.
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Unavailable(e.to_string())
+        use rusqlite::Error as E;
+        match &e {
+            E::FromSqlConversionFailure(..)
+            | E::IntegralValueOutOfRange(..)
+            | E::InvalidColumnType(..)
+            | E::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
+            E::SqliteFailure(failure, _)
+                if matches!(
+                    failure.code,
+                    ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase
+                ) =>
+            {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Unavailable(e.to_string()),
+        }
     }
 }
 
@@ -371,14 +389,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 /// A stored JSON document read back; unreadable means corrupt.
-fn from_doc<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn to_doc<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
@@ -1527,6 +1537,28 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_row_that_cannot_be_read_is_corrupt_not_unavailable() {
+        use crate::store::conformance::build;
+        use app::model::BuildResult;
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let b = build("bad-row", ("agw", "arm64", "bazel"), 0, BuildResult::Pass);
+        store.ingest(vec![b]).await.unwrap();
+        Connection::open(dir.path().join(FILE_NAME))
+            .unwrap()
+            .execute(
+                "UPDATE builds SET started_at = 'yesterday' WHERE id = 'bad-row'",
+                [],
+            )
+            .unwrap();
+        // Retrying later cannot fix it: not a 503 "retry later".
+        assert!(matches!(
+            store.build("bad-row").await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn posts_committed_together_stay_independent() {
         use crate::store::conformance::build;
         use app::model::BuildResult;
@@ -1608,6 +1640,6 @@ mod tests {
     crate::store::conformance::conformance_suite!({
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        (Box::new(store) as Box<dyn Store>, dir)
+        Some((Box::new(store) as Box<dyn Store>, dir))
     });
 }

@@ -47,6 +47,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A value stored as JSON text (a row's or a document's `doc` field), read
+/// back; what cannot be read is corrupt, not a reason to retry.
+pub(crate) fn from_doc<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A value as the JSON text both stores keep.
+pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// Builds as stored, newest or oldest first as each query says.
 pub type Builds = Result<Vec<Build>, StoreError>;
 /// Commits and their builds, newest commit first.

@@ -202,6 +202,11 @@ async fn builds_are_paged_with_a_cursor() {
         }
     }
     assert_eq!(seen, 7);
+    // An architecture by the alias a post may use, as ingestion reads it.
+    let (_, aliased) = app
+        .get("/api/v1/builds?branch=master&component=agw&arch=aarch64&build_type=bazel-build")
+        .await;
+    assert_eq!(aliased["builds"].as_array().unwrap().len(), 7, "{aliased}");
     let (_, failures) = app.get("/api/v1/builds?result=failure").await;
     assert_eq!(failures["builds"].as_array().unwrap().len(), 3);
 
@@ -591,4 +596,39 @@ async fn the_health_report_of_a_window() {
     assert!(html.contains("CI health of"), "{html}");
     assert!(html.contains("Success rate per week"));
     assert!(html.contains("20h 0m"));
+}
+
+/// Pages tell "no such thing" (404) from "bad request" (400) and from
+/// "storage down" (503), by status as well as by their notice.
+#[tokio::test]
+async fn pages_answer_not_found_and_bad_request_by_status() {
+    let app = spawn().await;
+    for (path, status, says) in [
+        (
+            "/incident/0000000000000000",
+            StatusCode::NOT_FOUND,
+            "Not found",
+        ),
+        (
+            "/report?branch=nowhere&days=7",
+            StatusCode::NOT_FOUND,
+            "Not found",
+        ),
+        (
+            "/report?branch=..&days=7",
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+        ),
+    ] {
+        let page = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), status, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&format!("<title>{says}")), "{path}: {html}");
+        assert!(html.contains("role=\"alert\""), "{path}");
+    }
 }
