@@ -2,15 +2,13 @@
 //! checkout runs with no services. WAL mode with `synchronous=FULL`: a
 //! committed ingestion survives a killed process and a power cut.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::domain::health;
 use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
-use crate::domain::test_stats;
 use app::model::{
     BuildResult, BuildSummary, Cell, Delivery, DeliveryState, FreezeEvent, Incident, IncidentState,
     TestCase, TestFailure, TestStats, TestTotals,
@@ -21,11 +19,11 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 use tokio::sync::{broadcast, Semaphore};
 
 use super::plan::{self, Plan, PlanReads};
+use super::upload::{self, BuildTotals, UploadPlan, UploadReads};
 use super::walk::CellHistory;
 use super::{
     from_doc, to_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor,
     Grants, IngestOutcome, Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
-    MAX_TOUCHED_STATS,
 };
 use app::model::Build;
 use app::model::CommitCandidate;
@@ -862,42 +860,103 @@ fn get_test_stats(
     .transpose()
 }
 
-/// The cell's test records an upload changes, read, changed and written in
-/// the upload's transaction.
-fn record_test_runs(conn: &Connection, upload: &TestUpload) -> Result<(), StoreError> {
-    let cell = &upload.cell;
-    let tracked: std::collections::HashSet<String> = conn
-        .prepare_cached(
-            "SELECT name FROM test_stats
-             WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4",
-        )?
-        .query_map(
-            params![cell.branch, cell.component, cell.arch, cell.build_type],
-            |row| row.get::<_, String>(0),
-        )?
-        .collect::<Result<_, _>>()?;
-    let runs = upload.runs();
-    for (name, run) in test_stats::touched(&runs, |name| tracked.contains(name))
-        .into_iter()
-        .take(MAX_TOUCHED_STATS)
-    {
-        let stored = get_test_stats(conn, cell, name)?;
-        if let Some(stats) = test_stats::record(stored, cell, name, run) {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO test_stats
-                 (branch, component, arch, build_type, name, last_run_at, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+/// An upload's planning reads inside its transaction.
+struct UploadTx<'a>(&'a Connection);
+
+impl UploadReads for UploadTx<'_> {
+    fn tracking_key(name: &str) -> String {
+        name.to_string()
+    }
+
+    async fn build_totals(&self, build: &str) -> Result<BuildTotals, StoreError> {
+        let totals = self
+            .0
+            .prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?
+            .query_row(params![build], |row| row.get::<_, String>(0))
+            .optional()?
+            .map(|doc| from_doc(&doc))
+            .transpose()?
+            .unwrap_or_default();
+        let files = self
+            .0
+            .prepare_cached("SELECT hash FROM test_files WHERE build = ?1 ORDER BY seq")?
+            .query_map(params![build], |row| row.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(BuildTotals { totals, files })
+    }
+
+    async fn tracked(&self, cell: &CellId) -> Result<HashSet<String>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT name FROM test_stats
+                 WHERE branch = ?1 AND component = ?2 AND arch = ?3 AND build_type = ?4",
             )?
-            .execute(params![
-                cell.branch,
-                cell.component,
-                cell.arch,
-                cell.build_type,
-                name,
-                micros(stats.last_run_at),
-                to_doc(&stats)?
-            ])?;
+            .query_map(
+                params![cell.branch, cell.component, cell.arch, cell.build_type],
+                |row| row.get::<_, String>(0),
+            )?
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn test_stats(
+        &self,
+        cell: &CellId,
+        names: &[&str],
+    ) -> Result<Vec<TestStats>, StoreError> {
+        let mut found = Vec::new();
+        for name in names {
+            found.extend(get_test_stats(self.0, cell, name)?);
         }
+        Ok(found)
+    }
+
+    async fn cell(&self, cell: &CellId) -> Result<Option<Cell>, StoreError> {
+        get_cell(self.0, cell)
+    }
+}
+
+/// Writes what an upload's plan decided, in its transaction.
+fn write_upload(
+    conn: &Connection,
+    upload: &TestUpload,
+    plan: &UploadPlan,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO test_files (build, hash, seq, cases) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        upload.build,
+        upload.hash,
+        plan.build.files.len() as i64 - 1,
+        to_doc(&upload.cases)?
+    ])?;
+    conn.prepare_cached("INSERT OR REPLACE INTO test_totals (build, doc) VALUES (?1, ?2)")?
+        .execute(params![upload.build, to_doc(&plan.build.totals)?])?;
+    for stats in &plan.stats {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO test_stats
+             (branch, component, arch, build_type, name, last_run_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            stats.branch,
+            stats.component,
+            stats.arch,
+            stats.build_type,
+            stats.name,
+            micros(stats.last_run_at),
+            to_doc(stats)?
+        ])?;
+    }
+    if let Some(cell) = &plan.cell {
+        put_cell(conn, cell)?;
+    }
+    for failure in &upload.failures {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO test_failures (build, name, doc) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![failure.build, failure.name, to_doc(failure)?])?;
     }
     Ok(())
 }
@@ -1108,46 +1167,15 @@ impl Store for EmbeddedStore {
         let (added, cell) = self
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let cases = to_doc(&upload.cases)?;
-                let added = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO test_files (build, hash, seq, cases)
-                     VALUES (?1, ?2, (SELECT COUNT(*) FROM test_files WHERE build = ?1), ?3)",
-                    )?
-                    .execute(params![upload.build, upload.hash, cases])?;
-                if added == 0 {
+                // SQLite reads are synchronous: the plan's future completes
+                // in one poll.
+                let plan = futures::executor::block_on(upload::plan(&UploadTx(&tx), &upload))?;
+                let Some(plan) = plan else {
                     return Ok((false, None));
-                }
-                let mut totals: TestTotals = tx
-                    .prepare_cached("SELECT doc FROM test_totals WHERE build = ?1")?
-                    .query_row(params![upload.build], |row| row.get::<_, String>(0))
-                    .optional()?
-                    .map(|doc| from_doc(&doc))
-                    .transpose()?
-                    .unwrap_or_default();
-                totals.add(&upload.totals);
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO test_totals (build, doc) VALUES (?1, ?2)",
-                )?
-                .execute(params![upload.build, to_doc(&totals)?])?;
-                record_test_runs(&tx, &upload)?;
-                let cell = get_cell(&tx, &upload.cell)?
-                    .and_then(|cell| health::with_tests(&cell, &upload.build, &totals));
-                if let Some(cell) = &cell {
-                    put_cell(&tx, cell)?;
-                }
-                for failure in &upload.failures {
-                    tx.prepare_cached(
-                    "INSERT OR REPLACE INTO test_failures (build, name, doc) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![
-                    failure.build,
-                    failure.name,
-                    to_doc(failure)?
-                ])?;
-                }
+                };
+                write_upload(&tx, &upload, &plan)?;
                 tx.commit()?;
-                Ok((true, cell))
+                Ok((true, plan.cell))
             })
             .await?;
         if let Some(cell) = cell {

@@ -8,13 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::domain::health;
 use crate::domain::incident::{self, Change};
 use crate::domain::notification::{self, WebhookRef};
-use crate::domain::test_stats;
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, DeliveryState, FreezeEvent,
-    Incident, IncidentState, TestCase, TestFailure, TestRun, TestStats, TestTotals,
+    Incident, IncidentState, TestCase, TestFailure, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -30,11 +28,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use super::plan::{self, Plan, PlanReads};
+use super::upload::{self, BuildTotals, UploadPlan, UploadReads};
 use super::walk::CellHistory;
 use super::{
     from_doc, to_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor,
     Grants, IngestOutcome, Poster, ScanKind, Store, StoreError, Summaries, TestUpload, TokenRecord,
-    MAX_TOUCHED_STATS,
 };
 use app::model::Build;
 
@@ -622,6 +620,171 @@ impl PlanReads for TxReads<'_> {
             })
             .collect()
     }
+}
+
+/// An upload's planning reads inside its transaction. It keeps the cell's
+/// tracked-tests document it read: the transaction writes it back.
+struct UploadTx<'a> {
+    db: &'a FirestoreDb,
+    tracked: Mutex<Option<TestCellDoc>>,
+}
+
+impl UploadReads for UploadTx<'_> {
+    fn tracking_key(name: &str) -> String {
+        test_key(name)
+    }
+
+    async fn build_totals(&self, build: &str) -> Result<BuildTotals, StoreError> {
+        let stored: Option<TestTotalsDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(TEST_TOTALS)
+            .obj()
+            .one(&doc_id(&[build]))
+            .await?;
+        match stored {
+            Some(doc) => Ok(BuildTotals {
+                totals: from_doc(&doc.doc)?,
+                files: doc.files,
+            }),
+            None => Ok(BuildTotals::default()),
+        }
+    }
+
+    async fn tracked(&self, cell: &CellId) -> Result<HashSet<String>, StoreError> {
+        let doc: TestCellDoc = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(TEST_CELLS)
+            .obj()
+            .one(&cell_key(cell))
+            .await?
+            .unwrap_or_default();
+        let keys = doc.tracked().into_iter().collect();
+        *self.tracked.lock().unwrap_or_else(|p| p.into_inner()) = Some(doc);
+        Ok(keys)
+    }
+
+    async fn test_stats(
+        &self,
+        cell: &CellId,
+        names: &[&str],
+    ) -> Result<Vec<TestStats>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = names.iter().map(|n| test_stats_id(cell, n)).collect();
+        let docs: Vec<TestStatsDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(TEST_STATS)
+            .obj::<TestStatsDoc>()
+            .batch(ids)
+            .await?
+            .filter_map(|(_, doc)| async move { doc })
+            .collect()
+            .await;
+        docs.iter().map(|d| from_doc(&d.doc)).collect()
+    }
+
+    async fn cell(&self, cell: &CellId) -> Result<Option<Cell>, StoreError> {
+        let stored: Option<CellDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(CELLS)
+            .obj()
+            .one(&cell_key(cell))
+            .await?;
+        stored.map(|doc| doc.cell()).transpose()
+    }
+}
+
+/// Adds what an upload's plan decided to its transaction.
+fn write_upload(
+    db: &FirestoreDb,
+    tx: &mut firestore::FirestoreTransaction,
+    upload: &TestUpload,
+    chunks: &[String],
+    plan: &UploadPlan,
+    tracked: TestCellDoc,
+) -> Result<(), StoreError> {
+    let cell_id = cell_key(&upload.cell);
+    for stats in &plan.stats {
+        db.fluent()
+            .update()
+            .in_col(TEST_STATS)
+            .document_id(test_stats_id(&upload.cell, &stats.name))
+            .object(&TestStatsDoc {
+                branch: upload.cell.branch.clone(),
+                last_run_micros: stats.last_run_at.timestamp_micros(),
+                doc: to_doc(stats)?,
+            })
+            .add_to_transaction(tx)?;
+    }
+    // Written when it gains tests, or to move names written before keys.
+    if !plan.newly_tracked.is_empty() || !tracked.names.is_empty() {
+        let mut keys = tracked.tracked();
+        keys.extend(plan.newly_tracked.iter().cloned());
+        let over = keys.len().saturating_sub(MAX_TRACKED_TESTS);
+        keys.drain(..over);
+        db.fluent()
+            .update()
+            .in_col(TEST_CELLS)
+            .document_id(&cell_id)
+            .object(&TestCellDoc {
+                names: Vec::new(),
+                keys,
+            })
+            .add_to_transaction(tx)?;
+    }
+    let first = (plan.build.files.len() as i64 - 1) * 1_000;
+    for (n, cases) in chunks.iter().enumerate() {
+        db.fluent()
+            .update()
+            .in_col(TEST_FILES)
+            .document_id(doc_id(&[&upload.build, &upload.hash, &n.to_string()]))
+            .object(&TestFileDoc {
+                build: upload.build.clone(),
+                order: first + n as i64,
+                cases: cases.clone(),
+            })
+            .add_to_transaction(tx)?;
+    }
+    for failure in &upload.failures {
+        db.fluent()
+            .update()
+            .in_col(TEST_FAILURES)
+            .document_id(doc_id(&[&failure.build, &test_key(&failure.name)]))
+            .object(&TestFailureDoc {
+                build: failure.build.clone(),
+                name: failure.name.clone(),
+                doc: to_doc(failure)?,
+            })
+            .add_to_transaction(tx)?;
+    }
+    if let Some(cell) = &plan.cell {
+        db.fluent()
+            .update()
+            .in_col(CELLS)
+            .document_id(&cell_id)
+            .object(&CellDoc::of(cell)?)
+            .add_to_transaction(tx)?;
+    }
+    db.fluent()
+        .update()
+        .in_col(TEST_TOTALS)
+        .document_id(doc_id(&[&upload.build]))
+        .object(&TestTotalsDoc {
+            build: upload.build.clone(),
+            files: plan.build.files.clone(),
+            doc: to_doc(&plan.build.totals)?,
+        })
+        .add_to_transaction(tx)?;
+    Ok(())
 }
 
 /// Inside a transaction, only an unavailable store is worth a retry.
@@ -1259,170 +1422,29 @@ impl Store for FirestoreStore {
             .run_transaction(|db, tx| {
                 let (upload, chunks) = (upload.clone(), chunks.clone());
                 async move {
-                    let totals_id = doc_id(&[&upload.build]);
-                    let stored: Option<TestTotalsDoc> = db
-                        .fluent()
-                        .select()
-                        .by_id_in(TEST_TOTALS)
-                        .obj()
-                        .one(&totals_id)
-                        .await
-                        .map_err(|e| in_transaction(e.into()))?;
-                    let (mut files, mut totals) = match stored {
-                        Some(doc) => {
-                            let totals: TestTotals = from_doc(&doc.doc).map_err(in_transaction)?;
-                            (doc.files, totals)
-                        }
-                        None => (Vec::new(), TestTotals::default()),
+                    let reads = UploadTx {
+                        db: &db,
+                        tracked: Mutex::default(),
                     };
-                    if files.contains(&upload.hash) {
+                    let plan = upload::plan(&reads, &upload)
+                        .await
+                        .map_err(in_transaction)?;
+                    let Some(plan) = plan else {
                         return Ok(false);
-                    }
-                    // The cell's test records this file changes.
-                    let cell_id = cell_key(&upload.cell);
-                    let tracked: TestCellDoc = db
-                        .fluent()
-                        .select()
-                        .by_id_in(TEST_CELLS)
-                        .obj()
-                        .one(&cell_id)
-                        .await
-                        .map_err(|e| in_transaction(e.into()))?
-                        .unwrap_or_default();
-                    let runs = upload.runs();
-                    let mut keys = tracked.tracked();
-                    let known: HashSet<String> = keys.iter().cloned().collect();
-                    let touched: Vec<&(String, TestRun)> =
-                        test_stats::touched(&runs, |name| known.contains(&test_key(name)))
-                            .into_iter()
-                            .take(MAX_TOUCHED_STATS)
-                            .collect();
-                    let ids: Vec<String> = touched
-                        .iter()
-                        .map(|(name, _)| test_stats_id(&upload.cell, name))
-                        .collect();
-                    let stored: Vec<TestStatsDoc> = if ids.is_empty() {
-                        Vec::new()
-                    } else {
-                        db.fluent()
-                            .select()
-                            .by_id_in(TEST_STATS)
-                            .obj::<TestStatsDoc>()
-                            .batch(ids)
-                            .await
-                            .map_err(|e| in_transaction(e.into()))?
-                            .filter_map(|(_, doc)| async move { doc })
-                            .collect()
-                            .await
                     };
-                    let mut records = test_stats::by_name(
-                        stored
-                            .iter()
-                            .map(|d| from_doc(&d.doc))
-                            .collect::<Result<Vec<TestStats>, _>>()
-                            .map_err(in_transaction)?,
-                    );
-                    let mut added = false;
-                    for (name, run) in touched {
-                        let Some(stats) =
-                            test_stats::record(records.remove(name), &upload.cell, name, run)
-                        else {
-                            continue;
-                        };
-                        let key = test_key(name);
-                        if !known.contains(&key) {
-                            keys.push(key);
-                            added = true;
-                        }
-                        db.fluent()
-                            .update()
-                            .in_col(TEST_STATS)
-                            .document_id(test_stats_id(&upload.cell, name))
-                            .object(&TestStatsDoc {
-                                branch: upload.cell.branch.clone(),
-                                last_run_micros: stats.last_run_at.timestamp_micros(),
-                                doc: to_doc(&stats).map_err(in_transaction)?,
-                            })
-                            .add_to_transaction(tx)
-                            .map_err(|e| in_transaction(e.into()))?;
-                        records.insert(name.clone(), stats);
-                    }
-                    if added || !tracked.names.is_empty() {
-                        let over = keys.len().saturating_sub(MAX_TRACKED_TESTS);
-                        keys.drain(..over);
-                        db.fluent()
-                            .update()
-                            .in_col(TEST_CELLS)
-                            .document_id(&cell_id)
-                            .object(&TestCellDoc {
-                                names: Vec::new(),
-                                keys,
-                            })
-                            .add_to_transaction(tx)
-                            .map_err(|e| in_transaction(e.into()))?;
-                    }
-                    let first = files.len() as i64 * 1_000;
-                    for (n, cases) in chunks.iter().enumerate() {
-                        db.fluent()
-                            .update()
-                            .in_col(TEST_FILES)
-                            .document_id(doc_id(&[&upload.build, &upload.hash, &n.to_string()]))
-                            .object(&TestFileDoc {
-                                build: upload.build.clone(),
-                                order: first + n as i64,
-                                cases: cases.clone(),
-                            })
-                            .add_to_transaction(tx)
-                            .map_err(|e| in_transaction(e.into()))?;
-                    }
-                    for failure in &upload.failures {
-                        let name_key = hex::encode(&Sha256::digest(failure.name.as_bytes())[..16]);
-                        db.fluent()
-                            .update()
-                            .in_col(TEST_FAILURES)
-                            .document_id(doc_id(&[&failure.build, &name_key]))
-                            .object(&TestFailureDoc {
-                                build: failure.build.clone(),
-                                name: failure.name.clone(),
-                                doc: to_doc(failure).map_err(in_transaction)?,
-                            })
-                            .add_to_transaction(tx)
-                            .map_err(|e| in_transaction(e.into()))?;
-                    }
-                    files.push(upload.hash.clone());
-                    totals.add(&upload.totals);
-                    // The cell shows its latest build's test counts.
-                    let stored_cell: Option<CellDoc> = db
-                        .fluent()
-                        .select()
-                        .by_id_in(CELLS)
-                        .obj()
-                        .one(&cell_id)
-                        .await
-                        .map_err(|e| in_transaction(e.into()))?;
-                    if let Some(stored_cell) = stored_cell {
-                        let cell = stored_cell.cell().map_err(in_transaction)?;
-                        if let Some(next) = health::with_tests(&cell, &upload.build, &totals) {
-                            db.fluent()
-                                .update()
-                                .in_col(CELLS)
-                                .document_id(&cell_id)
-                                .object(&CellDoc::of(&next).map_err(in_transaction)?)
-                                .add_to_transaction(tx)
-                                .map_err(|e| in_transaction(e.into()))?;
-                        }
-                    }
-                    db.fluent()
-                        .update()
-                        .in_col(TEST_TOTALS)
-                        .document_id(&totals_id)
-                        .object(&TestTotalsDoc {
-                            build: upload.build.clone(),
-                            files,
-                            doc: to_doc(&totals).map_err(in_transaction)?,
-                        })
-                        .add_to_transaction(tx)
-                        .map_err(|e| in_transaction(e.into()))?;
+                    let tracked = reads
+                        .tracked
+                        .into_inner()
+                        .unwrap_or_else(|p| p.into_inner());
+                    write_upload(
+                        &db,
+                        tx,
+                        &upload,
+                        &chunks,
+                        &plan,
+                        tracked.unwrap_or_default(),
+                    )
+                    .map_err(in_transaction)?;
                     Ok::<_, BackoffError<StoreError>>(true)
                 }
                 .boxed()

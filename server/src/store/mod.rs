@@ -6,6 +6,7 @@ mod conformance;
 pub mod embedded;
 pub mod firestore;
 pub mod plan;
+pub mod upload;
 pub mod walk;
 
 pub use app::model::CellId;

@@ -1,0 +1,110 @@
+//! What one uploaded JUnit file changes, decided once above the stores:
+//! whether it is a replay, the build's totals and files after it, the
+//! records of the cell's tests it ran ([`test_stats`]), the tests the cell
+//! starts tracking, and the cell's counts when the build is its latest.
+//! Each store runs [`plan`] inside its own transaction with that
+//! transaction's reads ([`UploadReads`]), then writes what it decided, as
+//! ingestion does with [`super::plan`].
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use app::model::{Cell, TestStats, TestTotals};
+
+use super::{CellId, StoreError, TestUpload, MAX_TOUCHED_STATS};
+use crate::domain::{health, test_stats};
+
+/// A build's results as stored before an upload.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildTotals {
+    pub totals: TestTotals,
+    /// The digests of its files, in upload order.
+    pub files: Vec<String>,
+}
+
+/// Reads an upload's planning needs, inside the store's transaction.
+pub(crate) trait UploadReads {
+    /// How a store keys a tracked test: by name, or by a digest of it where
+    /// names are too long to list (Firestore).
+    fn tracking_key(name: &str) -> String;
+
+    fn build_totals(&self, build: &str) -> impl Future<Output = Result<BuildTotals, StoreError>>;
+
+    /// The keys of the tests the cell keeps records of.
+    fn tracked(&self, cell: &CellId) -> impl Future<Output = Result<HashSet<String>, StoreError>>;
+
+    /// The cell's records of these tests that exist.
+    fn test_stats(
+        &self,
+        cell: &CellId,
+        names: &[&str],
+    ) -> impl Future<Output = Result<Vec<TestStats>, StoreError>>;
+
+    fn cell(&self, cell: &CellId) -> impl Future<Output = Result<Option<Cell>, StoreError>>;
+}
+
+/// What a new file changes; `None` from [`plan`] for a replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadPlan {
+    /// The build's results with this file's.
+    pub build: BuildTotals,
+    /// The records to write, one per test, in the file's order.
+    pub stats: Vec<TestStats>,
+    /// Keys of the tests the cell tracks from now on.
+    pub newly_tracked: Vec<String>,
+    /// The cell showing the build's counts, when the build is its latest.
+    pub cell: Option<Cell>,
+}
+
+pub(crate) async fn plan<R: UploadReads + ?Sized>(
+    reads: &R,
+    upload: &TestUpload,
+) -> Result<Option<UploadPlan>, StoreError> {
+    let mut build = reads.build_totals(&upload.build).await?;
+    if build.files.contains(&upload.hash) {
+        return Ok(None);
+    }
+    let cell = &upload.cell;
+    let tracked = reads.tracked(cell).await?;
+    let runs = upload.runs();
+    let touched: Vec<_> =
+        test_stats::touched(&runs, |name| tracked.contains(&R::tracking_key(name)))
+            .into_iter()
+            .take(MAX_TOUCHED_STATS)
+            .collect();
+    let mut order: Vec<&str> = Vec::new();
+    for (name, _) in &touched {
+        if !order.contains(&name.as_str()) {
+            order.push(name);
+        }
+    }
+    let mut records: HashMap<String, TestStats> =
+        test_stats::by_name(reads.test_stats(cell, &order).await?);
+    let mut newly_tracked = Vec::new();
+    for (name, run) in touched {
+        let Some(stats) = test_stats::record(records.remove(name), cell, name, run) else {
+            continue;
+        };
+        let key = R::tracking_key(name);
+        if !tracked.contains(&key) && !newly_tracked.contains(&key) {
+            newly_tracked.push(key);
+        }
+        records.insert(name.clone(), stats);
+    }
+    let stats = order
+        .into_iter()
+        .filter_map(|name| records.remove(name))
+        .collect();
+    build.totals.add(&upload.totals);
+    build.files.push(upload.hash.clone());
+    let cell = reads
+        .cell(cell)
+        .await?
+        .and_then(|c| health::with_tests(&c, &upload.build, &build.totals));
+    Ok(Some(UploadPlan {
+        build,
+        stats,
+        newly_tracked,
+        cell,
+    }))
+}
