@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::incident::IncidentConfig;
+use super::incident::{Change, IncidentConfig};
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -142,6 +142,23 @@ pub fn events(before: Option<&Incident>, after: Option<&Incident>) -> Vec<Notify
         Some(IncidentState::Open) if !was_open => vec![NotifyEvent::Opened],
         Some(IncidentState::Resolved) if was_open => vec![NotifyEvent::Resolved],
         _ => Vec::new(),
+    }
+}
+
+/// An incident change applied to the stored incident, with the deliveries
+/// it queues: what a store writes in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub incident: Option<Incident>,
+    pub deliveries: Vec<Delivery>,
+}
+
+pub fn apply(before: Option<Incident>, change: &Change, hooks: &[WebhookRef]) -> Applied {
+    let incident = super::incident::apply(before.clone(), change);
+    let deliveries = deliveries(before.as_ref(), incident.as_ref(), hooks, change.at());
+    Applied {
+        incident,
+        deliveries,
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::domain::incident::{self, Change};
+use crate::domain::incident::Change;
 use crate::domain::notification::{self, WebhookRef};
 use app::model::{
     BuildResult, BuildSummary, Cell, Delivery, DeliveryState, FreezeEvent, Incident, IncidentState,
@@ -813,11 +813,11 @@ fn commit_group(conn: &mut Connection, works: Vec<Work>) -> Result<Vec<Done>, St
 /// One incident change, read-modify-write, and the deliveries it queues,
 /// inside the writer's transaction.
 fn incident_into(conn: &Connection, change: &Change, hooks: &[WebhookRef]) -> IncidentDone {
-    let before = get_incident(conn, change.id())?;
-    let next = incident::apply(before.clone(), change);
-    for delivery in notification::deliveries(before.as_ref(), next.as_ref(), hooks, change.at()) {
-        put_delivery(conn, &delivery, None, "INSERT OR IGNORE")?;
+    let applied = notification::apply(get_incident(conn, change.id())?, change, hooks);
+    for delivery in &applied.deliveries {
+        put_delivery(conn, delivery, None, "INSERT OR IGNORE")?;
     }
+    let next = applied.incident;
     if let Some(incident) = &next {
         let doc = to_doc(incident)?;
         conn.execute(

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::domain::incident::{self, Change};
+use crate::domain::incident::Change;
 use crate::domain::notification::{self, WebhookRef};
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, DeliveryState, FreezeEvent,
@@ -1248,14 +1248,8 @@ impl Store for FirestoreStore {
                         .map(|d| d.incident())
                         .transpose()
                         .map_err(in_transaction)?;
-                    let next = incident::apply(before.clone(), &change);
-                    let queued = notification::deliveries(
-                        before.as_ref(),
-                        next.as_ref(),
-                        &hooks,
-                        change.at(),
-                    );
-                    for delivery in &queued {
+                    let applied = notification::apply(before, &change, &hooks);
+                    for delivery in &applied.deliveries {
                         db.fluent()
                             .update()
                             .in_col(DELIVERIES)
@@ -1264,7 +1258,7 @@ impl Store for FirestoreStore {
                             .add_to_transaction(tx)
                             .map_err(|e| in_transaction(e.into()))?;
                     }
-                    if let Some(incident) = &next {
+                    if let Some(incident) = &applied.incident {
                         db.fluent()
                             .update()
                             .in_col(INCIDENTS)
@@ -1273,7 +1267,7 @@ impl Store for FirestoreStore {
                             .add_to_transaction(tx)
                             .map_err(|e| in_transaction(e.into()))?;
                     }
-                    Ok::<_, BackoffError<StoreError>>(next)
+                    Ok::<_, BackoffError<StoreError>>(applied.incident)
                 }
                 .boxed()
             })
