@@ -412,6 +412,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rates_read_the_same_on_pages_and_in_reports() {
+        assert_eq!(percent(None), "–");
+        assert_eq!(percent(Some(0.0)), "0%");
+        assert_eq!(percent(Some(0.5)), "50%");
+        assert_eq!(percent(Some(1.0 / 3.0)), "33.3%");
+        assert_eq!(percent(Some(0.9996)), "100%");
+    }
+
+    #[test]
     fn links_carry_any_legal_branch_name() {
         let cell = CellId::new("feature/a+b#1%2F", "agw", "arm64", "bazel-build");
         assert_eq!(
@@ -1137,6 +1146,20 @@ pub struct CellReport {
 }
 
 /// A length of time as people say it: "2d 3h", "5h 10m", "12m", "40s".
+/// A rate as pages and reports write it: "50%", "33.3%", "–" for none.
+/// Integer formatting on purpose: `{:.1}` on a float would pull Rust's float
+/// printing (about 20 KB) into the WASM bundle.
+pub fn percent(ratio: Option<f64>) -> String {
+    let Some(ratio) = ratio else {
+        return "–".to_string();
+    };
+    let tenths = (ratio * 1000.0).round() as i64;
+    match tenths % 10 {
+        0 => format!("{}%", tenths / 10),
+        tenth => format!("{}.{tenth}%", tenths / 10),
+    }
+}
+
 pub fn span(seconds: i64) -> String {
     let (d, h, m) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
     match (d, h, m) {

@@ -51,15 +51,6 @@ pub fn ResultBadge(result: BuildResult) -> impl IntoView {
     }
 }
 
-// Integer formatting on purpose: `{:.1}` on a float would pull Rust's float
-// printing (about 20 KB) into the WASM bundle.
-pub fn percent(ratio: Option<f64>) -> String {
-    ratio.map_or_else(
-        || "–".to_string(),
-        |r| format!("{}%", (r * 100.0).round() as i64),
-    )
-}
-
 /// "2026-11-27 10:05 UTC", with integer formatting only (chrono's
 /// `strftime` would add its formatter to the WASM).
 pub fn exact_time(when: chrono::DateTime<chrono::Utc>) -> String {
@@ -98,10 +89,6 @@ mod tests {
 
     #[test]
     fn formats_without_float_printing() {
-        assert_eq!(percent(None), "–");
-        assert_eq!(percent(Some(0.0)), "0%");
-        assert_eq!(percent(Some(0.996)), "100%");
-        assert_eq!(percent(Some(0.334)), "33%");
         assert_eq!(minutes(12.0), "12.0 min");
         assert_eq!(minutes(0.04), "0.0 min");
         assert_eq!(minutes(7.25), "7.3 min");

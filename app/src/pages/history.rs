@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::common::{minutes, percent, use_query_param, ErrorNotice, ResultBadge};
+use super::common::{minutes, use_query_param, ErrorNotice, ResultBadge};
 use crate::api::get_history;
-use crate::model::{ago, encoded, overview_path, HistoryView};
+use crate::model::{ago, encoded, overview_path, percent, HistoryView};
 
 #[component]
 pub fn HistoryPage() -> impl IntoView {

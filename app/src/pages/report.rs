@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::common::{percent, use_query_param, ErrorNotice};
+use super::common::{use_query_param, ErrorNotice};
 use crate::api::get_report;
-use crate::model::{encoded, span, streak_text, test_history_path, CellId, ReportView};
+use crate::model::{encoded, percent, span, streak_text, test_history_path, CellId, ReportView};
 
 #[component]
 pub fn ReportPage() -> impl IntoView {

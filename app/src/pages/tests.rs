@@ -5,9 +5,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
-use super::common::{percent, use_query_param, ErrorNotice};
+use super::common::{use_query_param, ErrorNotice};
 use crate::api::{get_flaky_tests, get_test_history};
-use crate::model::{ago, encoded, short_sha, FlakyTests, TestHistory, TestStats, TestStatus};
+use crate::model::{
+    ago, encoded, percent, short_sha, FlakyTests, TestHistory, TestStats, TestStatus,
+};
 
 #[component]
 pub fn FlakyPage() -> impl IntoView {

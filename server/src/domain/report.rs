@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use app::model::{
-    code_span, span, streak_text, Build, BuildResult, CellKey, CellReport, HealthReport, Incident,
-    IncidentState, ReportTest, TestStats, WeekReport,
+    code_span, percent, span, streak_text, Build, BuildResult, CellKey, CellReport, HealthReport,
+    Incident, IncidentState, ReportTest, TestStats, WeekReport,
 };
 use chrono::{DateTime, Duration, Utc};
 use plotters::prelude::*;
@@ -239,10 +239,6 @@ pub fn report(window: &Window) -> HealthReport {
     };
     report.markdown = markdown(&report);
     report
-}
-
-fn percent(rate: Option<f64>) -> String {
-    rate.map_or("–".into(), |r| format!("{:.1}%", r * 100.0))
 }
 
 fn markdown(report: &HealthReport) -> String {

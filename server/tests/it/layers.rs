@@ -40,14 +40,34 @@ fn modules(src: &Path) -> BTreeMap<String, PathBuf> {
     out
 }
 
-/// The code of a file without its test modules and comments.
+/// The code of a whole file without its test modules and comments: a
+/// test module may sit in the middle, with code after it.
 fn code(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    let text = text.split("#[cfg(test)]\nmod tests {").next().unwrap();
-    text.lines()
+    let lines: Vec<&str> = text
+        .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    let mut kept = Vec::new();
+    let mut depth = 0usize;
+    let mut in_tests = false;
+    for (i, line) in lines.iter().enumerate() {
+        let opens_tests = i > 0
+            && lines[i - 1].trim() == "#[cfg(test)]"
+            && line.trim_start().starts_with("mod tests");
+        if opens_tests {
+            in_tests = true;
+            kept.pop();
+        }
+        if in_tests {
+            depth += line.matches('{').count();
+            depth = depth.saturating_sub(line.matches('}').count());
+            in_tests = depth > 0;
+            continue;
+        }
+        kept.push(*line);
+    }
+    kept.join("\n")
 }
 
 fn ident(c: char) -> bool {
@@ -242,4 +262,16 @@ fn layers_use_only_the_layers_below_them() {
         graph["store::embedded"].contains("store::plan"),
         "{graph:#?}"
     );
+}
+
+#[test]
+fn code_after_a_test_module_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.rs");
+    std::fs::write(
+        &file,
+        "use crate::a;\n#[cfg(test)]\nmod tests {\n    fn f() { if x {} }\n}\nuse crate::b;\n",
+    )
+    .unwrap();
+    assert_eq!(code(&file), "use crate::a;\nuse crate::b;");
 }

@@ -560,7 +560,7 @@ async fn the_health_report_of_a_window() {
     );
     let markdown = report["markdown"].as_str().unwrap();
     assert!(
-        markdown.contains("| agw bazel-build arm64 | 4 | 50.0% | 20h 0m | 1 passing |"),
+        markdown.contains("| agw bazel-build arm64 | 4 | 50% | 20h 0m | 1 passing |"),
         "{markdown}"
     );
 
