@@ -101,10 +101,7 @@ impl BuildSummary {
     /// Link to the commit on GitHub. Repository and commit are validated at
     /// ingestion (`owner/name` and 40 hex digits), so the URL is well formed.
     pub fn commit_url(&self) -> String {
-        format!(
-            "https://github.com/{}/commit/{}",
-            self.repository, self.commit
-        )
+        github::commit(&self.repository, &self.commit)
     }
 
     /// The log link, only when it is http(s): nothing else is ever rendered
@@ -186,6 +183,23 @@ impl CellId {
 /// [`CellId::history_path`]).
 pub fn release_path(branch: &str) -> String {
     format!("/release?branch={}", encoded(branch))
+}
+
+/// Links to GitHub, each written one way. Repositories (`owner/name`),
+/// commits (hex) and PR numbers are validated at ingestion, so the URLs are
+/// well formed.
+pub mod github {
+    pub fn commit(repository: &str, commit: &str) -> String {
+        format!("https://github.com/{repository}/commit/{commit}")
+    }
+
+    pub fn compare(repository: &str, from: &str, to: &str) -> String {
+        format!("https://github.com/{repository}/compare/{from}...{to}")
+    }
+
+    pub fn pull(repository: &str, pr: u64) -> String {
+        format!("https://github.com/{repository}/pull/{pr}")
+    }
 }
 
 /// The overview of a branch (the branch as a query parameter, like every
@@ -689,10 +703,7 @@ pub struct CommitReport {
 
 impl CommitReport {
     pub fn compare_url(&self, baseline: &str) -> String {
-        format!(
-            "https://github.com/{}/compare/{}...{}",
-            self.repository, baseline, self.commit
-        )
+        github::compare(&self.repository, baseline, &self.commit)
     }
 }
 
@@ -785,18 +796,18 @@ impl ReleaseReport {
         );
         match &self.head {
             Some(head) => out.push_str(&format!(
-                "Head: [`{}`](https://github.com/{}/commit/{head}); {} required builds.\n",
+                "Head: [`{}`]({}); {} required builds.\n",
                 short_sha(head),
-                self.repository,
+                github::commit(&self.repository, head),
                 self.required
             )),
             None => out.push_str("No builds on this branch yet.\n"),
         }
         if let Some(green) = &self.last_green_commit {
             out.push_str(&format!(
-                "Last fully green commit: [`{}`](https://github.com/{}/commit/{green}).\n",
+                "Last fully green commit: [`{}`]({}).\n",
                 short_sha(green),
-                self.repository
+                github::commit(&self.repository, green)
             ));
         }
         if !self.blockers.is_empty() {

@@ -6,6 +6,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::ids::Branch;
+
+/// A branch flag, parsed once at start-up as posts parse branches.
+fn parse_branch(value: &str) -> Result<Branch, String> {
+    Branch::parse(value).map_err(|e| e.message)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
     /// SQLite file in the data directory.
@@ -139,9 +146,10 @@ pub struct Settings {
         long,
         env = "CI_DASHBOARD_DEFAULT_BRANCH",
         default_value = "master",
+        value_parser = parse_branch,
         global = true
     )]
-    pub default_branch: String,
+    pub default_branch: Branch,
     /// Release readiness config (TOML) [default: Magma's, config/release.toml]
     #[arg(long, env = "CI_DASHBOARD_RELEASE_CONFIG", global = true)]
     pub release_config: Option<PathBuf>,

@@ -92,7 +92,7 @@ pub fn load_notify_config(
     };
     let rules = IncidentRules::new(
         incidents,
-        &settings.default_branch,
+        settings.default_branch.as_str(),
         release.release_branches(),
     );
     Ok((rules, webhooks))

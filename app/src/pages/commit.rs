@@ -7,8 +7,8 @@ use leptos_router::hooks::use_params_map;
 use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::get_commit;
 use crate::model::{
-    short_sha, test_history_path, CellId, CellKey, CommitCandidate, CommitLookup, CommitReport,
-    TestVerdict, Verdict,
+    github, short_sha, test_history_path, CellId, CellKey, CommitCandidate, CommitLookup,
+    CommitReport, TestVerdict, Verdict,
 };
 
 /// `/commit/<sha>`.
@@ -198,7 +198,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                 {report.pr.map(|pr| {
                     view! {
                         " · "
-                        <a href=format!("https://github.com/{}/pull/{pr}", report.repository)>
+                        <a href=github::pull(&report.repository, pr)>
                             {format!("PR #{pr}")}
                         </a>
                     }

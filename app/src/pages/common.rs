@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_url;
 
 use crate::error::DashboardError;
-use crate::model::{short_sha, BuildResult};
+use crate::model::{github, short_sha, BuildResult};
 
 #[component]
 pub fn ErrorNotice(error: DashboardError) -> impl IntoView {
@@ -31,7 +31,7 @@ pub fn ErrorNotice(error: DashboardError) -> impl IntoView {
 
 #[component]
 pub fn Sha(repository: String, commit: String) -> impl IntoView {
-    let href = format!("https://github.com/{repository}/commit/{commit}");
+    let href = github::commit(&repository, &commit);
     let short = short_sha(&commit).to_string();
     view! {
         <a class="sha" href=href title=commit>

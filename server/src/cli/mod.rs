@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use std::path::Path;
 
 use crate::config::{LogFormat, Settings};
-use crate::domain::ids::{Branch, Repository};
+use crate::domain::ids::Repository;
 use crate::domain::{token, validation};
 use crate::startup::{open_store, Application};
 use crate::store::{Grants, Store, StoreError};
@@ -67,9 +67,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     if let Err(e) = Repository::parse(&settings.repository) {
         bail!("--repository: {}", e.message);
-    }
-    if let Err(e) = Branch::parse(&settings.default_branch) {
-        bail!("--default-branch: {}", e.message);
     }
     match command {
         Command::Serve => {

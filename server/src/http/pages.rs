@@ -10,7 +10,7 @@ use app::ssr::Dashboard;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
-use crate::queries::report::parse_days;
+use crate::queries::report::branch_and_days;
 use crate::queries::{QueryError, Views};
 use crate::store::CellId;
 
@@ -99,11 +99,9 @@ impl Dashboard for Views {
         branch: Option<String>,
         days: Option<String>,
     ) -> Result<ReportView, DashboardError> {
-        let branch = Branch::parse_optional(branch.as_deref())
-            .map_err(bad_request)?
-            .map_or_else(|| Branch::parse(&self.default_branch), Ok)
-            .map_err(bad_request)?;
-        let days = parse_days(days.as_deref()).map_err(bad_request)?;
+        let (branch, days) =
+            branch_and_days(&self.default_branch, branch.as_deref(), days.as_deref())
+                .map_err(bad_request)?;
         Views::report_view(self, &branch, days)
             .await
             .map_err(to_dashboard_error)
@@ -114,11 +112,9 @@ impl Dashboard for Views {
         branch: Option<String>,
         days: Option<String>,
     ) -> Result<FlakyTests, DashboardError> {
-        let branch = Branch::parse_optional(branch.as_deref())
-            .map_err(bad_request)?
-            .map_or_else(|| Branch::parse(&self.default_branch), Ok)
-            .map_err(bad_request)?;
-        let days = parse_days(days.as_deref()).map_err(bad_request)?;
+        let (branch, days) =
+            branch_and_days(&self.default_branch, branch.as_deref(), days.as_deref())
+                .map_err(bad_request)?;
         Views::flaky_tests(self, &branch, days)
             .await
             .map_err(to_dashboard_error)

@@ -10,7 +10,7 @@ use super::api::only_params;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::ids::Branch;
-use crate::queries::report::parse_days;
+use crate::queries::report;
 
 /// `?branch=&days=` of a windowed answer: the default branch and 30 days
 /// unless given; any other parameter is refused.
@@ -19,12 +19,11 @@ pub(super) fn branch_and_days(
     params: &HashMap<String, String>,
 ) -> Result<(Branch, u32), ApiError> {
     only_params(params, &["branch", "days"])?;
-    let branch = match Branch::parse_optional(params.get("branch").map(String::as_str))? {
-        Some(branch) => branch,
-        None => Branch::parse(&state.views.default_branch)?,
-    };
-    let days = parse_days(params.get("days").map(String::as_str))?;
-    Ok((branch, days))
+    Ok(report::branch_and_days(
+        &state.views.default_branch,
+        params.get("branch").map(String::as_str),
+        params.get("days").map(String::as_str),
+    )?)
 }
 
 /// `GET /api/v1/report?branch=&days=`: the CI health report, with its

@@ -3,7 +3,7 @@
 //! incident opens, and whether a branch is frozen.
 
 use app::model::{
-    Build, BuildResult, CellKey, CellTestFailures, Delivery, Freeze, FreezeEvent, Incident,
+    github, Build, BuildResult, CellKey, CellTestFailures, Delivery, Freeze, FreezeEvent, Incident,
     IncidentDetail, IncidentState, Suspect,
 };
 use chrono::Utc;
@@ -99,12 +99,10 @@ impl Views {
             }
         }
         let repository = repository.unwrap_or_else(|| self.repository.clone());
-        let compare_url = incident.last_good_commit.as_ref().map(|good| {
-            format!(
-                "https://github.com/{repository}/compare/{good}...{}",
-                incident.first_bad_commit
-            )
-        });
+        let compare_url = incident
+            .last_good_commit
+            .as_ref()
+            .map(|good| github::compare(&repository, good, &incident.first_bad_commit));
         Ok(Change::Suspects {
             id: incident.id.clone(),
             suspects,

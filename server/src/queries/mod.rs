@@ -62,7 +62,7 @@ pub struct Views {
     pub outbox: Arc<tokio::sync::Notify>,
     /// CI health reports by branch and days, kept a minute.
     pub reports: Arc<Recent<(String, u32), HealthReport>>,
-    pub default_branch: String,
+    pub default_branch: Branch,
     pub release: Arc<ReleaseConfig>,
     /// Commit links of pages without any build name this repository.
     pub repository: String,
@@ -155,21 +155,22 @@ impl Views {
     /// Three reads whatever the history size: the branch's cells, the
     /// branch list and its open incidents.
     pub async fn health(&self, branch: Option<Branch>) -> Result<HealthMatrix, QueryError> {
-        let branch = branch.map_or_else(|| self.default_branch.clone(), Branch::into_string);
+        let branch = branch
+            .unwrap_or_else(|| self.default_branch.clone())
+            .into_string();
+        let default = self.default_branch.as_str();
         let (cells, mut branches, incidents) = tokio::try_join!(
             self.store.cells(&branch),
             self.store.branches(),
             self.store
                 .incidents(Some(&branch), true, MAX_SHOWN_INCIDENTS),
         )?;
-        for known in [&self.default_branch, &branch] {
-            if !branches.contains(known) {
-                branches.push(known.clone());
+        for known in [default, &branch] {
+            if !branches.iter().any(|b| b == known) {
+                branches.push(known.to_string());
             }
         }
-        branches.sort_by(|a, b| {
-            (a != &self.default_branch, a.as_str()).cmp(&(b != &self.default_branch, b.as_str()))
-        });
+        branches.sort_by(|a, b| (a != default, a.as_str()).cmp(&(b != default, b.as_str())));
         Ok(HealthMatrix {
             incidents,
             ..HealthMatrix::new(branch, branches, cells, Utc::now())

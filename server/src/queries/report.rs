@@ -24,6 +24,17 @@ const MAX_REPORT_INCIDENTS: usize = 500;
 /// Test records read for "most failing tests", latest run first.
 const MAX_REPORT_TESTS: usize = 5_000;
 
+/// The branch and window of a windowed answer (report, flaky tests), as
+/// given: the default branch and 30 days unless said otherwise.
+pub fn branch_and_days(
+    default: &Branch,
+    branch: Option<&str>,
+    days: Option<&str>,
+) -> Result<(Branch, u32), FieldError> {
+    let branch = Branch::parse_optional(branch)?.unwrap_or_else(|| default.clone());
+    Ok((branch, parse_days(days)?))
+}
+
 pub fn parse_days(days: Option<&str>) -> Result<u32, FieldError> {
     let bad = || FieldError::field("days", format!("days must be from 1 to {MAX_REPORT_DAYS}"));
     match days.map(str::trim).filter(|d| !d.is_empty()) {

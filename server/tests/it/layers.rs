@@ -232,7 +232,7 @@ fn layers_use_only_the_layers_below_them() {
             "cli",
             &["startup", "queries", "store", "domain", "config"][..],
         ),
-        ("config", &[][..]),
+        ("config", &["domain"][..]),
         (
             "startup",
             &["http", "notify", "queries", "store", "domain", "config"][..],
