@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::validation::{self, Context};
 use crate::queries::Views;
+use crate::store::Poster;
 
 const MATRIX: &[(&str, &[&str], &[&str])] = &[
     (
@@ -205,8 +206,7 @@ pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
                 })
                 .cloned(),
         );
-        let outcome = views.store.ingest(parsed).await?;
-        views.record_incidents(&outcome.moves).await?;
+        views.ingest(parsed, &Poster::Operator).await?;
     }
     tested.sort_by_key(|b| b.started_at);
     for build in &tested {

@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 use app::model::Build;
 
 use crate::domain::validation::{self, Context};
-use crate::store::{Store, StoreError};
+use crate::queries::{QueryError, Views};
+use crate::store::{Poster, StoreError};
 
 /// One export entry turned into a build, or why it was skipped.
 #[derive(Debug)]
@@ -72,13 +73,14 @@ pub struct Summary {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Stores the builds of `entries`, `BATCH` at a time; an entry the store
-/// refuses (an id already used by another build) is skipped, not fatal.
+/// Stores the builds of `entries` through the ingestion every post takes
+/// (incidents included), `BATCH` at a time; an entry the store refuses (an
+/// id already used by another build) is skipped, not fatal.
 pub async fn import(
-    store: &dyn Store,
+    views: &Views,
     entries: Vec<Entry>,
     mut progress: impl FnMut(usize),
-) -> Result<Summary, StoreError> {
+) -> Result<Summary, QueryError> {
     const BATCH: usize = 500;
     let mut summary = Summary::default();
     let mut pending = Vec::new();
@@ -89,21 +91,23 @@ pub async fn import(
         }
     }
     for chunk in pending.chunks(BATCH) {
+        // Read first only to count what is already there: the ingestion
+        // itself takes an identical build again as a replay.
         let mut fresh = Vec::new();
         for build in chunk {
-            match store.build(&build.id).await? {
+            match views.store.build(&build.id).await? {
                 Some(stored) if stored == *build => summary.unchanged += 1,
                 _ => fresh.push(build.clone()),
             }
         }
-        match store.ingest(fresh.clone()).await {
+        match views.ingest(fresh.clone(), &Poster::Operator).await {
             Ok(_) => summary.imported += fresh.len(),
-            Err(StoreError::Conflict { .. }) => {
+            Err(QueryError::Store(StoreError::Conflict { .. })) => {
                 for build in fresh {
                     let id = build.id.clone();
-                    match store.ingest(vec![build]).await {
+                    match views.ingest(vec![build], &Poster::Operator).await {
                         Ok(_) => summary.imported += 1,
-                        Err(StoreError::Conflict { message, .. }) => {
+                        Err(QueryError::Store(StoreError::Conflict { message, .. })) => {
                             summary.skipped.push((id, message))
                         }
                         Err(e) => return Err(e),

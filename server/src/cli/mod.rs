@@ -98,7 +98,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ImportLegacy { export } => {
             let store = open_store(&settings, DATA_DIR).await?;
-            import_legacy(store.as_ref(), &export, &settings.repository).await?;
+            let views = crate::startup::views(&settings, store)?;
+            import_legacy(&views, &export, &settings.repository).await?;
         }
         Command::Post(_) | Command::FreezeCheck(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
             unreachable!("handled above")
@@ -227,7 +228,11 @@ async fn post(args: &client::PostArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
-async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyhow::Result<()> {
+async fn import_legacy(
+    views: &crate::queries::Views,
+    path: &Path,
+    repository: &str,
+) -> anyhow::Result<()> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let export: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
@@ -245,7 +250,7 @@ async fn import_legacy(store: &dyn Store, path: &Path, repository: &str) -> anyh
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} builds ({eta} left)")
             .expect("a valid template"),
     );
-    let summary = legacy::import(store, entries, |n| bar.inc(n as u64)).await?;
+    let summary = legacy::import(views, entries, |n| bar.inc(n as u64)).await?;
     bar.finish_and_clear();
     for (path, reason) in &summary.skipped {
         eprintln!("skipped {path}: {reason}");

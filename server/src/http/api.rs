@@ -19,7 +19,6 @@ use crate::domain::ids::{Branch, Name};
 use crate::domain::validation::{self, Context};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::http::metrics;
 use crate::queries::{badge_state, PAGE_SIZE};
 use crate::store::BuildFilter;
 
@@ -54,23 +53,7 @@ pub async fn post_builds(
             .check_builds(token_name, builds.len())
             .map_err(ApiError::rate_limited)?;
     }
-    let results: Vec<BuildResult> = builds.iter().map(|b| b.result).collect();
-    let outcome = state
-        .views
-        .store
-        .ingest_as(builds, &caller.poster())
-        .await?;
-    metrics::ingested(&results);
-    // The builds are stored: an incident that cannot be updated now is
-    // logged, not a reason to make the CI job retry.
-    match state.views.record_incidents(&outcome.moves).await {
-        Ok(changed) => {
-            for incident in changed {
-                tracing::info!(id = %incident.id, branch = %incident.branch, state = ?incident.state, "incident");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot update incidents"),
-    }
+    let outcome = state.views.ingest(builds, &caller.poster()).await?;
     let status = if outcome.changed {
         StatusCode::CREATED
     } else {

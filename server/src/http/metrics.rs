@@ -10,8 +10,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use app::model::BuildResult;
-
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -82,12 +80,6 @@ pub async fn render() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),
     )
-}
-
-pub fn ingested(results: &[BuildResult]) {
-    for result in results {
-        metrics::counter!("builds_ingested_total", "result" => result.as_str()).increment(1);
-    }
 }
 
 pub fn store_error() {

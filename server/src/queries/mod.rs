@@ -48,6 +48,7 @@ pub enum QueryError {
 }
 
 pub mod incidents;
+pub mod ingest;
 pub mod recent;
 pub mod report;
 pub mod test_results;

@@ -474,12 +474,9 @@ pub async fn tracks_many_long_test_names(store: &dyn Store) {
 }
 
 pub async fn keeps_test_results(store: &dyn Store) {
-    use super::TestUpload;
-    use app::model::{TestCase, TestFailure, TestStatus, TestTotals};
-    store
-        .ingest(vec![build("t1", AGW_ARM, 1, BuildResult::Fail)])
-        .await
-        .unwrap();
+    use app::model::{TestCase, TestStatus, TestTotals};
+    let t1 = build("t1", AGW_ARM, 1, BuildResult::Fail);
+    store.ingest(vec![t1.clone()]).await.unwrap();
     let case = |name: &str, status: TestStatus| TestCase {
         suite: "lte".into(),
         name: name.into(),
@@ -487,31 +484,7 @@ pub async fn keeps_test_results(store: &dyn Store) {
         time_s: Some(0.5),
         message: status.is_failure().then(|| format!("{name} broke")),
     };
-    let upload = |hash: &str, cases: Vec<TestCase>| {
-        let failures = cases
-            .iter()
-            .filter(|c| c.status.is_failure())
-            .map(|c| TestFailure {
-                build: "t1".into(),
-                suite: c.suite.clone(),
-                name: c.name.clone(),
-                status: c.status,
-                message: c.message.clone(),
-                since_commit: "c0".into(),
-            })
-            .collect();
-        TestUpload {
-            build: "t1".into(),
-            cell: CellId::new("master", AGW_ARM.0, AGW_ARM.1, AGW_ARM.2),
-            commit: format!("{:0>40}", 1),
-            at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 1, 0).unwrap(),
-            hash: hash.into(),
-            tests: cases.len(),
-            totals: crate::domain::junit::totals(&cases),
-            cases,
-            failures,
-        }
-    };
+    let upload = |hash: &str, cases: Vec<TestCase>| upload_of(&t1, hash, cases);
     // Big enough for Firestore to store it in several parts.
     let mut first: Vec<TestCase> = (0..6_000)
         .map(|i| {
@@ -591,27 +564,21 @@ pub async fn keeps_test_results(store: &dyn Store) {
         .unwrap()
         .is_empty());
     // A later build of the cell where the test passes: a flip.
-    store
-        .ingest(vec![build("t2", AGW_ARM, 2, BuildResult::Pass)])
-        .await
-        .unwrap();
+    let t2 = build("t2", AGW_ARM, 2, BuildResult::Pass);
+    store.ingest(vec![t2.clone()]).await.unwrap();
     assert_eq!(
         counts(store.cells("master").await.unwrap()),
         None,
         "a new latest build has no counts until its tests arrive"
     );
-    let passing = TestUpload {
-        build: "t2".into(),
-        commit: format!("{:0>40}", 2),
-        at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 2, 0).unwrap(),
-        ..upload(
-            "f3",
-            vec![
-                case("lte.test_attach::test_s1ap", TestStatus::Passed),
-                case("always", TestStatus::Passed),
-            ],
-        )
-    };
+    let passing = upload_of(
+        &t2,
+        "f3",
+        vec![
+            case("lte.test_attach::test_s1ap", TestStatus::Passed),
+            case("always", TestStatus::Passed),
+        ],
+    );
     assert!(store.add_tests(&passing).await.unwrap());
     assert_eq!(
         counts(store.cells("master").await.unwrap()),

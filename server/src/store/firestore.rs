@@ -672,22 +672,8 @@ impl UploadReads for UploadTx<'_> {
         cell: &CellId,
         names: &[&str],
     ) -> Result<Vec<TestStats>, StoreError> {
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = names.iter().map(|n| test_stats_id(cell, n)).collect();
-        let docs: Vec<TestStatsDoc> = self
-            .db
-            .fluent()
-            .select()
-            .by_id_in(TEST_STATS)
-            .obj::<TestStatsDoc>()
-            .batch(ids)
-            .await?
-            .filter_map(|(_, doc)| async move { doc })
-            .collect()
-            .await;
-        docs.iter().map(|d| from_doc(&d.doc)).collect()
+        let ids = names.iter().map(|n| test_stats_id(cell, n)).collect();
+        test_stats_by_id(self.db, ids).await
     }
 
     async fn cell(&self, cell: &CellId) -> Result<Option<Cell>, StoreError> {
@@ -701,6 +687,28 @@ impl UploadReads for UploadTx<'_> {
             .await?;
         stored.map(|doc| doc.cell()).transpose()
     }
+}
+
+/// The test records of these document ids that exist (in a transaction
+/// when `db` is one's).
+async fn test_stats_by_id(
+    db: &FirestoreDb,
+    ids: Vec<String>,
+) -> Result<Vec<TestStats>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let docs: Vec<TestStatsDoc> = db
+        .fluent()
+        .select()
+        .by_id_in(TEST_STATS)
+        .obj::<TestStatsDoc>()
+        .batch(ids)
+        .await?
+        .filter_map(|(_, doc)| async move { doc })
+        .collect()
+        .await;
+    docs.iter().map(|d| from_doc(&d.doc)).collect()
 }
 
 /// Adds what an upload's plan decided to its transaction.
@@ -1549,27 +1557,9 @@ impl Store for FirestoreStore {
     }
 
     async fn test_stats(&self, cells: &[CellId], name: &str) -> Result<Vec<TestStats>, StoreError> {
-        if cells.is_empty() {
-            return Ok(Vec::new());
-        }
         self.reads.fetch_add(cells.len() as u64, Ordering::Relaxed);
-        let docs: Vec<TestStatsDoc> = self
-            .db
-            .fluent()
-            .select()
-            .by_id_in(TEST_STATS)
-            .obj::<TestStatsDoc>()
-            .batch(
-                cells
-                    .iter()
-                    .map(|c| test_stats_id(c, name))
-                    .collect::<Vec<_>>(),
-            )
-            .await?
-            .filter_map(|(_, doc)| async move { doc })
-            .collect()
-            .await;
-        docs.iter().map(|d| from_doc(&d.doc)).collect()
+        let ids = cells.iter().map(|c| test_stats_id(c, name)).collect();
+        test_stats_by_id(&self.db, ids).await
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {

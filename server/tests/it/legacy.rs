@@ -11,14 +11,15 @@ const EXPORT: &str = include_str!("../fixtures/legacy-export.json");
 #[tokio::test]
 async fn imports_the_old_database_once_and_reports_what_it_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let views = server::startup::views(&crate::common::settings(), store.clone()).unwrap();
     let export: serde_json::Value = serde_json::from_str(EXPORT).unwrap();
     let ctx = Context {
         default_repository: "magma/magma",
         now: Utc::now(),
     };
     let mut progressed = 0;
-    let summary = import(&store, entries(&export, &ctx), |n| progressed += n)
+    let summary = import(&views, entries(&export, &ctx), |n| progressed += n)
         .await
         .unwrap();
     assert_eq!((summary.imported, summary.unchanged), (13, 0));
@@ -71,7 +72,7 @@ async fn imports_the_old_database_once_and_reports_what_it_skipped() {
     );
 
     // Importing again changes nothing.
-    let again = import(&store, entries(&export, &ctx), |_| {})
+    let again = import(&views, entries(&export, &ctx), |_| {})
         .await
         .unwrap();
     assert_eq!((again.imported, again.unchanged), (0, 13));
