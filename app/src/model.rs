@@ -280,6 +280,11 @@ impl Cell {
         CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
     }
 
+    /// The cell within its branch.
+    pub fn key(&self) -> CellKey {
+        CellKey::new(&self.component, &self.arch, &self.build_type)
+    }
+
     /// The state the overview shows: the newest finished result, or running
     /// when nothing has finished yet.
     pub fn status(&self) -> BuildResult {
@@ -893,6 +898,14 @@ pub struct CellKey {
 }
 
 impl CellKey {
+    pub fn new(component: &str, arch: &str, build_type: &str) -> Self {
+        CellKey {
+            component: component.to_string(),
+            arch: arch.to_string(),
+            build_type: build_type.to_string(),
+        }
+    }
+
     /// How people name a cell: "agw bazel-build arm64".
     pub fn label(&self) -> String {
         format!("{} {} {}", self.component, self.build_type, self.arch)
@@ -1390,6 +1403,11 @@ pub struct Build {
 impl Build {
     pub fn cell(&self) -> CellId {
         CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
+    }
+
+    /// Its cell within its branch.
+    pub fn key(&self) -> CellKey {
+        CellKey::new(&self.component, &self.arch, &self.build_type)
     }
 
     pub fn summary(&self) -> BuildSummary {

@@ -90,14 +90,6 @@ impl Change {
     }
 }
 
-fn key(cell: &Cell) -> CellKey {
-    CellKey {
-        component: cell.component.clone(),
-        arch: cell.arch.clone(),
-        build_type: cell.build_type.clone(),
-    }
-}
-
 /// The first bad commit of a cell in incident, if it is in one.
 fn breakage<'a>(rules: &IncidentRules, cell: Option<&'a Cell>) -> Option<&'a str> {
     let streak = cell?.streak.as_ref()?;
@@ -122,7 +114,7 @@ pub fn changes(
     if let Some(commit) = was {
         out.push(Change::Cleared {
             id: incident_id(&after.branch, commit),
-            cell: key(after),
+            cell: after.key(),
             at,
         });
     }
@@ -131,7 +123,7 @@ pub fn changes(
         out.push(Change::Red {
             id: incident_id(&after.branch, commit),
             branch: after.branch.clone(),
-            cell: key(after),
+            cell: after.key(),
             first_bad_commit: commit.to_string(),
             last_good_commit: last_good,
             at,

@@ -64,14 +64,6 @@ impl Window<'_> {
     }
 }
 
-fn key(build: &Build) -> CellKey {
-    CellKey {
-        component: build.component.clone(),
-        arch: build.arch.clone(),
-        build_type: build.build_type.clone(),
-    }
-}
-
 /// pass ÷ (pass + fail + error); cancelled and running builds say nothing.
 fn success_rate<'a>(builds: impl IntoIterator<Item = &'a Build>) -> Option<f64> {
     let (mut pass, mut counted) = (0usize, 0usize);
@@ -136,7 +128,7 @@ fn deployable(builds: &[&Build], required: &[CellKey]) -> bool {
         .iter()
         .filter(|b| matches!(b.result, BuildResult::Pass | BuildResult::Fail))
     {
-        let entry = last.entry(key(b)).or_insert(b);
+        let entry = last.entry(b.key()).or_insert(b);
         if done_at(b) > done_at(entry) {
             *entry = b;
         }
@@ -162,7 +154,7 @@ pub fn report(window: &Window) -> HealthReport {
     let mut by_cell: BTreeMap<CellKey, Vec<&Build>> = BTreeMap::new();
     let mut by_commit: HashMap<&str, Vec<&Build>> = HashMap::new();
     for b in &in_window {
-        by_cell.entry(key(b)).or_default().push(b);
+        by_cell.entry(b.key()).or_default().push(b);
         by_commit.entry(&b.commit).or_default().push(b);
     }
     let cells = by_cell

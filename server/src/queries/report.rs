@@ -106,11 +106,7 @@ impl Views {
             .release
             .required(branch.as_str())
             .into_iter()
-            .map(|c| CellKey {
-                component: c.component,
-                arch: c.arch,
-                build_type: c.build_type,
-            })
+            .map(|c| CellKey::new(&c.component, &c.arch, &c.build_type))
             .collect();
         Ok(report::report(&Window {
             branch: branch.as_str(),
