@@ -427,10 +427,13 @@ async fn hostile(fixtures: &Path) {
     for xml in &big {
         server.upload("big", xml).await;
     }
+    // Each address sends at its budget (20 a second), not waiting for
+    // answers: what a scraper does.
     let done = Arc::new(AtomicBool::new(false));
+    let answers: Arc<[std::sync::atomic::AtomicUsize; 4]> = Arc::new(Default::default());
     let readers: Vec<_> = (2..10u8)
         .map(|last| {
-            let (url, done) = (server.url.clone(), done.clone());
+            let (url, done, answers) = (server.url.clone(), done.clone(), answers.clone());
             tokio::spawn(async move {
                 let client = reqwest::Client::builder()
                     .local_address(std::net::IpAddr::from([127, 0, 0, last]))
@@ -441,14 +444,26 @@ async fn hostile(fixtures: &Path) {
                     format!("/api/v1/report?branch=master&days={}", last),
                     format!("/api/v1/commits/{}", "b".repeat(40)),
                 ];
-                let mut sent = 0usize;
+                let mut sent = Vec::new();
                 while !done.load(Ordering::SeqCst) {
-                    let _ = client.get(format!("{url}{}", paths[sent % 3])).send().await;
-                    sent += 1;
-                    // The default budget: 20 a second per address.
+                    let request = client.get(format!("{url}{}", paths[sent.len() % 3])).send();
+                    let answers = answers.clone();
+                    sent.push(tokio::spawn(async move {
+                        let slot = match request.await.map(|r| r.status().as_u16()) {
+                            Ok(200) => 0,
+                            Ok(429) => 1,
+                            Ok(503) => 2,
+                            _ => 3,
+                        };
+                        answers[slot].fetch_add(1, Ordering::SeqCst);
+                    }));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                sent
+                let count = sent.len();
+                for request in sent {
+                    let _ = request.await;
+                }
+                count
             })
         })
         .collect();
@@ -485,7 +500,15 @@ async fn hostile(fixtures: &Path) {
     }
     println!("| CI posts for 10 s beside 8 addresses reading at their rate limit | |");
     println!("| --- | ---: |");
-    println!("| anonymous reads sent (100,000-result listings, reports, commit pages) | {reads} |");
+    let answered = |i: usize| answers[i].load(Ordering::SeqCst);
+    println!("| anonymous reads sent, 20 a second per address (100,000-result listings, reports, commit pages) | {reads} |");
+    println!(
+        "| their answers: 200 / 429 / 503 / other | {} / {} / {} / {} |",
+        answered(0),
+        answered(1),
+        answered(2),
+        answered(3)
+    );
     println!("| posts stored / answered 503 / other | {posted} / {unavailable} / {other} |");
     println!();
 }
