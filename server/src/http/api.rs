@@ -19,7 +19,8 @@ use crate::domain::ids::{Branch, Name};
 use crate::domain::validation::{self, Context};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::queries::{badge_state, PAGE_SIZE};
+use crate::queries::overview::badge_state;
+use crate::queries::PAGE_SIZE;
 use crate::store::BuildFilter;
 
 /// Largest accepted body: 1000 builds of realistic size fit well within it.

@@ -1,0 +1,49 @@
+//! The overview: a branch's cells, its branches and open incidents; badges.
+
+use app::model::{BuildResult, Cell, HealthMatrix};
+use chrono::Utc;
+
+use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
+use crate::domain::ids::Branch;
+
+/// State of a badge: passing, failing or unknown.
+pub fn badge_state(cells: &[Cell]) -> &'static str {
+    let finished: Vec<BuildResult> = cells
+        .iter()
+        .filter_map(|c| c.latest.as_ref().map(|l| l.result))
+        .collect();
+    if finished.contains(&BuildResult::Fail) {
+        "failing"
+    } else if !finished.is_empty() && finished.iter().all(|r| *r == BuildResult::Pass) {
+        "passing"
+    } else {
+        "unknown"
+    }
+}
+
+impl Views {
+    /// Three reads whatever the history size: the branch's cells, the
+    /// branch list and its open incidents.
+    pub async fn health(&self, branch: Option<Branch>) -> Result<HealthMatrix, QueryError> {
+        let branch = branch
+            .unwrap_or_else(|| self.default_branch.clone())
+            .into_string();
+        let default = self.default_branch.as_str();
+        let (cells, mut branches, incidents) = tokio::try_join!(
+            self.store.cells(&branch),
+            self.store.branches(),
+            self.store
+                .incidents(Some(&branch), true, MAX_SHOWN_INCIDENTS),
+        )?;
+        for known in [default, &branch] {
+            if !branches.iter().any(|b| b == known) {
+                branches.push(known.to_string());
+            }
+        }
+        branches.sort_by(|a, b| (a != default, a.as_str()).cmp(&(b != default, b.as_str())));
+        Ok(HealthMatrix {
+            incidents,
+            ..HealthMatrix::new(branch, branches, cells, Utc::now())
+        })
+    }
+}
