@@ -1,0 +1,158 @@
+//! Incidents, their suspects, the notifications they send, the merge freeze.
+
+use super::cell::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    Open,
+    Resolved,
+}
+
+/// A breakage on a watched branch: cells whose red streaks began at the
+/// same commit and reached the opening threshold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub branch: String,
+    pub state: IncidentState,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Every cell that joined, in the order they did.
+    pub cells: Vec<CellKey>,
+    /// The cells still red; the incident resolves when none is.
+    pub red: Vec<CellKey>,
+    pub first_bad_commit: String,
+    /// The commit of the last pass before the streak, of the first cell.
+    pub last_good_commit: Option<String>,
+    /// The commits after the last good one up to and including the first
+    /// bad one, newest first, through the posted `parent` chain.
+    #[serde(default)]
+    pub suspects: Vec<Suspect>,
+    /// False when the parent chain broke (or was too long) before reaching
+    /// the last good commit: the suspects are then what is known.
+    #[serde(default)]
+    pub suspects_complete: bool,
+    /// `https://github.com/<repo>/compare/<last good>...<first bad>`.
+    #[serde(default)]
+    pub compare_url: Option<String>,
+}
+
+/// What a webhook is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NotifyEvent {
+    #[serde(rename = "incident.opened")]
+    Opened,
+    #[serde(rename = "incident.resolved")]
+    Resolved,
+}
+
+impl NotifyEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Opened => "incident.opened",
+            NotifyEvent::Resolved => "incident.resolved",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Given up: the receiver refused it or never answered in every attempt.
+    Failed,
+}
+
+/// One event for one webhook, queued in the store with the incident change
+/// that caused it, and its attempts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub incident: String,
+    pub event: NotifyEvent,
+    /// Which configured webhook: a digest of its URL, which may hold a secret.
+    pub webhook: String,
+    /// The webhook's host, to show.
+    pub target: String,
+    pub state: DeliveryState,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    /// When it is tried next, while pending.
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl Delivery {
+    /// The delivery as anyone may see it: which webhook by a short digest,
+    /// not its host, and no error text (it can name internal hosts and
+    /// addresses). Token holders read the rest through the API.
+    pub fn public(self) -> Delivery {
+        Delivery {
+            target: format!(
+                "webhook {}",
+                self.webhook.chars().take(8).collect::<String>()
+            ),
+            last_error: None,
+            ..self
+        }
+    }
+}
+
+/// An incident with the notifications it caused, for its page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub deliveries: Vec<Delivery>,
+    /// The failing tests of each cell's build at the first bad commit, where
+    /// it uploaded JUnit results.
+    #[serde(default)]
+    pub failing_tests: Vec<CellTestFailures>,
+}
+
+/// A cell's failing tests at one commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellTestFailures {
+    pub cell: CellKey,
+    pub tests: Vec<String>,
+}
+
+/// A commit that may have caused an incident, with what builds said of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspect {
+    pub commit: String,
+    pub pr: Option<u64>,
+    pub title: Option<String>,
+    pub author: Option<String>,
+}
+
+/// Whether merges to a branch should wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freeze {
+    pub branch: String,
+    pub frozen: bool,
+    pub reason: Option<String>,
+    /// Open incidents that freeze it.
+    pub incidents: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
+    /// The latest manual freeze or unfreeze, if any: who, why, when.
+    #[serde(default)]
+    pub manual: Option<FreezeEvent>,
+}
+
+/// A person (through a token) freezing or unfreezing a branch by hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeEvent {
+    pub branch: String,
+    pub frozen: bool,
+    pub reason: String,
+    /// The token's name.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}

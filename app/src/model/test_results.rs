@@ -1,0 +1,201 @@
+//! Test results from JUnit XML: cases, totals, failures, per-test verdicts,
+//! records, the flaky ranking and a test's history.
+
+use super::cell::*;
+use super::links::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+impl TestStatus {
+    pub fn is_failure(self) -> bool {
+        matches!(self, TestStatus::Failed | TestStatus::Error)
+    }
+}
+
+/// One test case of a build, as its JUnit XML reported it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    pub suite: String,
+    /// `classname::name` when the file gives a class, else the name.
+    pub name: String,
+    pub status: TestStatus,
+    pub time_s: Option<f64>,
+    /// The failure, error or skip message, cut at 2,000 characters.
+    pub message: Option<String>,
+}
+
+/// Counts of a build's test cases over every file uploaded for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestTotals {
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub duration_s: f64,
+}
+
+impl TestTotals {
+    /// Test results of every status.
+    pub fn results(&self) -> usize {
+        self.passed + self.failed + self.errors + self.skipped
+    }
+
+    pub fn counts(&self) -> TestCounts {
+        TestCounts {
+            passed: self.passed,
+            failed: self.failed + self.errors,
+            skipped: self.skipped,
+        }
+    }
+
+    pub fn add(&mut self, other: &TestTotals) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.duration_s += other.duration_s;
+    }
+}
+
+/// A failing test of a build, kept apart from the build's full results so
+/// pages read failures without reading every passing test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestFailure {
+    pub build: String,
+    pub suite: String,
+    pub name: String,
+    pub status: TestStatus,
+    pub message: Option<String>,
+    /// The commit since which the test fails in its cell, as known when the
+    /// result arrived: this one, or where the previous build's failure of
+    /// the same test began.
+    pub since_commit: String,
+}
+
+/// `GET /api/v1/builds/<id>/tests`: failures first, then by suite and name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildTests {
+    pub totals: TestTotals,
+    pub tests: Vec<TestCase>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a failing test means against its cell's baseline build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestVerdict {
+    /// It passed (or did not fail) in the baseline build.
+    NewFailure,
+    /// It failed in the baseline build too.
+    StillFailing,
+    /// It passed and failed on this very commit.
+    Flaky,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingTest {
+    pub name: String,
+    pub verdict: TestVerdict,
+    pub since_commit: String,
+    pub message: Option<String>,
+}
+
+/// A verdict's test counts and failing tests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictTests {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub failing: Vec<FailingTest>,
+}
+
+/// One run of a test in its cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRun {
+    pub build: String,
+    pub commit: String,
+    pub status: TestStatus,
+    /// The build's start.
+    pub at: DateTime<Utc>,
+}
+
+/// A test's runs, failures and flips on one day (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestDay {
+    pub day: DateTime<Utc>,
+    pub runs: u32,
+    pub failures: u32,
+    pub flips: u32,
+}
+
+/// A test's record in one cell, kept from its first failure there on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestStats {
+    pub branch: String,
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub name: String,
+    pub runs: u32,
+    pub failures: u32,
+    /// Times its result changed between consecutive runs.
+    pub flips: u32,
+    pub last_status: TestStatus,
+    /// The commit its current failure began at; none while it passes.
+    pub failing_since: Option<String>,
+    /// The latest commit on which it both passed and failed.
+    pub last_flaky_commit: Option<String>,
+    pub last_run_at: DateTime<Utc>,
+    /// Its latest runs, newest first.
+    pub recent: Vec<TestRun>,
+    /// Per-day counts of the last 90 days.
+    pub days: Vec<TestDay>,
+}
+
+/// A test of the flaky ranking.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlakyTest {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub name: String,
+    /// flips ÷ (runs − 1) over the window.
+    pub flip_rate: f64,
+    pub runs: u32,
+    pub failures: u32,
+    pub flips: u32,
+    pub last_flaky_commit: Option<String>,
+}
+
+impl FlakyTest {
+    pub fn history_path(&self, branch: &str) -> String {
+        test_history_path(branch, &self.component, &self.build_type, &self.name)
+    }
+}
+
+/// The flaky-tests page of a branch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlakyTests {
+    pub branch: String,
+    pub days: u32,
+    pub tests: Vec<FlakyTest>,
+}
+
+/// One test's history page: its record on each architecture that ran it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestHistory {
+    pub branch: String,
+    pub component: String,
+    pub build_type: String,
+    pub name: String,
+    pub archs: Vec<TestStats>,
+}
