@@ -93,7 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/report") view=ReportPage ssr=SsrMode::Async/>
                     <Route path=path!("/flaky") view=FlakyPage ssr=SsrMode::Async/>
                     <Route
-                        path=path!("/test/:branch/:component/:build_type")
+                        path=path!("/test/:component/:build_type")
                         view=TestHistoryPage
                         ssr=SsrMode::Async
                     />

@@ -64,7 +64,7 @@ const pages = [
   `/release?branch=${BRANCH}`,
   `/report?branch=${BRANCH}&days=7`,
   `/flaky?branch=${BRANCH}&days=7`,
-  `/test/${BRANCH}/agw/bazel-build?name=lte.s1ap%3A%3Atest_detach`,
+  `/test/agw/bazel-build?branch=${BRANCH}&name=lte.s1ap%3A%3Atest_detach`,
   "/nowhere",
   "INCIDENT",
 ];

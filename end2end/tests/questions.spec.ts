@@ -205,7 +205,7 @@ test("a flaky test leads to its history on each architecture", async ({ page, re
   const row = page.locator("table.flaky-tests tr", { hasText: "flap::TestFlap" });
   await expect(row).toContainText("100%");
   await row.getByRole("link", { name: "flap::TestFlap" }).click();
-  await expect(page).toHaveURL(/\/test\/v1\.9\/flapper\/unit-tests\?name=flap%3A%3ATestFlap/);
+  await expect(page).toHaveURL(/\/test\/flapper\/unit-tests\?branch=v1\.9&name=flap%3A%3ATestFlap/);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("flap::TestFlap");
   await expect(page.getByRole("region", { name: "On arm64" })).toContainText("4 runs");
   await expect(page.locator("table.test-runs tbody tr")).toHaveCount(4);

@@ -46,13 +46,14 @@ pub fn encoded(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
-/// `/test/<branch>/<component>/<build_type>?name=<test>`.
+/// `/test/<component>/<build_type>?branch=<branch>&name=<test>`: the branch
+/// a query parameter, as on every page of one branch.
 pub fn test_history_path(branch: &str, component: &str, build_type: &str, name: &str) -> String {
     format!(
-        "/test/{}/{}/{}?name={}",
-        encoded(branch),
+        "/test/{}/{}?branch={}&name={}",
         encoded(component),
         encoded(build_type),
+        encoded(branch),
         encoded(name)
     )
 }

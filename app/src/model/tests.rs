@@ -21,6 +21,10 @@ fn links_carry_any_legal_branch_name() {
     );
     assert_eq!(release_path("v1.9/rc+1"), "/release?branch=v1.9%2Frc%2B1");
     assert_eq!(overview_path("a&b=c#d%+e"), "/?branch=a%26b%3Dc%23d%25%2Be");
+    assert_eq!(
+        test_history_path("feature/x&y", "lte", "integ", "a::b c"),
+        "/test/lte/integ?branch=feature%2Fx%26y&name=a%3A%3Ab%20c"
+    );
 }
 
 /// Text from posts (branch names, versions, log URLs) cannot end the

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::use_params_map;
 
 use super::common::{use_query_param, ErrorNotice};
 use crate::api::{get_flaky_tests, get_test_history};
@@ -91,41 +91,22 @@ fn Flaky(flaky: FlakyTests) -> impl IntoView {
     }
 }
 
-/// `/test/<branch>/<component>/<build_type>`: the segments of the path as
-/// sent, decoded once (a branch may hold `/`, sent as `%2F`).
-fn segments(path: &str) -> Option<(String, String, String)> {
-    let mut parts = path.trim_start_matches('/').split('/');
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8()
-            .ok()
-            .map(|s| s.into_owned())
-    };
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some("test"), Some(b), Some(c), Some(t), None) => {
-            Some((decode(b)?, decode(c)?, decode(t)?))
-        }
-        _ => None,
-    }
-}
-
 #[component]
 pub fn TestHistoryPage() -> impl IntoView {
-    let location = use_location();
-    let name = use_query_param("name");
-    let history = Resource::new(
-        move || (location.pathname.get(), name.get()),
-        |(path, name)| async move {
-            let (branch, component, build_type) = segments(&path).unwrap_or_default();
-            get_test_history(branch, component, build_type, name.unwrap_or_default()).await
-        },
-    );
+    let params = use_params_map();
+    let (branch, name) = (use_query_param("branch"), use_query_param("name"));
+    let key = move || {
+        let p = params.read();
+        (
+            branch.get().unwrap_or_default(),
+            p.get("component").unwrap_or_default(),
+            p.get("build_type").unwrap_or_default(),
+            name.get().unwrap_or_default(),
+        )
+    };
+    let history = Resource::new(key, |(branch, component, build_type, name)| {
+        get_test_history(branch, component, build_type, name)
+    });
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -418,7 +418,7 @@ async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
         .app
         .client
         .get(format!(
-            "{}/test/master/lte/integ-test?name=lte.integ%3A%3Atest_broken",
+            "{}/test/lte/integ-test?branch=master&name=lte.integ%3A%3Atest_broken",
             u.app.url
         ))
         .send()
