@@ -262,7 +262,7 @@ fn layers_use_only_the_layers_below_them() {
         "{graph:#?}"
     );
     assert!(
-        graph["store::embedded"].contains("store::plan"),
+        graph["store::embedded::writer"].contains("store::plan"),
         "{graph:#?}"
     );
 }
