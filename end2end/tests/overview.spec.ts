@@ -196,7 +196,7 @@ test("three failures in a row freeze a release branch, and the overview says so 
       }),
     );
   }
-  const freeze = await (await request.get(`/api/v1/freeze/${branch}`)).json();
+  const freeze = await (await request.get(`/api/v1/freeze?branch=${encodeURIComponent(branch)}`)).json();
   expect(freeze.frozen).toBe(true);
   await page.goto(`/?branch=${branch}`);
   await expect(page.locator("main[data-hydrated=true]")).toBeVisible();

@@ -12,6 +12,28 @@ pub fn release_path(branch: &str) -> String {
     format!("/release?branch={}", encoded(branch))
 }
 
+/// The release API of a branch.
+pub fn release_api_path(branch: &str) -> String {
+    format!("/api/v1/release?branch={}", encoded(branch))
+}
+
+/// The merge-freeze API of a branch (read, or set with a token).
+pub fn freeze_api_path(branch: &str) -> String {
+    format!("/api/v1/freeze?branch={}", encoded(branch))
+}
+
+/// The badge of a component on a branch, or of one of its architectures.
+pub fn badge_path(branch: &str, component: &str, arch: Option<&str>) -> String {
+    let arch = arch
+        .map(|a| format!("&arch={}", encoded(a)))
+        .unwrap_or_default();
+    format!(
+        "/badge.svg?branch={}&component={}{arch}",
+        encoded(branch),
+        encoded(component)
+    )
+}
+
 /// Links to GitHub, each written one way. Repositories (`owner/name`),
 /// commits (hex) and PR numbers are validated at ingestion, so the URLs are
 /// well formed.

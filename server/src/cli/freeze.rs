@@ -43,9 +43,9 @@ impl Verdict {
 
 fn freeze_url(server: &str, branch: &str) -> String {
     format!(
-        "{}/api/v1/freeze/{}",
+        "{}{}",
         server.trim_end_matches('/'),
-        app::model::encoded(branch)
+        app::model::freeze_api_path(branch)
     )
 }
 

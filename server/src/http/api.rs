@@ -239,50 +239,49 @@ pub async fn list_builds(
 
 const MAX_LIMIT: usize = 500;
 
+/// `GET /api/v1/release?branch=`: release readiness at the branch's head,
+/// with its Markdown (the default branch unless given).
 pub async fn get_release(
     State(state): State<AppState>,
-    Path(branch): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let report = state.views.release(&Branch::parse(&branch)?).await?;
+    only_params(&params, &["branch"])?;
+    let report = state.views.release(&branch_param(&state, &params)?).await?;
     let markdown = report.markdown();
     let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["markdown"] = json!(markdown);
     Ok(Json(body).into_response())
 }
 
+/// `?branch=` as every route of one branch takes it: the default branch
+/// unless given.
+pub(super) fn branch_param(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<Branch, ApiError> {
+    Ok(
+        Branch::parse_optional(params.get("branch").map(String::as_str))?
+            .unwrap_or_else(|| state.views.default_branch.clone()),
+    )
+}
+
 pub async fn list_releases(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(json!({ "releases": state.views.releases().await? })).into_response())
 }
 
+/// `GET /badge.svg?branch=&component=[&arch=]`: a component's state on a
+/// branch (the default branch unless given), or one architecture's.
 pub async fn badge(
     State(state): State<AppState>,
-    Path((branch, file)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    badge_for(&state, &branch, &file, None).await
-}
-
-pub async fn arch_badge(
-    State(state): State<AppState>,
-    Path((branch, component, file)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
-    badge_for(&state, &branch, &component, Some(&file)).await
-}
-
-async fn badge_for(
-    state: &AppState,
-    branch: &str,
-    component: &str,
-    arch: Option<&str>,
-) -> Result<Response, ApiError> {
-    let not_svg = || ApiError::NotFound("badges end in .svg".into());
-    let (component, arch) = match arch {
-        Some(file) => (
-            component,
-            Some(file.strip_suffix(".svg").ok_or_else(not_svg)?),
-        ),
-        None => (component.strip_suffix(".svg").ok_or_else(not_svg)?, None),
-    };
-    let branch = Branch::parse(branch)?.into_string();
+    only_params(&params, &["branch", "component", "arch"])?;
+    let branch = branch_param(&state, &params)?.into_string();
+    let component = name_param(&params, "component")?.ok_or_else(|| {
+        FieldError::field("component", "component is required: the badge's component")
+    })?;
+    let arch = name_param(&params, "arch")?;
+    let arch = arch.as_deref();
     let cells: Vec<_> = state
         .views
         .store

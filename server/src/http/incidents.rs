@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::api::only_params;
+use super::api::{branch_param, only_params};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
@@ -72,18 +72,22 @@ pub async fn deliveries(
     Ok(Json(json!({ "deliveries": deliveries })).into_response())
 }
 
+/// `GET /api/v1/freeze?branch=`: whether merges to the branch are frozen
+/// (the default branch unless given).
 pub async fn freeze(
     State(state): State<AppState>,
-    Path(branch): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.views.freeze(&Branch::parse(&branch)?).await?).into_response())
+    only_params(&params, &["branch"])?;
+    Ok(Json(state.views.freeze(&branch_param(&state, &params)?).await?).into_response())
 }
 
-/// `{"frozen": true|false, "reason": "..."}` with a token: a manual freeze
-/// or unfreeze, recorded with the token's name.
+/// `POST /api/v1/freeze?branch=` with `{"frozen": true|false, "reason":
+/// "..."}` and a token: a manual freeze or unfreeze, recorded with the
+/// token's name.
 pub async fn set_freeze(
     State(state): State<AppState>,
-    Path(branch): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
     caller: Caller,
     headers: HeaderMap,
     body: Body,
@@ -101,7 +105,10 @@ pub async fn set_freeze(
             .check(&caller.name)
             .map_err(ApiError::rate_limited)?;
     }
-    let branch = Branch::parse(&branch)?;
+    only_params(&params, &["branch"])?;
+    // A write names its branch: no default branch is frozen by omission.
+    let branch = Branch::parse_optional(params.get("branch").map(String::as_str))?
+        .ok_or_else(|| FieldError::field("branch", "branch is required: the branch to freeze"))?;
     super::api::require_json(&headers)?;
     let bytes = super::api::read_body(&headers, body).await?;
     let value: Value = serde_json::from_slice(&bytes)

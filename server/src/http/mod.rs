@@ -10,6 +10,7 @@ pub mod events;
 pub mod fanout;
 pub mod incidents;
 pub mod metrics;
+pub mod moved;
 pub mod pages;
 pub mod ratelimit;
 pub mod report;

@@ -18,7 +18,7 @@ use tracing::Level;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, events, incidents, metrics, report, test_results};
+use super::{api, events, incidents, metrics, moved, report, test_results};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/commits/{sha}", get(api::get_commit))
         .route("/api/v1/builds", get(api::list_builds))
         .route("/api/v1/releases", get(api::list_releases))
-        .route("/api/v1/releases/{branch}", get(api::get_release))
+        .route("/api/v1/release", get(api::get_release))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::one))
         .route("/api/v1/deliveries", get(incidents::deliveries))
@@ -46,11 +46,17 @@ pub fn router(state: AppState) -> Router {
             get(test_results::list).post(test_results::upload),
         )
         .route(
-            "/api/v1/freeze/{branch}",
+            "/api/v1/freeze",
             get(incidents::freeze).post(incidents::set_freeze),
         )
-        .route("/badge/{branch}/{component}", get(api::badge))
-        .route("/badge/{branch}/{component}/{arch}", get(api::arch_badge))
+        .route("/badge.svg", get(api::badge))
+        .route("/api/v1/releases/{branch}", get(moved::release))
+        .route(
+            "/api/v1/freeze/{branch}",
+            get(moved::freeze).post(moved::freeze),
+        )
+        .route("/badge/{branch}/{component}", get(moved::badge))
+        .route("/badge/{branch}/{component}/{arch}", get(moved::arch_badge))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -241,7 +241,7 @@ async fn release_readiness() {
         build(BROKE, "v1.8", "arm64", 10, "fail"),
     ]))
     .await;
-    let (status, report) = app.get("/api/v1/releases/v1.8").await;
+    let (status, report) = app.get("/api/v1/release?branch=v1.8").await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["ready"], false);
     assert_eq!(report["head"], BROKE);
@@ -268,12 +268,12 @@ async fn release_readiness() {
         b["version"] = json!("1.7.3");
     }
     app.post(Value::Array(fixed)).await;
-    let (_, report) = app.get("/api/v1/releases/v1.7").await;
+    let (_, report) = app.get("/api/v1/release?branch=v1.7").await;
     assert_eq!(
         (report["ready"].clone(), report["blockers"].clone()),
         (json!(true), json!([]))
     );
-    let (status, _) = app.get("/api/v1/releases/a..b").await;
+    let (status, _) = app.get("/api/v1/release?branch=a..b").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -286,9 +286,17 @@ async fn badges() {
     ]))
     .await;
     for (path, state) in [
-        ("/badge/master/agw.svg", "failing"),
-        ("/badge/master/agw/amd64.svg", "passing"),
-        ("/badge/master/feg.svg", "unknown"),
+        ("/badge.svg?branch=master&component=agw", "failing"),
+        ("/badge.svg?component=agw", "failing"),
+        (
+            "/badge.svg?branch=master&component=agw&arch=amd64",
+            "passing",
+        ),
+        (
+            "/badge.svg?branch=master&component=agw&arch=x86_64",
+            "passing",
+        ),
+        ("/badge.svg?branch=master&component=feg", "unknown"),
     ] {
         let resp = app
             .client
@@ -310,13 +318,60 @@ async fn badges() {
             "{path}"
         );
     }
-    let resp = app
-        .client
+    let (status, body) = app.get("/badge.svg?branch=master").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "component", "{body}");
+    let (status, body) = app.get("/badge.svg?component=agw&colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "colour", "{body}");
+}
+
+/// Routes that took a branch as a path segment redirect, permanently and
+/// keeping the method, to the route with the branch as a query parameter:
+/// badges embedded in READMEs and scripts keep working.
+#[tokio::test]
+async fn routes_with_a_branch_in_the_path_moved_to_a_query_parameter() {
+    let app = spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (old, new) in [
+        (
+            "/badge/master/agw.svg",
+            "/badge.svg?branch=master&component=agw",
+        ),
+        (
+            "/badge/release%2Fv1.8/agw/arm64.svg",
+            "/badge.svg?branch=release%2Fv1.8&component=agw&arch=arm64",
+        ),
+        ("/api/v1/releases/v1.8", "/api/v1/release?branch=v1.8"),
+        ("/api/v1/freeze/master", "/api/v1/freeze?branch=master"),
+    ] {
+        let resp = client
+            .get(format!("{}{old}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT, "{old}");
+        assert_eq!(resp.headers()["location"], new, "{old}");
+    }
+    let resp = client
+        .post(format!("{}/api/v1/freeze/master", app.url))
+        .json(&json!({"frozen": true, "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+    let resp = client
         .get(format!("{}/badge/master/agw.png", app.url))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Followed, an old badge still shows its state.
+    let (status, _) = app.get("/api/v1/releases/v1.8").await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 /// Branch names may hold `/`, `#`, `%` and `+`: every page and route that
@@ -352,13 +407,13 @@ async fn branches_with_url_characters_are_reachable_everywhere() {
     assert_eq!(release.0, StatusCode::OK);
     assert!(release.1.contains("Not ready"), "{}", release.1);
     let encoded = app::model::encoded(branch);
-    let api = get(format!("/api/v1/releases/{encoded}")).await;
+    let api = get(app::model::release_api_path(branch)).await;
     assert_eq!(api.0, StatusCode::OK, "{}", api.1);
     assert_eq!(
         serde_json::from_str::<Value>(&api.1).unwrap()["branch"],
         branch
     );
-    let badge = get(format!("/badge/{encoded}/agw.svg")).await;
+    let badge = get(app::model::badge_path(branch, "agw", None)).await;
     assert_eq!(badge.0, StatusCode::OK, "{}", badge.1);
     assert!(badge.1.contains("failing"), "{}", badge.1);
     let health = get(format!("/api/v1/health?branch={encoded}")).await;
@@ -399,7 +454,7 @@ async fn three_failures_open_an_incident_that_freezes_the_branch_until_it_passes
             "Break it"
         )]))
         .await;
-        let (_, freeze) = app.get("/api/v1/freeze/master").await;
+        let (_, freeze) = app.get("/api/v1/freeze?branch=master").await;
         assert_eq!(
             freeze["frozen"],
             commit == 5,
@@ -435,7 +490,7 @@ async fn three_failures_open_an_incident_that_freezes_the_branch_until_it_passes
             sha(3)
         )
     );
-    let (_, freeze) = app.get("/api/v1/freeze/master").await;
+    let (_, freeze) = app.get("/api/v1/freeze?branch=master").await;
     assert_eq!(freeze["incidents"], json!([incident["id"]]));
     assert!(
         freeze["reason"]
@@ -459,7 +514,10 @@ async fn three_failures_open_an_incident_that_freezes_the_branch_until_it_passes
     let (_, resolved) = app.get(&format!("/api/v1/incidents/{id}")).await;
     assert_eq!(resolved["state"], "resolved");
     assert!(resolved["resolved_at"].is_string());
-    assert_eq!(app.get("/api/v1/freeze/master").await.1["frozen"], false);
+    assert_eq!(
+        app.get("/api/v1/freeze?branch=master").await.1["frozen"],
+        false
+    );
     assert_eq!(
         app.get("/api/v1/incidents?state=resolved").await.1["incidents"][0]["id"],
         id
