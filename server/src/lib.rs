@@ -1,5 +1,6 @@
 //! The ci-dashboard server. Layers, each importing only the ones below it:
-//! `cli`, `http` and `notify` (adapters) -> `queries` (what pages and the API show)
+//! `cli`, `http` and `notify` (adapters) -> `service` (the application: what pages
+//! and the API show, and the use cases that write)
 //! -> `store` (storage primitives and the algorithms both stores share) ->
 //! `domain` (pure rules). `startup` wires them together; `main.rs` only
 //! calls [`cli::main`]. docs/architecture.md is the map.
@@ -11,6 +12,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod notify;
-pub mod queries;
+pub mod service;
 pub mod startup;
 pub mod store;

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 
 use crate::domain::notification::{self, Attempt, Webhook};
-use crate::queries::Views;
+use crate::service::Service;
 use crate::store::Store;
 
 /// How long a claimed delivery is this server's: longer than an attempt.
@@ -31,7 +31,7 @@ const PARALLEL_SENDS: usize = 4;
 pub struct Deliverer {
     store: Arc<dyn Store>,
     /// Reads the failing tests a message names.
-    views: Views,
+    service: Service,
     webhooks: Arc<Vec<Webhook>>,
     /// Where incident links in messages point.
     dashboard_url: String,
@@ -43,7 +43,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(
-        views: Views,
+        service: Service,
         webhooks: Arc<Vec<Webhook>>,
         dashboard_url: String,
     ) -> anyhow::Result<Self> {
@@ -55,9 +55,9 @@ impl Deliverer {
             .user_agent(concat!("ci-dashboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Deliverer {
-            store: views.store.clone(),
-            outbox: views.outbox.clone(),
-            views,
+            store: service.store.clone(),
+            outbox: service.outbox.clone(),
+            service,
             webhooks,
             dashboard_url,
             owner: uuid::Uuid::new_v4().to_string(),
@@ -132,7 +132,7 @@ impl Deliverer {
             Err(e) => return Attempt::NoAnswer(format!("cannot read the incident: {e}")),
         };
         // Tests are a bonus: a message without them beats no message.
-        let failing_tests = match self.views.incident_failing_tests(&incident).await {
+        let failing_tests = match self.service.incident_failing_tests(&incident).await {
             Ok(tests) => tests,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read an incident's failing tests");

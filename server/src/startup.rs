@@ -25,8 +25,8 @@ use crate::http::slots::Slots;
 use crate::http::state::AppState;
 use crate::http::{fanout, metrics};
 use crate::notify::Deliverer;
-use crate::queries::recent::Recent;
-use crate::queries::Views;
+use crate::service::recent::Recent;
+use crate::service::Service;
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::firestore::{FirestoreSettings, FirestoreStore};
 use crate::store::Store;
@@ -99,15 +99,18 @@ pub fn load_notify_config(
 }
 
 /// What pages, the API and ingestion read and write through, as configured.
-pub fn views(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Views> {
+pub fn service(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Service> {
     Ok(wire(settings, store)?.0)
 }
 
-/// The views, and the webhooks their incidents queue deliveries to.
-fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Views, Arc<Vec<Webhook>>)> {
+/// The service, and the webhooks its incidents queue deliveries to.
+fn wire(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(Service, Arc<Vec<Webhook>>)> {
     let release = Arc::new(load_release_config(settings)?);
     let (rules, webhooks) = load_notify_config(settings, &release)?;
-    let views = Views {
+    let service = Service {
         incident_rules: Arc::new(rules),
         webhooks: Arc::new(webhooks.iter().map(Webhook::as_ref).collect()),
         outbox: Arc::default(),
@@ -117,7 +120,7 @@ fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Views, Ar
         release,
         repository: settings.repository.clone(),
     };
-    Ok((views, Arc::new(webhooks)))
+    Ok((service, Arc::new(webhooks)))
 }
 
 /// The site this binary's pages hydrate with, when `cargo leptos build`
@@ -176,7 +179,7 @@ impl Application {
             .env(leptos::config::Env::PROD)
             .hash_files(asset_hashes_exist())
             .build();
-        let (views, webhooks) = wire(&settings, store.clone())?;
+        let (service, webhooks) = wire(&settings, store.clone())?;
         // Without webhooks there is nothing to deliver and no queue to poll.
         let deliverer = if webhooks.is_empty() {
             None
@@ -186,7 +189,7 @@ impl Application {
                 .as_ref()
                 .map(|u| u.as_str().trim_end_matches('/').to_string())
                 .unwrap_or_else(|| format!("http://{addr}"));
-            Some(Deliverer::new(views.clone(), webhooks, dashboard_url)?)
+            Some(Deliverer::new(service.clone(), webhooks, dashboard_url)?)
         };
         let (stopping, shutdown) = watch::channel(false);
         let limits = ConnectionLimits {
@@ -216,7 +219,7 @@ impl Application {
                 settings.max_streams_per_client as usize,
             ),
             leptos_options,
-            views,
+            service,
             limiter: TokenLimiter::new(
                 settings.rate_limit,
                 settings.rate_burst,

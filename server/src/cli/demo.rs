@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::validation::{self, Context};
-use crate::queries::Views;
+use crate::service::Service;
 use crate::store::Poster;
 
 const MATRIX: &[(&str, &[&str], &[&str])] = &[
@@ -183,7 +183,7 @@ fn junit(build: &Build) -> String {
 /// Loads the demo data set; returns how many builds it posted.
 /// Incidents follow as they would from real posts, and the test builds
 /// upload their JUnit results, oldest first, as CI jobs would.
-pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
+pub async fn seed(service: &Service, repository: &str) -> anyhow::Result<usize> {
     let now = Utc::now();
     let all = builds(repository, now);
     let ctx = Context {
@@ -206,11 +206,13 @@ pub async fn seed(views: &Views, repository: &str) -> anyhow::Result<usize> {
                 })
                 .cloned(),
         );
-        views.ingest(parsed, &Poster::Operator).await?;
+        service.ingest(parsed, &Poster::Operator).await?;
     }
     tested.sort_by_key(|b| b.started_at);
     for build in &tested {
-        views.upload_tests(build, junit(build).into_bytes()).await?;
+        service
+            .upload_tests(build, junit(build).into_bytes())
+            .await?;
     }
     Ok(all.len())
 }
@@ -227,8 +229,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
         let settings = crate::config::Settings::parse_from(Vec::<String>::new()).unwrap();
-        let views = crate::startup::views(&settings, store.clone()).unwrap();
-        let count = seed(&views, "magma/magma").await.unwrap();
+        let service = crate::startup::service(&settings, store.clone()).unwrap();
+        let count = seed(&service, "magma/magma").await.unwrap();
         assert!(count > 500, "{count}");
         assert_eq!(
             store.branches().await.unwrap(),
@@ -260,7 +262,7 @@ mod tests {
         assert!(cell("agw", "amd64", "lte-integ-test").running.is_some());
         // Integration tests uploaded their results: a flaky test, and one
         // failing on arm64 only.
-        let flaky = views
+        let flaky = service
             .flaky_tests(&crate::domain::ids::Branch::parse("master").unwrap(), 30)
             .await
             .unwrap();

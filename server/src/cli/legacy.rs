@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use app::model::Build;
 
 use crate::domain::validation::{self, Context};
-use crate::queries::{QueryError, Views};
+use crate::service::{Service, ServiceError};
 use crate::store::{Poster, StoreError};
 
 /// One export entry turned into a build, or why it was skipped.
@@ -77,10 +77,10 @@ pub struct Summary {
 /// (incidents included), `BATCH` at a time; an entry the store refuses (an
 /// id already used by another build) is skipped, not fatal.
 pub async fn import(
-    views: &Views,
+    service: &Service,
     entries: Vec<Entry>,
     mut progress: impl FnMut(usize),
-) -> Result<Summary, QueryError> {
+) -> Result<Summary, ServiceError> {
     const BATCH: usize = 500;
     let mut summary = Summary::default();
     let mut pending = Vec::new();
@@ -95,19 +95,19 @@ pub async fn import(
         // itself takes an identical build again as a replay.
         let mut fresh = Vec::new();
         for build in chunk {
-            match views.store.build(&build.id).await? {
+            match service.store.build(&build.id).await? {
                 Some(stored) if stored == *build => summary.unchanged += 1,
                 _ => fresh.push(build.clone()),
             }
         }
-        match views.ingest(fresh.clone(), &Poster::Operator).await {
+        match service.ingest(fresh.clone(), &Poster::Operator).await {
             Ok(_) => summary.imported += fresh.len(),
-            Err(QueryError::Store(StoreError::Conflict { .. })) => {
+            Err(ServiceError::Store(StoreError::Conflict { .. })) => {
                 for build in fresh {
                     let id = build.id.clone();
-                    match views.ingest(vec![build], &Poster::Operator).await {
+                    match service.ingest(vec![build], &Poster::Operator).await {
                         Ok(_) => summary.imported += 1,
-                        Err(QueryError::Store(StoreError::Conflict { message, .. })) => {
+                        Err(ServiceError::Store(StoreError::Conflict { message, .. })) => {
                             summary.skipped.push((id, message))
                         }
                         Err(e) => return Err(e),

@@ -81,8 +81,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo => {
             let store = open_store(&settings, DEMO_DATA_DIR).await?;
             if store.branches().await?.is_empty() {
-                let views = crate::startup::views(&settings, store.clone())?;
-                let count = demo::seed(&views, &settings.repository).await?;
+                let service = crate::startup::service(&settings, store.clone())?;
+                let count = demo::seed(&service, &settings.repository).await?;
                 println!(
                     "Loaded {count} demo builds into {}",
                     settings.data_dir_or(DEMO_DATA_DIR).display()
@@ -98,8 +98,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ImportLegacy { export } => {
             let store = open_store(&settings, DATA_DIR).await?;
-            let views = crate::startup::views(&settings, store)?;
-            import_legacy(&views, &export, &settings.repository).await?;
+            let service = crate::startup::service(&settings, store)?;
+            import_legacy(&service, &export, &settings.repository).await?;
         }
         Command::Post(_) | Command::FreezeCheck(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
             unreachable!("handled above")
@@ -229,7 +229,7 @@ async fn post(args: &client::PostArgs) -> ExitCode {
 }
 
 async fn import_legacy(
-    views: &crate::queries::Views,
+    service: &crate::service::Service,
     path: &Path,
     repository: &str,
 ) -> anyhow::Result<()> {
@@ -250,7 +250,7 @@ async fn import_legacy(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} builds ({eta} left)")
             .expect("a valid template"),
     );
-    let summary = legacy::import(views, entries, |n| bar.inc(n as u64)).await?;
+    let summary = legacy::import(service, entries, |n| bar.inc(n as u64)).await?;
     bar.finish_and_clear();
     for (path, reason) in &summary.skipped {
         eprintln!("skipped {path}: {reason}");

@@ -19,8 +19,8 @@ use crate::domain::ids::{Branch, Name};
 use crate::domain::validation::{self, Context};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::queries::overview::badge_state;
-use crate::queries::PAGE_SIZE;
+use crate::service::overview::badge_state;
+use crate::service::PAGE_SIZE;
 use crate::store::BuildFilter;
 
 /// Largest accepted body: 1000 builds of realistic size fit well within it.
@@ -40,7 +40,7 @@ pub async fn post_builds(
     }
     state
         .tokens
-        .record_use(state.views.store.clone(), token_name);
+        .record_use(state.service.store.clone(), token_name);
     require_json(&headers)?;
     let bytes = read_body(&headers, body).await?;
     let ctx = Context {
@@ -54,7 +54,7 @@ pub async fn post_builds(
             .check_builds(token_name, builds.len())
             .map_err(ApiError::rate_limited)?;
     }
-    let outcome = state.views.ingest(builds, &caller.poster()).await?;
+    let outcome = state.service.ingest(builds, &caller.poster()).await?;
     let status = if outcome.changed {
         StatusCode::CREATED
     } else {
@@ -70,7 +70,7 @@ pub async fn healthz() -> &'static str {
 
 /// The store answers: load balancers send traffic only then.
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.views.store.ready().await?;
+    state.service.store.ready().await?;
     Ok("ready")
 }
 
@@ -128,7 +128,7 @@ pub async fn get_health(
     Query(query): Query<HealthQuery>,
 ) -> Result<Response, ApiError> {
     let branch = Branch::parse_optional(query.branch.as_deref())?;
-    let matrix = state.views.health(branch).await?;
+    let matrix = state.service.health(branch).await?;
     Ok(Json(matrix).into_response())
 }
 
@@ -136,7 +136,7 @@ pub async fn get_commit(
     State(state): State<AppState>,
     Path(sha): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(match state.views.commit(&sha).await? {
+    Ok(match state.service.commit(&sha).await? {
         CommitLookup::Report(report) => Json(report).into_response(),
         CommitLookup::Candidates(candidates) => (
             StatusCode::MULTIPLE_CHOICES,
@@ -231,7 +231,7 @@ pub async fn list_builds(
     )?
     .unwrap_or(PAGE_SIZE);
     let (builds, next_cursor) = state
-        .views
+        .service
         .builds(&filter, params.get("cursor").map(String::as_str), limit)
         .await?;
     Ok(Json(json!({ "builds": builds, "next_cursor": next_cursor })).into_response())
@@ -246,7 +246,10 @@ pub async fn get_release(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     only_params(&params, &["branch"])?;
-    let report = state.views.release(&branch_param(&state, &params)?).await?;
+    let report = state
+        .service
+        .release(&branch_param(&state, &params)?)
+        .await?;
     let markdown = report.markdown();
     let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["markdown"] = json!(markdown);
@@ -261,12 +264,12 @@ pub(super) fn branch_param(
 ) -> Result<Branch, ApiError> {
     Ok(
         Branch::parse_optional(params.get("branch").map(String::as_str))?
-            .unwrap_or_else(|| state.views.default_branch.clone()),
+            .unwrap_or_else(|| state.service.default_branch.clone()),
     )
 }
 
 pub async fn list_releases(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(json!({ "releases": state.views.releases().await? })).into_response())
+    Ok(Json(json!({ "releases": state.service.releases().await? })).into_response())
 }
 
 /// `GET /badge.svg?branch=&component=[&arch=]`: a component's state on a
@@ -283,7 +286,7 @@ pub async fn badge(
     let arch = name_param(&params, "arch")?;
     let arch = arch.as_deref();
     let cells: Vec<_> = state
-        .views
+        .service
         .store
         .cells(&branch)
         .await?

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::domain::field_error::FieldError;
 use crate::http::slots::Refused;
-use crate::queries::QueryError;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 /// Seconds a client should wait before retrying when the store is down.
@@ -98,12 +98,12 @@ fn whole_seconds(wait: std::time::Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
-impl From<QueryError> for ApiError {
-    fn from(e: QueryError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            QueryError::Invalid(e) => ApiError::Invalid(e),
-            QueryError::NotFound(message) => ApiError::NotFound(message),
-            QueryError::Store(e) => e.into(),
+            ServiceError::Invalid(e) => ApiError::Invalid(e),
+            ServiceError::NotFound(message) => ApiError::NotFound(message),
+            ServiceError::Store(e) => e.into(),
         }
     }
 }

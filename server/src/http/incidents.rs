@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
-use crate::queries::incidents::StateFilter;
+use crate::service::incidents::StateFilter;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -33,7 +33,7 @@ pub async fn list(
             return Err(FieldError::field("state", "state must be open, resolved or all").into())
         }
     };
-    let incidents = state.views.incidents(branch.as_ref(), filter).await?;
+    let incidents = state.service.incidents(branch.as_ref(), filter).await?;
     Ok(Json(json!({ "incidents": incidents })).into_response())
 }
 
@@ -41,7 +41,7 @@ pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.views.incident(&id).await?).into_response())
+    Ok(Json(state.service.incident(&id).await?).into_response())
 }
 
 /// The latest webhook deliveries (of one incident with `?incident=`):
@@ -58,14 +58,14 @@ pub async fn deliveries(
     if with_token {
         state
             .tokens
-            .authorize(state.views.store.as_ref(), &headers)
+            .authorize(state.service.store.as_ref(), &headers)
             .await?;
     }
     let incident = params
         .get("incident")
         .map(String::as_str)
         .filter(|i| !i.is_empty());
-    let mut deliveries = state.views.deliveries(incident).await?;
+    let mut deliveries = state.service.deliveries(incident).await?;
     if !with_token {
         deliveries = deliveries.into_iter().map(Delivery::public).collect();
     }
@@ -79,7 +79,13 @@ pub async fn freeze(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     only_params(&params, &["branch"])?;
-    Ok(Json(state.views.freeze(&branch_param(&state, &params)?).await?).into_response())
+    Ok(Json(
+        state
+            .service
+            .freeze(&branch_param(&state, &params)?)
+            .await?,
+    )
+    .into_response())
 }
 
 /// `POST /api/v1/freeze?branch=` with `{"frozen": true|false, "reason":
@@ -128,7 +134,7 @@ pub async fn set_freeze(
         return Err(FieldError::field(unknown, format!("unknown field '{unknown}'")).into());
     }
     let freeze = state
-        .views
+        .service
         .set_freeze(&branch, frozen, reason, &caller.name)
         .await?;
     tracing::info!(branch = %branch.as_str(), frozen, by = %caller.name, "manual freeze");

@@ -1,5 +1,5 @@
-//! Server functions reach the queries through this adapter: the app's
-//! [`Dashboard`] port implemented over [`Views`].
+//! Server functions reach the service through this adapter: the app's
+//! [`Dashboard`] port implemented over [`Service`].
 
 use app::error::DashboardError;
 use app::model::{
@@ -10,19 +10,19 @@ use app::ssr::Dashboard;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
-use crate::queries::report::branch_and_days;
-use crate::queries::{QueryError, Views};
+use crate::service::report::branch_and_days;
+use crate::service::{Service, ServiceError};
 use crate::store::CellId;
 
 fn bad_request(e: FieldError) -> DashboardError {
     DashboardError::BadRequest(e.message)
 }
 
-fn to_dashboard_error(e: QueryError) -> DashboardError {
+fn to_dashboard_error(e: ServiceError) -> DashboardError {
     match e {
-        QueryError::Invalid(e) => bad_request(e),
-        QueryError::NotFound(message) => DashboardError::NotFound(message),
-        QueryError::Store(e) => {
+        ServiceError::Invalid(e) => bad_request(e),
+        ServiceError::NotFound(message) => DashboardError::NotFound(message),
+        ServiceError::Store(e) => {
             // The page's answer: counted once, as the API counts its own.
             super::metrics::store_error();
             tracing::warn!(error = %e, "a page could not read the store");
@@ -32,16 +32,16 @@ fn to_dashboard_error(e: QueryError) -> DashboardError {
 }
 
 #[async_trait::async_trait]
-impl Dashboard for Views {
+impl Dashboard for Service {
     async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
         let branch = Branch::parse_optional(branch.as_deref()).map_err(bad_request)?;
-        Views::health(self, branch)
+        Service::health(self, branch)
             .await
             .map_err(to_dashboard_error)
     }
 
     async fn commit(&self, query: String) -> Result<CommitLookup, DashboardError> {
-        Views::commit(self, &query)
+        Service::commit(self, &query)
             .await
             .map_err(to_dashboard_error)
     }
@@ -65,24 +65,24 @@ impl Dashboard for Views {
                 .map_err(bad_request)?
                 .into_string(),
         };
-        Views::history(self, cell, days, None, cursor.as_deref())
+        Service::history(self, cell, days, None, cursor.as_deref())
             .await
             .map_err(to_dashboard_error)
     }
 
     async fn release(&self, branch: String) -> Result<ReleaseReport, DashboardError> {
         let branch = Branch::parse(&branch).map_err(bad_request)?;
-        Views::release(self, &branch)
+        Service::release(self, &branch)
             .await
             .map_err(to_dashboard_error)
     }
 
     async fn releases(&self) -> Result<Vec<ReleaseSummary>, DashboardError> {
-        Views::releases(self).await.map_err(to_dashboard_error)
+        Service::releases(self).await.map_err(to_dashboard_error)
     }
 
     async fn incident(&self, id: String) -> Result<IncidentDetail, DashboardError> {
-        let mut detail = Views::incident_detail(self, &id)
+        let mut detail = Service::incident_detail(self, &id)
             .await
             .map_err(to_dashboard_error)?;
         // Pages are public: webhook hosts and error texts are not.
@@ -102,7 +102,7 @@ impl Dashboard for Views {
         let (branch, days) =
             branch_and_days(&self.default_branch, branch.as_deref(), days.as_deref())
                 .map_err(bad_request)?;
-        Views::report_view(self, &branch, days)
+        Service::report_view(self, &branch, days)
             .await
             .map_err(to_dashboard_error)
     }
@@ -115,7 +115,7 @@ impl Dashboard for Views {
         let (branch, days) =
             branch_and_days(&self.default_branch, branch.as_deref(), days.as_deref())
                 .map_err(bad_request)?;
-        Views::flaky_tests(self, &branch, days)
+        Service::flaky_tests(self, &branch, days)
             .await
             .map_err(to_dashboard_error)
     }
@@ -130,7 +130,7 @@ impl Dashboard for Views {
         let branch = Branch::parse(&branch).map_err(bad_request)?;
         let component = Name::parse("component", &component).map_err(bad_request)?;
         let build_type = Name::parse("build_type", &build_type).map_err(bad_request)?;
-        Views::test_history(self, &branch, &component, &build_type, &name)
+        Service::test_history(self, &branch, &component, &build_type, &name)
             .await
             .map_err(to_dashboard_error)
     }

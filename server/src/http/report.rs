@@ -10,7 +10,7 @@ use super::api::only_params;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::ids::Branch;
-use crate::queries::report;
+use crate::service::report;
 
 /// `?branch=&days=` of a windowed answer: the default branch and 30 days
 /// unless given; any other parameter is refused.
@@ -20,7 +20,7 @@ pub(super) fn branch_and_days(
 ) -> Result<(Branch, u32), ApiError> {
     only_params(params, &["branch", "days"])?;
     Ok(report::branch_and_days(
-        &state.views.default_branch,
+        &state.service.default_branch,
         params.get("branch").map(String::as_str),
         params.get("days").map(String::as_str),
     )?)
@@ -33,6 +33,6 @@ pub async fn report(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (branch, days) = branch_and_days(&state, &params)?;
-    let report = state.views.report(&branch, days).await?;
+    let report = state.service.report(&branch, days).await?;
     Ok(Json(&*report).into_response())
 }

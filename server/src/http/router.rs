@@ -22,7 +22,7 @@ use super::{api, events, incidents, metrics, moved, report, test_results};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let dashboard = DashboardContext(Arc::new(state.views.clone()));
+    let dashboard = DashboardContext(Arc::new(state.service.clone()));
     let options = state.leptos_options.clone();
     let request_timeout = std::time::Duration::from_secs(state.settings.request_timeout);
     Router::new()

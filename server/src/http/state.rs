@@ -12,12 +12,12 @@ use super::fanout::Batch;
 use super::ratelimit::{AddressLimiter, TokenLimiter};
 use super::slots::Slots;
 use crate::config::Settings;
-use crate::queries::Views;
+use crate::service::Service;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub views: Views,
+    pub service: Service,
     pub settings: Arc<Settings>,
     /// Turns true when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
@@ -49,7 +49,7 @@ impl axum::extract::FromRequestParts<AppState> for Caller {
     ) -> Result<Self, ApiError> {
         state
             .tokens
-            .authorize(state.views.store.as_ref(), &parts.headers)
+            .authorize(state.service.store.as_ref(), &parts.headers)
             .await
     }
 }

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::report::branch_and_days;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
-use crate::queries::test_results::off_workers;
+use crate::service::test_results::off_workers;
 use crate::store::plan::ownership_conflict;
 
 /// An upload as sent (compressed or not).
@@ -91,7 +91,7 @@ pub async fn upload(
     let encoding = content_encoding(&headers);
     let xml = off_workers(move || decoded(encoding.as_deref(), &bytes)).await?;
     let build = state
-        .views
+        .service
         .store
         .build(&id)
         .await?
@@ -100,7 +100,7 @@ pub async fn upload(
     if let Some(conflict) = ownership_conflict(&build, &caller.poster(), 0) {
         return Err(conflict.into());
     }
-    let uploaded = state.views.upload_tests(&build, xml).await?;
+    let uploaded = state.service.upload_tests(&build, xml).await?;
     let status = if uploaded.new {
         StatusCode::CREATED
     } else {
@@ -128,7 +128,7 @@ pub async fn list(
         })
         .transpose()?;
     let tests = state
-        .views
+        .service
         .build_tests(&id, params.get("cursor").map(String::as_str), limit)
         .await?;
     Ok(Json(tests).into_response())
@@ -140,5 +140,5 @@ pub async fn flaky(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (branch, days) = branch_and_days(&state, &params)?;
-    Ok(Json(state.views.flaky_tests(&branch, days).await?).into_response())
+    Ok(Json(state.service.flaky_tests(&branch, days).await?).into_response())
 }

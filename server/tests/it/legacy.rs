@@ -12,7 +12,7 @@ const EXPORT: &str = include_str!("../fixtures/legacy-export.json");
 async fn imports_the_old_database_once_and_reports_what_it_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let views = server::startup::views(&crate::common::settings(), store.clone()).unwrap();
+    let views = server::startup::service(&crate::common::settings(), store.clone()).unwrap();
     let export: serde_json::Value = serde_json::from_str(EXPORT).unwrap();
     let ctx = Context {
         default_repository: "magma/magma",

@@ -5,10 +5,10 @@
 
 use app::model::Build;
 
-use super::{QueryError, Views};
+use super::{Service, ServiceError};
 use crate::store::{IngestOutcome, Poster};
 
-impl Views {
+impl Service {
     /// Stores `builds` as `poster` posted them. Once they are stored, an
     /// incident that cannot be updated is logged, not an error: the caller
     /// must not send them again for it (the cells' next move applies it).
@@ -16,7 +16,7 @@ impl Views {
         &self,
         builds: Vec<Build>,
         poster: &Poster,
-    ) -> Result<IngestOutcome, QueryError> {
+    ) -> Result<IngestOutcome, ServiceError> {
         let results: Vec<&'static str> = builds.iter().map(|b| b.result.as_str()).collect();
         let outcome = self.store.ingest_as(builds, poster).await?;
         for result in results {

@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::{QueryError, Views};
+use super::{Service, ServiceError};
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
 use crate::domain::test_verdict::{self, CellTests};
@@ -64,9 +64,13 @@ pub struct Uploaded {
     pub totals: TestTotals,
 }
 
-impl Views {
+impl Service {
     /// Adds one JUnit XML file's results to a stored build.
-    pub async fn upload_tests(&self, build: &Build, xml: Vec<u8>) -> Result<Uploaded, QueryError> {
+    pub async fn upload_tests(
+        &self,
+        build: &Build,
+        xml: Vec<u8>,
+    ) -> Result<Uploaded, ServiceError> {
         let (cases, hash) = off_workers(move || {
             junit::parse(&xml).map(|cases| (cases, hex::encode(&Sha256::digest(&xml)[..16])))
         })
@@ -130,7 +134,7 @@ impl Views {
     async fn previous_failures(
         &self,
         build: &Build,
-    ) -> Result<HashMap<String, String>, QueryError> {
+    ) -> Result<HashMap<String, String>, ServiceError> {
         let cell = CellId::new(
             &build.branch,
             &build.component,
@@ -165,7 +169,11 @@ impl Views {
     /// their cell in the window, by flip rate. Reads the records of tests
     /// that ran in the window (only tests that ever failed have one), not
     /// builds.
-    pub async fn flaky_tests(&self, branch: &Branch, days: u32) -> Result<FlakyTests, QueryError> {
+    pub async fn flaky_tests(
+        &self,
+        branch: &Branch,
+        days: u32,
+    ) -> Result<FlakyTests, ServiceError> {
         if !(1..=MAX_FLAKY_DAYS).contains(&days) {
             return Err(FieldError::field(
                 "days",
@@ -216,7 +224,7 @@ impl Views {
         component: &Name,
         build_type: &Name,
         name: &str,
-    ) -> Result<TestHistory, QueryError> {
+    ) -> Result<TestHistory, ServiceError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > junit::MAX_NAME {
             return Err(FieldError::field(
@@ -237,7 +245,7 @@ impl Views {
             .filter(|c| c.component == component.as_str() && c.build_type == build_type.as_str())
             .collect();
         if cells.is_empty() {
-            return Err(QueryError::NotFound(format!(
+            return Err(ServiceError::NotFound(format!(
                 "no {} {} builds on '{}'",
                 component.as_str(),
                 build_type.as_str(),
@@ -262,7 +270,7 @@ impl Views {
         id: &str,
         cursor: Option<&str>,
         limit: Option<usize>,
-    ) -> Result<BuildTests, QueryError> {
+    ) -> Result<BuildTests, ServiceError> {
         let limit = limit.unwrap_or(DEFAULT_TESTS_PAGE);
         if !(1..=MAX_TESTS_PAGE).contains(&limit) {
             return Err(FieldError::field(
@@ -278,7 +286,7 @@ impl Views {
                 .map_err(|_| FieldError::field("cursor", "cursor must be one this API returned"))?,
         };
         if self.store.build(id).await?.is_none() {
-            return Err(QueryError::NotFound(format!("no build '{id}'")));
+            return Err(ServiceError::NotFound(format!("no build '{id}'")));
         }
         let ids = [id.to_string()];
         // Up to MAX_TESTS_PER_BUILD results are read and sorted per page:
@@ -309,7 +317,7 @@ impl Views {
     pub(super) async fn commit_tests(
         &self,
         evidence: &[Evidence],
-    ) -> Result<(Vec<CellTests>, Vec<Divergence>), QueryError> {
+    ) -> Result<(Vec<CellTests>, Vec<Divergence>), ServiceError> {
         let judged: Vec<(usize, String)> = evidence
             .iter()
             .enumerate()
@@ -364,7 +372,7 @@ impl Views {
                     .filter(|c| c.status == app::model::TestStatus::Passed)
                     .map(|c| c.name)
                     .collect();
-                Ok::<_, QueryError>((id, names))
+                Ok::<_, ServiceError>((id, names))
             })
             .buffered(super::BASELINE_LOOKUPS)
             .try_collect()

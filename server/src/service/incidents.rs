@@ -8,7 +8,7 @@ use app::model::{
 };
 use chrono::Utc;
 
-use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
+use super::{Service, ServiceError, MAX_SHOWN_INCIDENTS};
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::domain::incident::{self, Change};
@@ -28,10 +28,13 @@ pub enum StateFilter {
     All,
 }
 
-impl Views {
+impl Service {
     /// Applies what a post did to the incidents; returns the incidents it
     /// changed, as stored after.
-    pub async fn record_incidents(&self, moves: &[CellMove]) -> Result<Vec<Incident>, QueryError> {
+    pub async fn record_incidents(
+        &self,
+        moves: &[CellMove],
+    ) -> Result<Vec<Incident>, ServiceError> {
         let now = Utc::now();
         let mut changed = Vec::new();
         for moved in moves {
@@ -65,7 +68,7 @@ impl Views {
         Ok(changed)
     }
 
-    async fn find_suspects(&self, incident: &Incident) -> Result<Change, QueryError> {
+    async fn find_suspects(&self, incident: &Incident) -> Result<Change, ServiceError> {
         let mut suspects = Vec::new();
         let mut complete = false;
         let mut repository = None;
@@ -115,7 +118,7 @@ impl Views {
         &self,
         branch: Option<&Branch>,
         state: StateFilter,
-    ) -> Result<Vec<Incident>, QueryError> {
+    ) -> Result<Vec<Incident>, ServiceError> {
         let branch = branch.map(Branch::as_str);
         let mut found = self
             .store
@@ -128,7 +131,7 @@ impl Views {
     }
 
     /// An incident and the notifications it caused.
-    pub async fn incident_detail(&self, id: &str) -> Result<IncidentDetail, QueryError> {
+    pub async fn incident_detail(&self, id: &str) -> Result<IncidentDetail, ServiceError> {
         let incident = self.incident(id).await?;
         let deliveries = self
             .store
@@ -147,7 +150,7 @@ impl Views {
     pub async fn incident_failing_tests(
         &self,
         incident: &Incident,
-    ) -> Result<Vec<CellTestFailures>, QueryError> {
+    ) -> Result<Vec<CellTestFailures>, ServiceError> {
         let builds = self
             .store
             .builds_of_commit(&incident.first_bad_commit)
@@ -186,7 +189,7 @@ impl Views {
     }
 
     /// The latest deliveries, of one incident or all.
-    pub async fn deliveries(&self, incident: Option<&str>) -> Result<Vec<Delivery>, QueryError> {
+    pub async fn deliveries(&self, incident: Option<&str>) -> Result<Vec<Delivery>, ServiceError> {
         if let Some(id) = incident {
             self.incident(id).await?;
         }
@@ -196,19 +199,19 @@ impl Views {
             .await?)
     }
 
-    pub async fn incident(&self, id: &str) -> Result<Incident, QueryError> {
+    pub async fn incident(&self, id: &str) -> Result<Incident, ServiceError> {
         let valid = id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit());
         let found = if valid {
             self.store.incident(id).await?
         } else {
             None
         };
-        found.ok_or_else(|| QueryError::NotFound(format!("no incident '{id}'")))
+        found.ok_or_else(|| ServiceError::NotFound(format!("no incident '{id}'")))
     }
 
     /// A branch is frozen while it has an open incident, or while someone
     /// froze it by hand and nobody unfroze it since.
-    pub async fn freeze(&self, branch: &Branch) -> Result<Freeze, QueryError> {
+    pub async fn freeze(&self, branch: &Branch) -> Result<Freeze, ServiceError> {
         let (open, manual) = tokio::try_join!(
             self.store
                 .incidents(Some(branch.as_str()), true, MAX_SHOWN_INCIDENTS),
@@ -252,7 +255,7 @@ impl Views {
         frozen: bool,
         reason: &str,
         by: &str,
-    ) -> Result<Freeze, QueryError> {
+    ) -> Result<Freeze, ServiceError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control)
         {

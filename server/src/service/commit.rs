@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use app::model::{CommitCandidate, CommitLookup, CommitReport};
 use futures::{StreamExt, TryStreamExt};
 
-use super::{group_by_cell, QueryError, Views, BASELINE_LOOKUPS, MAX_SHOWN_INCIDENTS};
+use super::{group_by_cell, Service, ServiceError, BASELINE_LOOKUPS, MAX_SHOWN_INCIDENTS};
 use crate::domain::field_error::FieldError;
 use crate::domain::{test_verdict, verdict};
 use crate::store::{walk, CellId, Cursor};
@@ -64,8 +64,8 @@ fn distinct_commits(candidates: &[CommitCandidate]) -> usize {
         .len()
 }
 
-impl Views {
-    pub async fn commit(&self, query: &str) -> Result<CommitLookup, QueryError> {
+impl Service {
+    pub async fn commit(&self, query: &str) -> Result<CommitLookup, ServiceError> {
         let candidates = match parse_commit_query(query)? {
             CommitQuery::Sha(prefix) => {
                 self.store
@@ -86,7 +86,7 @@ impl Views {
             }
         };
         match distinct_commits(&candidates) {
-            0 => Err(QueryError::NotFound(format!(
+            0 => Err(ServiceError::NotFound(format!(
                 "no builds found for '{}'",
                 query.trim()
             ))),
@@ -100,7 +100,11 @@ impl Views {
         }
     }
 
-    async fn commit_report(&self, commit: &str, branch: &str) -> Result<CommitReport, QueryError> {
+    async fn commit_report(
+        &self,
+        commit: &str,
+        branch: &str,
+    ) -> Result<CommitReport, ServiceError> {
         let builds = self.store.builds_of_commit(commit).await?;
         let by_key = group_by_cell(&builds, branch);
         let required: BTreeSet<CellId> = self.release.required(branch).into_iter().collect();
@@ -127,7 +131,7 @@ impl Views {
                         }
                         None => None,
                     };
-                    Ok::<_, QueryError>(verdict::Evidence {
+                    Ok::<_, ServiceError>(verdict::Evidence {
                         required,
                         cell: key,
                         here,

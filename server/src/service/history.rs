@@ -4,7 +4,7 @@
 use app::model::{Build, BuildResult, HistoryView};
 use chrono::{TimeDelta, Utc};
 
-use super::{QueryError, Views, PAGE_SIZE};
+use super::{Service, ServiceError, PAGE_SIZE};
 use crate::domain::field_error::FieldError;
 use crate::domain::history;
 use crate::store::{BuildFilter, CellId, Cursor};
@@ -14,14 +14,14 @@ const WINDOW_LIMIT: usize = 5000;
 /// The longest history window: a year, leap day included.
 const MAX_HISTORY_DAYS: u32 = 366;
 
-impl Views {
+impl Service {
     /// A page of builds, newest first, and the cursor of the next page.
     pub async fn builds(
         &self,
         filter: &BuildFilter,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<Build>, Option<String>), QueryError> {
+    ) -> Result<(Vec<Build>, Option<String>), ServiceError> {
         let cursor = cursor
             .filter(|c| !c.is_empty())
             .map(|c| {
@@ -48,7 +48,7 @@ impl Views {
         days: u32,
         result: Option<BuildResult>,
         cursor: Option<&str>,
-    ) -> Result<HistoryView, QueryError> {
+    ) -> Result<HistoryView, ServiceError> {
         if !(1..=MAX_HISTORY_DAYS).contains(&days) {
             return Err(FieldError::field(
                 "days",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use app::model::{Build, CellKey, HealthReport, ReportView};
 use chrono::{TimeDelta, Utc};
 
-use super::{QueryError, Views};
+use super::{Service, ServiceError};
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::domain::report::{self, Window};
@@ -47,12 +47,12 @@ pub fn parse_days(days: Option<&str>) -> Result<u32, FieldError> {
     }
 }
 
-impl Views {
+impl Service {
     pub async fn report(
         &self,
         branch: &Branch,
         days: u32,
-    ) -> Result<Arc<HealthReport>, QueryError> {
+    ) -> Result<Arc<HealthReport>, ServiceError> {
         if !(1..=MAX_REPORT_DAYS).contains(&days) {
             return Err(FieldError::field(
                 "days",
@@ -66,9 +66,13 @@ impl Views {
             .await
     }
 
-    async fn compute_report(&self, branch: &Branch, days: u32) -> Result<HealthReport, QueryError> {
+    async fn compute_report(
+        &self,
+        branch: &Branch,
+        days: u32,
+    ) -> Result<HealthReport, ServiceError> {
         if self.store.cells(branch.as_str()).await?.is_empty() {
-            return Err(QueryError::NotFound(format!(
+            return Err(ServiceError::NotFound(format!(
                 "no builds on branch '{}'",
                 branch.as_str()
             )));
@@ -120,7 +124,11 @@ impl Views {
         }))
     }
 
-    pub async fn report_view(&self, branch: &Branch, days: u32) -> Result<ReportView, QueryError> {
+    pub async fn report_view(
+        &self,
+        branch: &Branch,
+        days: u32,
+    ) -> Result<ReportView, ServiceError> {
         let report = self.report(branch, days).await?;
         Ok(ReportView {
             success_chart: report::success_chart(&report),

@@ -3,7 +3,7 @@
 use app::model::{BuildResult, Cell, HealthMatrix};
 use chrono::Utc;
 
-use super::{QueryError, Views, MAX_SHOWN_INCIDENTS};
+use super::{Service, ServiceError, MAX_SHOWN_INCIDENTS};
 use crate::domain::ids::Branch;
 
 /// State of a badge: passing, failing or unknown.
@@ -21,10 +21,10 @@ pub fn badge_state(cells: &[Cell]) -> &'static str {
     }
 }
 
-impl Views {
+impl Service {
     /// Three reads whatever the history size: the branch's cells, the
     /// branch list and its open incidents.
-    pub async fn health(&self, branch: Option<Branch>) -> Result<HealthMatrix, QueryError> {
+    pub async fn health(&self, branch: Option<Branch>) -> Result<HealthMatrix, ServiceError> {
         let branch = branch
             .unwrap_or_else(|| self.default_branch.clone())
             .into_string();

@@ -1,7 +1,7 @@
 //! The application layer: what pages and the JSON API show, assembled from
 //! precomputed cells and indexed store queries (never a scan of the whole
 //! history), and the use cases that write (ingestion, uploads, incidents,
-//! freezes). A file per feature; `Views` is the one entry point.
+//! freezes). A file per feature; `Service` is the one entry point.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub const MAX_SHOWN_INCIDENTS: usize = 50;
 /// Why a query has no answer. Adapters map it to their own errors (HTTP
 /// statuses, server-function variants) in one place each.
 #[derive(Debug, thiserror::Error)]
-pub enum QueryError {
+pub enum ServiceError {
     #[error(transparent)]
     Invalid(#[from] FieldError),
     #[error("{0}")]
@@ -47,7 +47,7 @@ pub mod report;
 pub mod test_results;
 
 #[derive(Clone)]
-pub struct Views {
+pub struct Service {
     pub store: Arc<dyn Store>,
     pub incident_rules: Arc<IncidentRules>,
     /// The webhooks incidents are told to, and a bell the delivery worker

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use app::model::{BuildSummary, Cell, ReleaseReport, ReleaseSummary};
 use chrono::Utc;
 
-use super::{group_by_cell, QueryError, Views};
+use super::{group_by_cell, Service, ServiceError};
 use crate::domain::ids::Branch;
 use crate::domain::release;
 use crate::store::CellId;
@@ -23,8 +23,8 @@ fn head_of(cells: &[Cell]) -> Option<String> {
         .map(|b| b.commit.clone())
 }
 
-impl Views {
-    pub async fn release(&self, branch: &Branch) -> Result<ReleaseReport, QueryError> {
+impl Service {
+    pub async fn release(&self, branch: &Branch) -> Result<ReleaseReport, ServiceError> {
         let branch = branch.to_string();
         let cells = self.store.cells(&branch).await?;
         let head = head_of(&cells);
@@ -72,7 +72,7 @@ impl Views {
         })
     }
 
-    pub async fn releases(&self) -> Result<Vec<ReleaseSummary>, QueryError> {
+    pub async fn releases(&self) -> Result<Vec<ReleaseSummary>, ServiceError> {
         let mut out = Vec::new();
         let mut branches: Vec<String> = self
             .store
