@@ -94,7 +94,8 @@ pub fn load_notify_config(
         incidents,
         settings.default_branch.as_str(),
         release.release_branches(),
-    );
+    )
+    .map_err(|e| anyhow::anyhow!("notify config: {e}"))?;
     Ok((rules, webhooks))
 }
 

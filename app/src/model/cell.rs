@@ -156,6 +156,7 @@ impl CellId {
             streak: None,
             last_pass: Some(None),
             latest_tests: None,
+            results: None,
         }
     }
 
@@ -196,6 +197,26 @@ pub struct Cell {
     /// Test counts of `latest`, once its JUnit results are uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_tests: Option<TestCounts>,
+    /// Its builds that uploaded test results, per day. Present once one
+    /// has: such a cell is judged by its tests, not by its build results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<ResultDays>,
+}
+
+impl Cell {
+    /// Whether its builds upload test results.
+    pub fn is_tested(&self) -> bool {
+        self.results.is_some()
+    }
+}
+
+/// Builds that uploaded test results on each of a cell's latest days
+/// (UTC): `runs[0]` on `last_day`, `runs[i]` `i` days before it. What a
+/// test's record counts as its runs before its first failure.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultDays {
+    pub last_day: DateTime<Utc>,
+    pub runs: Vec<u32>,
 }
 
 /// How many of a build's tests passed, failed (errors included) and were

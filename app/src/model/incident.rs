@@ -11,8 +11,9 @@ pub enum IncidentState {
     Resolved,
 }
 
-/// A breakage on a watched branch: cells whose red streaks began at the
-/// same commit and reached the opening threshold.
+/// A breakage on a watched branch: cells (or, in cells that upload test
+/// results, tests) whose red streaks began at the same commit and reached
+/// the opening threshold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
@@ -38,6 +39,36 @@ pub struct Incident {
     /// `https://github.com/<repo>/compare/<last good>...<first bad>`.
     #[serde(default)]
     pub compare_url: Option<String>,
+    /// Every test that joined, in cells judged by their tests.
+    #[serde(default)]
+    pub tests: Vec<IncidentTest>,
+    /// The tests still failing; a cell stays red while one of its tests is.
+    #[serde(default)]
+    pub red_tests: Vec<IncidentTest>,
+}
+
+/// A test of an incident, in its cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentTest {
+    pub component: String,
+    pub arch: String,
+    pub build_type: String,
+    pub name: String,
+}
+
+impl IncidentTest {
+    pub fn new(cell: &CellKey, name: &str) -> Self {
+        IncidentTest {
+            component: cell.component.clone(),
+            arch: cell.arch.clone(),
+            build_type: cell.build_type.clone(),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn key(&self) -> CellKey {
+        CellKey::new(&self.component, &self.arch, &self.build_type)
+    }
 }
 
 /// What a webhook is told.

@@ -137,7 +137,8 @@ pub struct TestDay {
     pub flips: u32,
 }
 
-/// A test's record in one cell, kept from its first failure there on.
+/// A test's record in one cell, kept from its first failure there on; its
+/// runs before that are counted from the cell's runs with results.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestStats {
     pub branch: String,
@@ -159,6 +160,10 @@ pub struct TestStats {
     pub recent: Vec<TestRun>,
     /// Per-day counts of the last 90 days.
     pub days: Vec<TestDay>,
+    /// Its consecutive failures up to its latest run, infrastructure
+    /// failures left out: the streak an incident opens on.
+    #[serde(default)]
+    pub streak: u32,
 }
 
 /// A test of the flaky ranking.

@@ -148,12 +148,15 @@ pub fn with_tests(cell: &Cell, build: &str, totals: &TestTotals) -> Option<Cell>
     Some(next)
 }
 
-/// The counts a recomputed cell keeps: the old ones, if its latest build is
-/// still the same.
+/// What a recomputed cell keeps of its tests: its runs with results, and
+/// the latest counts if its latest build is still the same.
 pub fn keep_tests(before: Option<&Cell>, mut after: Cell) -> Cell {
     let same = |c: &Cell| c.latest.as_ref().map(|l| l.id.clone());
-    if let Some(before) = before.filter(|b| same(b) == same(&after)) {
-        after.latest_tests.clone_from(&before.latest_tests);
+    if let Some(before) = before {
+        after.results.clone_from(&before.results);
+        if same(before) == same(&after) {
+            after.latest_tests.clone_from(&before.latest_tests);
+        }
     }
     after
 }

@@ -2,21 +2,27 @@
 //! branch, a cell whose red streak reaches `failures_to_open` consecutive
 //! failures opens an incident (infrastructure errors and cancellations
 //! neither count nor break a streak: the cell's streak already says so).
-//! Cells whose streaks began at the same commit are one incident; it
-//! resolves when all its cells pass again. An incident's id comes from its
-//! branch and first bad commit, so the same breakage seen again, by any
+//! In a cell whose builds upload test results, what breaks is a test: its
+//! own streak decides, judged when the results arrive ([`test_changes`],
+//! with the rules of [`super::signal`]), never the bare `fail` post.
+//! Cells and tests whose streaks began at the same commit are one incident;
+//! it resolves when all of them pass again. An incident's id comes from
+//! its branch and first bad commit, so the same breakage seen again, by any
 //! server, is the same incident.
 
-use app::model::{Cell, CellKey, Incident, IncidentState, Suspect};
+use app::model::{Cell, CellKey, Incident, IncidentState, IncidentTest, Suspect, TestStats};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use wildmatch::WildMatch;
 
+use super::signal::{self, SignalConfig, SignalRules};
+
 /// Which branches are watched and when a streak opens an incident.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IncidentRules {
     watch: Vec<String>,
     pub failures_to_open: u32,
+    pub signal: SignalRules,
 }
 
 /// The incident part of the notification config.
@@ -24,17 +30,24 @@ pub struct IncidentRules {
 pub struct IncidentConfig {
     pub watch: Option<Vec<String>>,
     pub failures_to_open: Option<u32>,
+    pub signal: SignalConfig,
 }
 
 impl IncidentRules {
     /// Without a `watch` list: the default branch and release branches.
-    pub fn new(config: IncidentConfig, default_branch: &str, release_branches: &str) -> Self {
-        IncidentRules {
+    pub fn new(
+        config: IncidentConfig,
+        default_branch: &str,
+        release_branches: &str,
+    ) -> Result<Self, String> {
+        let failures_to_open = config.failures_to_open.unwrap_or(3).max(1);
+        Ok(IncidentRules {
             watch: config
                 .watch
                 .unwrap_or_else(|| vec![default_branch.to_string(), release_branches.to_string()]),
-            failures_to_open: config.failures_to_open.unwrap_or(3).max(1),
-        }
+            failures_to_open,
+            signal: SignalRules::new(&config.signal, failures_to_open)?,
+        })
     }
 
     pub fn watches(&self, branch: &str) -> bool {
@@ -50,19 +63,23 @@ pub fn incident_id(branch: &str, first_bad_commit: &str) -> String {
 /// What one cell's move does to one incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// The cell is red in the incident (opening it if needed).
+    /// The cell, or one of its tests, is red in the incident (opening it
+    /// if needed).
     Red {
         id: String,
         branch: String,
         cell: CellKey,
+        test: Option<String>,
         first_bad_commit: String,
         last_good_commit: Option<String>,
         at: DateTime<Utc>,
     },
-    /// The cell is no longer red in the incident.
+    /// The cell (with every test of it), or one of its tests, is no longer
+    /// red in the incident.
     Cleared {
         id: String,
         cell: CellKey,
+        test: Option<String>,
         at: DateTime<Utc>,
     },
     /// The commits that may have caused it, found when it opened.
@@ -96,40 +113,97 @@ fn breakage<'a>(rules: &IncidentRules, cell: Option<&'a Cell>) -> Option<&'a str
     (streak.builds >= rules.failures_to_open).then_some(streak.since.commit.as_str())
 }
 
-/// The incident changes of a cell moving from `before` to `after`.
+/// The incident changes of a cell moving from `before` to `after`. A cell
+/// judged by its tests opens nothing here (its results decide, when they
+/// arrive); one that became such a cell leaves what it was red in.
 pub fn changes(
     rules: &IncidentRules,
     before: Option<&Cell>,
     after: &Cell,
     at: DateTime<Utc>,
 ) -> Vec<Change> {
-    if !rules.watches(&after.branch) {
-        return Vec::new();
-    }
-    let (was, is) = (breakage(rules, before), breakage(rules, Some(after)));
-    if was == is {
+    let by_build = |c: &&Cell| !c.is_tested();
+    let was = breakage(rules, before.filter(by_build));
+    let is = breakage(rules, Some(after).filter(by_build));
+    let last_good = || after.last_pass.clone().flatten().map(|b| b.commit);
+    moved(
+        rules,
+        &after.branch,
+        &after.key(),
+        None,
+        (was, is),
+        last_good,
+        at,
+    )
+}
+
+/// The incident changes of a test's record moving from `before` to
+/// `after`, in a cell of `branch` judged by its tests.
+pub fn test_changes(
+    rules: &IncidentRules,
+    branch: &str,
+    before: Option<&TestStats>,
+    after: &TestStats,
+    at: DateTime<Utc>,
+) -> Vec<Change> {
+    let was = before.and_then(|b| rules.signal.breakage(b));
+    let is = rules.signal.breakage(after);
+    let cell = CellKey::new(&after.component, &after.arch, &after.build_type);
+    let last_good = || signal::last_pass_before_streak(after);
+    let test = Some(after.name.as_str());
+    moved(rules, branch, &cell, test, (was, is), last_good, at)
+}
+
+/// Cleared in the incident of the breakage it was in, red in the one it
+/// is in, when they differ.
+fn moved(
+    rules: &IncidentRules,
+    branch: &str,
+    cell: &CellKey,
+    test: Option<&str>,
+    (was, is): (Option<&str>, Option<&str>),
+    last_good: impl FnOnce() -> Option<String>,
+    at: DateTime<Utc>,
+) -> Vec<Change> {
+    if !rules.watches(branch) || was == is {
         return Vec::new();
     }
     let mut out = Vec::new();
     if let Some(commit) = was {
         out.push(Change::Cleared {
-            id: incident_id(&after.branch, commit),
-            cell: after.key(),
+            id: incident_id(branch, commit),
+            cell: cell.clone(),
+            test: test.map(str::to_string),
             at,
         });
     }
     if let Some(commit) = is {
-        let last_good = after.last_pass.clone().flatten().map(|b| b.commit);
         out.push(Change::Red {
-            id: incident_id(&after.branch, commit),
-            branch: after.branch.clone(),
-            cell: after.key(),
+            id: incident_id(branch, commit),
+            branch: branch.to_string(),
+            cell: cell.clone(),
+            test: test.map(str::to_string),
             first_bad_commit: commit.to_string(),
-            last_good_commit: last_good,
+            last_good_commit: last_good(),
             at,
         });
     }
     out
+}
+
+/// A cell that became one judged by its tests leaves the incident its
+/// build streak had it in; its tests' streaks take over from there.
+pub fn became_tested(rules: &IncidentRules, before: &Cell, at: DateTime<Utc>) -> Vec<Change> {
+    let was = breakage(rules, Some(before));
+    moved(
+        rules,
+        &before.branch,
+        &before.key(),
+        None,
+        (was, None),
+        || None,
+        at,
+    )
 }
 
 /// The incident after a change: the one read-modify-write step both stores
@@ -140,6 +214,7 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
             id,
             branch,
             cell,
+            test,
             first_bad_commit,
             last_good_commit,
             at,
@@ -157,12 +232,23 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
                 suspects: Vec::new(),
                 suspects_complete: false,
                 compare_url: None,
+                tests: Vec::new(),
+                red_tests: Vec::new(),
             });
             if !incident.cells.contains(cell) {
                 incident.cells.push(cell.clone());
             }
             if !incident.red.contains(cell) {
                 incident.red.push(cell.clone());
+            }
+            if let Some(name) = test {
+                let test = IncidentTest::new(cell, name);
+                if !incident.tests.contains(&test) {
+                    incident.tests.push(test.clone());
+                }
+                if !incident.red_tests.contains(&test) {
+                    incident.red_tests.push(test);
+                }
             }
             // The same breakage red again (a flaky fix) reopens it.
             incident.state = IncidentState::Open;
@@ -172,9 +258,18 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
             }
             Some(incident)
         }
-        Change::Cleared { cell, at, .. } => {
+        Change::Cleared { cell, test, at, .. } => {
             let mut incident = incident?;
-            incident.red.retain(|c| c != cell);
+            match test {
+                Some(name) => incident
+                    .red_tests
+                    .retain(|t| t != &IncidentTest::new(cell, name)),
+                None => incident.red_tests.retain(|t| &t.key() != cell),
+            }
+            // A cell stays red while a test of it is.
+            if !incident.red_tests.iter().any(|t| &t.key() == cell) {
+                incident.red.retain(|c| c != cell);
+            }
             if incident.red.is_empty() && incident.state == IncidentState::Open {
                 incident.state = IncidentState::Resolved;
                 incident.resolved_at = Some(*at);
@@ -203,7 +298,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn rules() -> IncidentRules {
-        IncidentRules::new(IncidentConfig::default(), "master", "v*")
+        IncidentRules::new(IncidentConfig::default(), "master", "v*").unwrap()
     }
 
     fn summary(commit: &str, result: BuildResult) -> BuildSummary {

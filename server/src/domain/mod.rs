@@ -11,6 +11,7 @@ pub mod junit;
 pub mod notification;
 pub mod release;
 pub mod report;
+pub mod signal;
 pub mod test_stats;
 pub mod test_verdict;
 pub mod token;

@@ -13,6 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::incident::{Change, IncidentConfig};
+use super::signal::SignalConfig;
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -27,6 +28,8 @@ const MAX_ERROR_CHARS: usize = 300;
 pub struct NotifyConfig {
     pub watch: Option<Vec<String>>,
     pub failures_to_open: Option<u32>,
+    #[serde(default)]
+    pub signal: SignalConfig,
     #[serde(default)]
     pub webhook: Vec<WebhookConfig>,
 }
@@ -128,6 +131,7 @@ impl NotifyConfig {
             IncidentConfig {
                 watch: self.watch,
                 failures_to_open: self.failures_to_open,
+                signal: self.signal,
             },
             hooks,
         ))
@@ -419,6 +423,8 @@ mod tests {
             }],
             suspects_complete: true,
             compare_url: Some("https://github.com/magma/magma/compare/a...b".into()),
+            tests: Vec::new(),
+            red_tests: Vec::new(),
         }
     }
 

@@ -443,6 +443,8 @@ mod tests {
             suspects: Vec::<Suspect>::new(),
             suspects_complete: false,
             compare_url: None,
+            tests: Vec::new(),
+            red_tests: Vec::new(),
         }
     }
 
@@ -584,7 +586,7 @@ mod tests {
                     },
                     at: now() - Duration::days(2) + Duration::hours(n as i64),
                 };
-                stats = test_stats::record(stats, &cell, name, &run);
+                stats = test_stats::record(stats, &cell, name, &run, None);
             }
             records.push(stats.unwrap());
         }

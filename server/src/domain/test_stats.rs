@@ -1,47 +1,63 @@
 //! A test's record in one cell: runs, failures and flips (its result
 //! changing between consecutive runs of the cell), per day for a window,
-//! where its current failure began, and its latest runs. Kept only for
-//! tests that failed at least once in the cell: a test that always passed
-//! has no flips and needs no row.
+//! where its current failure began, its current streak and its latest
+//! runs. Kept only for tests that failed at least once in the cell: a test
+//! that always passed has no flips and needs no row. The runs before its
+//! first failure are the cell's runs with results until then (passes,
+//! within one run: a test added later counts the runs before it too), so
+//! a rare flake's flip rate is not that of a test with two runs.
 
 use std::collections::HashMap;
 
-use app::model::{CellId, TestDay, TestRun, TestStats, TestStatus};
+use app::model::{CellId, ResultDays, TestDay, TestRun, TestStats, TestStatus};
 use chrono::{DateTime, Duration, Utc};
 
 /// Days of per-day counts kept: the longest window the flaky ranking takes.
 pub const KEPT_DAYS: i64 = 90;
 /// Latest runs kept for the test's history page.
 pub const KEPT_RUNS: usize = 50;
+/// Days of a cell's runs with results kept: what a new test record counts
+/// as its runs before its first failure (the flaky ranking's default
+/// window; longer windows count a record's days before that only from its
+/// first failure on).
+pub const RESULT_DAYS: usize = 30;
 
-/// The record after one more run; skipped runs are not runs.
+/// The record after one more run; skipped runs are not runs. A new record
+/// starts from `before`, the cell's runs with results before this one.
 pub fn record(
     stats: Option<TestStats>,
     cell: &CellId,
     name: &str,
     run: &TestRun,
+    before: Option<&ResultDays>,
 ) -> Option<TestStats> {
     if run.status == TestStatus::Skipped {
         return stats;
     }
-    let mut stats = stats.unwrap_or_else(|| TestStats {
-        branch: cell.branch.clone(),
-        component: cell.component.clone(),
-        arch: cell.arch.clone(),
-        build_type: cell.build_type.clone(),
-        name: name.to_string(),
-        runs: 0,
-        failures: 0,
-        flips: 0,
-        last_status: run.status,
-        failing_since: None,
-        last_flaky_commit: None,
-        last_run_at: run.at,
-        recent: Vec::new(),
-        days: Vec::new(),
+    let mut stats = stats.unwrap_or_else(|| {
+        let days = passes_before(before, run.at);
+        let runs = days.iter().map(|d| d.runs).sum();
+        TestStats {
+            branch: cell.branch.clone(),
+            component: cell.component.clone(),
+            arch: cell.arch.clone(),
+            build_type: cell.build_type.clone(),
+            name: name.to_string(),
+            runs,
+            failures: 0,
+            flips: 0,
+            last_status: TestStatus::Passed,
+            failing_since: None,
+            last_flaky_commit: None,
+            last_run_at: run.at,
+            recent: Vec::new(),
+            days,
+            streak: 0,
+        }
     });
     let failed = run.status.is_failure();
     let flipped = stats.runs > 0 && stats.last_status.is_failure() != failed;
+    stats.streak = if failed { stats.streak + 1 } else { 0 };
     stats.runs += 1;
     stats.failures += u32::from(failed);
     stats.flips += u32::from(flipped);
@@ -81,6 +97,56 @@ pub fn record(
     let oldest = day - Duration::days(KEPT_DAYS);
     stats.days.retain(|d| d.day > oldest);
     Some(stats)
+}
+
+/// The cell's earlier runs with results as passes of a new record, per
+/// day, within the days a record keeps.
+fn passes_before(before: Option<&ResultDays>, at: DateTime<Utc>) -> Vec<TestDay> {
+    let Some(before) = before else {
+        return Vec::new();
+    };
+    let oldest = day_of(at) - Duration::days(KEPT_DAYS);
+    let mut days: Vec<TestDay> = before
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(_, runs)| **runs > 0)
+        .map(|(i, runs)| TestDay {
+            day: before.last_day - Duration::days(i as i64),
+            runs: *runs,
+            failures: 0,
+            flips: 0,
+        })
+        .filter(|d| d.day > oldest)
+        .collect();
+    days.sort_by_key(|d| d.day);
+    days
+}
+
+/// The cell's runs with results after one more, on the day of `at`:
+/// the last [`RESULT_DAYS`] days.
+pub fn count_result_run(days: Option<&ResultDays>, at: DateTime<Utc>) -> ResultDays {
+    let day = day_of(at);
+    let mut next = days.cloned().unwrap_or(ResultDays {
+        last_day: day,
+        runs: Vec::new(),
+    });
+    if day > next.last_day {
+        let gap = (day - next.last_day).num_days() as usize;
+        let mut shifted = vec![0; gap.min(RESULT_DAYS)];
+        shifted.extend(next.runs.iter().copied());
+        next.runs = shifted;
+        next.last_day = day;
+    }
+    let index = (next.last_day - day).num_days() as usize;
+    if index < RESULT_DAYS {
+        if next.runs.len() <= index {
+            next.runs.resize(index + 1, 0);
+        }
+        next.runs[index] += 1;
+    }
+    next.runs.truncate(RESULT_DAYS);
+    next
 }
 
 fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -159,7 +225,7 @@ mod tests {
     fn replay(runs: &[TestRun]) -> TestStats {
         let mut stats = None;
         for r in runs {
-            stats = record(stats, &cell(), "t", r);
+            stats = record(stats, &cell(), "t", r, None);
         }
         stats.unwrap()
     }

@@ -12,7 +12,7 @@ use super::{Service, ServiceError, MAX_SHOWN_INCIDENTS};
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::domain::incident::{self, Change};
-use crate::store::CellMove;
+use crate::store::{CellMove, UploadOutcome};
 
 /// Commits walked back through `parent` looking for the last good one.
 const MAX_SUSPECTS: usize = 20;
@@ -36,29 +36,55 @@ impl Service {
         moves: &[CellMove],
     ) -> Result<Vec<Incident>, ServiceError> {
         let now = Utc::now();
-        let mut changed = Vec::new();
-        for moved in moves {
-            for change in incident::changes(
-                &self.incident_rules,
+        let changes = moves
+            .iter()
+            .flat_map(|m| incident::changes(&self.incident_rules, m.before.as_ref(), &m.after, now))
+            .collect();
+        self.apply_changes(changes).await
+    }
+
+    /// Applies what a test upload did to the incidents: its tests' streaks
+    /// in a cell judged by its tests.
+    pub async fn record_test_incidents(
+        &self,
+        build: &Build,
+        outcome: &UploadOutcome,
+    ) -> Result<Vec<Incident>, ServiceError> {
+        let (rules, now) = (&self.incident_rules, Utc::now());
+        let mut changes = Vec::new();
+        if let Some(before) = &outcome.became_tested {
+            changes.extend(incident::became_tested(rules, before, now));
+        }
+        for moved in &outcome.moves {
+            changes.extend(incident::test_changes(
+                rules,
+                &build.branch,
                 moved.before.as_ref(),
                 &moved.after,
                 now,
-            ) {
-                let Some(after) = self.store.update_incident(&change, &self.webhooks).await? else {
-                    continue;
-                };
-                // Found once, when it opens: pages never walk history.
-                let after = if after.cells.len() == 1 && after.suspects.is_empty() {
-                    let found = self.find_suspects(&after).await?;
-                    self.store
-                        .update_incident(&found, &[])
-                        .await?
-                        .unwrap_or(after)
-                } else {
-                    after
-                };
-                changed.push(after);
-            }
+            ));
+        }
+        self.apply_changes(changes).await
+    }
+
+    /// Each change applied in the store's one atomic step; an incident's
+    /// suspects found once, when it opens: pages never walk history.
+    async fn apply_changes(&self, changes: Vec<Change>) -> Result<Vec<Incident>, ServiceError> {
+        let mut changed = Vec::new();
+        for change in changes {
+            let Some(after) = self.store.update_incident(&change, &self.webhooks).await? else {
+                continue;
+            };
+            let after = if after.cells.len() == 1 && after.suspects.is_empty() {
+                let found = self.find_suspects(&after).await?;
+                self.store
+                    .update_incident(&found, &[])
+                    .await?
+                    .unwrap_or(after)
+            } else {
+                after
+            };
+            changed.push(after);
         }
         // Suspects are stored before the worker wakes, so the opening
         // message names them.

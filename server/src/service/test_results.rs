@@ -120,9 +120,21 @@ impl Service {
             tests: cases.len(),
             cases,
             failures,
+            infrastructure: self
+                .incident_rules
+                .signal
+                .is_infrastructure(build.result, &totals),
             totals: totals.clone(),
         };
-        let new = self.store.add_tests(&upload).await?;
+        let outcome = self.store.add_tests(&upload).await?;
+        let new = outcome.is_some();
+        if let Some(outcome) = outcome {
+            // Stored: an incident that cannot be updated is logged, as
+            // ingestion does; the test's next run applies it.
+            if let Err(e) = self.record_test_incidents(build, &outcome).await {
+                tracing::warn!(error = %e, "cannot update incidents");
+            }
+        }
         Ok(Uploaded {
             new,
             tests: upload.tests,

@@ -11,6 +11,7 @@ pub mod walk;
 
 pub use app::model::CellId;
 use std::collections::HashMap;
+pub use upload::{TestMove, UploadOutcome};
 
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, TestCase,
@@ -103,6 +104,9 @@ pub struct TestUpload {
     /// Its failing tests, each with where it began failing.
     pub failures: Vec<TestFailure>,
     pub totals: TestTotals,
+    /// The file says more about the machines than the code: it counts in
+    /// the build's results but in no test's record.
+    pub infrastructure: bool,
 }
 
 impl TestUpload {
@@ -362,8 +366,9 @@ pub trait Store: Send + Sync + 'static {
     /// cases, its failures, the build's totals, and the records of the
     /// cell's tests it ran ([`crate::domain::test_stats`]: its failures and
     /// tests already recorded, at most [`MAX_TOUCHED_STATS`]). The same file
-    /// (by digest) again changes nothing; returns whether it was new.
-    async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError>;
+    /// (by digest) again changes nothing: `None`; a new file answers what
+    /// it changed that incidents follow.
+    async fn add_tests(&self, upload: &TestUpload) -> Result<Option<UploadOutcome>, StoreError>;
 
     /// Every test case of a build, file after file as uploaded.
     async fn build_tests(&self, build: &str) -> Result<Vec<TestCase>, StoreError>;

@@ -1,7 +1,8 @@
 //! What one uploaded JUnit file changes, decided once above the stores:
 //! whether it is a replay, the build's totals and files after it, the
-//! records of the cell's tests it ran ([`test_stats`]), the tests the cell
-//! starts tracking, and the cell's counts when the build is its latest.
+//! records of the cell's tests it ran ([`test_stats`]; none for an
+//! infrastructure failure), the tests the cell starts tracking, the cell's
+//! runs with results, and its counts when the build is its latest.
 //! Each store runs [`plan`] inside its own transaction with that
 //! transaction's reads ([`UploadReads`]), then writes what it decided, as
 //! ingestion does with [`super::plan`].
@@ -52,8 +53,27 @@ pub struct UploadPlan {
     pub stats: Vec<TestStats>,
     /// Keys of the tests the cell tracks from now on.
     pub newly_tracked: Vec<String>,
-    /// The cell showing the build's counts, when the build is its latest.
+    /// The cell to write: counting the build's first file as a run with
+    /// results, and showing the build's counts when it is the latest.
     pub cell: Option<Cell>,
+    /// What the upload did, for the incidents it moves.
+    pub outcome: UploadOutcome,
+}
+
+/// A test record before and after an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestMove {
+    pub before: Option<TestStats>,
+    pub after: TestStats,
+}
+
+/// What an upload changed that incidents follow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadOutcome {
+    pub moves: Vec<TestMove>,
+    /// The cell as it was, when this upload made it a cell judged by its
+    /// tests.
+    pub became_tested: Option<Cell>,
 }
 
 pub(crate) async fn plan<R: UploadReads + ?Sized>(
@@ -65,8 +85,15 @@ pub(crate) async fn plan<R: UploadReads + ?Sized>(
         return Ok(None);
     }
     let cell = &upload.cell;
+    let stored_cell = reads.cell(cell).await?;
+    let before = stored_cell.as_ref().and_then(|c| c.results.as_ref());
     let tracked = reads.tracked(cell).await?;
-    let runs = upload.runs();
+    // An infrastructure failure is no run of the tests it failed.
+    let runs = if upload.infrastructure {
+        Vec::new()
+    } else {
+        upload.runs()
+    };
     let touched: Vec<_> =
         test_stats::touched(&runs, |name| tracked.contains(&R::tracking_key(name)))
             .into_iter()
@@ -80,9 +107,10 @@ pub(crate) async fn plan<R: UploadReads + ?Sized>(
     }
     let mut records: HashMap<String, TestStats> =
         test_stats::by_name(reads.test_stats(cell, &order).await?);
+    let stored = records.clone();
     let mut newly_tracked = Vec::new();
     for (name, run) in touched {
-        let Some(stats) = test_stats::record(records.remove(name), cell, name, run) else {
+        let Some(stats) = test_stats::record(records.remove(name), cell, name, run, before) else {
             continue;
         };
         let key = R::tracking_key(name);
@@ -91,20 +119,38 @@ pub(crate) async fn plan<R: UploadReads + ?Sized>(
         }
         records.insert(name.clone(), stats);
     }
-    let stats = order
+    let stats: Vec<TestStats> = order
         .into_iter()
         .filter_map(|name| records.remove(name))
         .collect();
+    let moves = stats
+        .iter()
+        .map(|after| TestMove {
+            before: stored.get(&after.name).cloned(),
+            after: after.clone(),
+        })
+        .collect();
+    let first_file = build.files.is_empty();
     build.totals.add(&upload.totals);
     build.files.push(upload.hash.clone());
-    let cell = reads
-        .cell(cell)
-        .await?
-        .and_then(|c| health::with_tests(&c, &upload.build, &build.totals));
+    let counted = stored_cell.as_ref().and_then(|c| {
+        let mut next = health::with_tests(c, &upload.build, &build.totals);
+        if first_file && !upload.infrastructure {
+            let next = next.get_or_insert_with(|| c.clone());
+            next.results = Some(test_stats::count_result_run(c.results.as_ref(), upload.at));
+        }
+        next
+    });
+    let became_tested =
+        stored_cell.filter(|c| !c.is_tested() && counted.as_ref().is_some_and(Cell::is_tested));
     Ok(Some(UploadPlan {
         build,
         stats,
         newly_tracked,
-        cell,
+        cell: counted,
+        outcome: UploadOutcome {
+            moves,
+            became_tested,
+        },
     }))
 }

@@ -387,7 +387,10 @@ impl Store for WritesDown {
     ) -> Result<Vec<app::model::Delivery>, StoreError> {
         self.0.deliveries(incident, limit).await
     }
-    async fn add_tests(&self, _: &server::store::TestUpload) -> Result<bool, StoreError> {
+    async fn add_tests(
+        &self,
+        _: &server::store::TestUpload,
+    ) -> Result<Option<server::store::UploadOutcome>, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
     async fn build_tests(&self, build: &str) -> Result<Vec<app::model::TestCase>, StoreError> {

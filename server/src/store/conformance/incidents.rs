@@ -11,7 +11,7 @@ use crate::store::Store;
 pub async fn keeps_incidents(store: &dyn Store) {
     use crate::domain::incident::{changes, IncidentConfig, IncidentRules};
     use app::model::IncidentState;
-    let rules = IncidentRules::new(IncidentConfig::default(), "master", "v*");
+    let rules = IncidentRules::new(IncidentConfig::default(), "master", "v*").unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
     let post = |builds| async {
         let outcome = store.ingest(builds).await.unwrap();
@@ -94,6 +94,7 @@ pub async fn queues_and_leases_deliveries(store: &dyn Store) {
         build_type: "bazel".into(),
     };
     let red = |arch: &str, at| Change::Red {
+        test: None,
         id: "00000000000000aa".into(),
         branch: "master".into(),
         cell: cell(arch),
@@ -184,6 +185,7 @@ pub async fn queues_and_leases_deliveries(store: &dyn Store) {
         .unwrap());
 
     let clear = |arch: &str, at| Change::Cleared {
+        test: None,
         id: "00000000000000aa".into(),
         cell: cell(arch),
         at,

@@ -37,6 +37,7 @@ fn upload_of(
         totals: crate::domain::junit::totals(&cases),
         cases,
         failures,
+        infrastructure: false,
     }
 }
 
@@ -59,12 +60,20 @@ pub async fn tracks_many_long_test_names(store: &dyn Store) {
         let cases = (0..crate::store::MAX_TOUCHED_STATS)
             .map(|i| case(name(n, i), TestStatus::Failed))
             .collect();
-        assert!(store.add_tests(&upload_of(&b, "f", cases)).await.unwrap());
+        assert!(store
+            .add_tests(&upload_of(&b, "f", cases))
+            .await
+            .unwrap()
+            .is_some());
     }
     let b = build("t6", AGW_ARM, 6, BuildResult::Pass);
     store.ingest(vec![b.clone()]).await.unwrap();
     let passed = vec![case(name(0, 0), TestStatus::Passed)];
-    assert!(store.add_tests(&upload_of(&b, "f", passed)).await.unwrap());
+    assert!(store
+        .add_tests(&upload_of(&b, "f", passed))
+        .await
+        .unwrap()
+        .is_some());
     let records = store.test_stats(&[b.cell()], &name(0, 0)).await.unwrap();
     assert_eq!(
         (records[0].runs, records[0].last_status),
@@ -98,13 +107,22 @@ pub async fn keeps_test_results(store: &dyn Store) {
         case("go::TestSync", TestStatus::Error),
         case("go::TestSkip", TestStatus::Skipped),
     ];
-    assert!(store.add_tests(&upload("f1", first.clone())).await.unwrap());
+    assert!(store
+        .add_tests(&upload("f1", first.clone()))
+        .await
+        .unwrap()
+        .is_some());
     assert!(store
         .add_tests(&upload("f2", second.clone()))
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     assert!(
-        !store.add_tests(&upload("f1", first.clone())).await.unwrap(),
+        store
+            .add_tests(&upload("f1", first.clone()))
+            .await
+            .unwrap()
+            .is_none(),
         "a replay"
     );
     let all = store.build_tests("t1").await.unwrap();
@@ -178,7 +196,7 @@ pub async fn keeps_test_results(store: &dyn Store) {
             case("always", TestStatus::Passed),
         ],
     );
-    assert!(store.add_tests(&passing).await.unwrap());
+    assert!(store.add_tests(&passing).await.unwrap().is_some());
     assert_eq!(
         counts(store.cells("master").await.unwrap()),
         Some((2, 0, 0))

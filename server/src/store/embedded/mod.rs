@@ -26,6 +26,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 use tokio::sync::broadcast;
 
 use super::upload;
+use super::UploadOutcome;
 use super::{
     from_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
     IngestOutcome, Poster, Store, StoreError, Summaries, TestUpload, TokenRecord,
@@ -296,27 +297,27 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError> {
+    async fn add_tests(&self, upload: &TestUpload) -> Result<Option<UploadOutcome>, StoreError> {
         let upload = upload.clone();
-        let (added, cell) = self
+        let (outcome, cell) = self
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 // SQLite reads are synchronous: the plan's future completes
                 // in one poll.
                 let plan = futures::executor::block_on(upload::plan(&UploadTx(&tx), &upload))?;
                 let Some(plan) = plan else {
-                    return Ok((false, None));
+                    return Ok((None, None));
                 };
                 write_upload(&tx, &upload, &plan)?;
                 tx.commit()?;
-                Ok((true, plan.cell))
+                Ok((Some(plan.outcome), plan.cell))
             })
             .await?;
         if let Some(cell) = cell {
             // No open page is not an error.
             let _ = self.events.send(cell);
         }
-        Ok(added)
+        Ok(outcome)
     }
 
     async fn build_tests(&self, build: &str) -> Result<Vec<TestCase>, StoreError> {

@@ -39,6 +39,7 @@ use tokio::sync::broadcast;
 
 use super::plan;
 use super::upload;
+use super::UploadOutcome;
 use super::{
     from_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
     IngestOutcome, Poster, Store, StoreError, Summaries, TestUpload, TokenRecord,
@@ -444,7 +445,7 @@ impl Store for FirestoreStore {
             .collect()
     }
 
-    async fn add_tests(&self, upload: &TestUpload) -> Result<bool, StoreError> {
+    async fn add_tests(&self, upload: &TestUpload) -> Result<Option<UploadOutcome>, StoreError> {
         let chunks = Arc::new(test_chunks(&upload.cases)?);
         let upload = Arc::new(upload.clone());
         let added = self
@@ -460,7 +461,7 @@ impl Store for FirestoreStore {
                         .await
                         .map_err(in_transaction)?;
                     let Some(plan) = plan else {
-                        return Ok(false);
+                        return Ok(None);
                     };
                     let tracked = reads
                         .tracked
@@ -475,7 +476,7 @@ impl Store for FirestoreStore {
                         tracked.unwrap_or_default(),
                     )
                     .map_err(in_transaction)?;
-                    Ok::<_, BackoffError<StoreError>>(true)
+                    Ok::<_, BackoffError<StoreError>>(Some(plan.outcome))
                 }
                 .boxed()
             })
