@@ -333,6 +333,7 @@ impl Server {
             "--listen=127.0.0.1:0".to_string(),
             "--rate-limit=0".into(),
             "--build-rate-limit=0".into(),
+            "--read-rate-limit=0".into(),
         ];
         if let Ok(config) = std::env::var("SIGNAL_NOTIFY_CONFIG") {
             flags.push(format!("--notify-config={config}"));
@@ -432,6 +433,8 @@ async fn replay(seed: u64, flake_scale: f64) -> Score {
     // Per cell and test: the truth of every run that uploaded results.
     let mut truth: HashMap<(usize, String), Vec<bool>> = HashMap::new();
     let (mut lte_runs, mut lte_passes) = (0, 0);
+    // The commits each cell ran (and did not fail to run).
+    let mut ran: HashSet<(usize, usize)> = HashSet::new();
     for commit in 0..COMMITS {
         let at = t0 + TimeDelta::minutes(COMMIT_GAP_MINUTES * commit as i64);
         for cell in 0..month.cells.len() {
@@ -463,9 +466,15 @@ async fn replay(seed: u64, flake_scale: f64) -> Score {
                     .await;
                 if let Some(xml) = &run.junit {
                     server.upload(&run.id, xml.clone()).await;
-                    for (name, failed) in &run.tests {
-                        truth.entry((cell, name.clone())).or_default().push(*failed);
+                    // A file of connection errors is no run of its tests.
+                    if run.result != "error" {
+                        ran.insert((cell, commit));
+                        for (name, failed) in &run.tests {
+                            truth.entry((cell, name.clone())).or_default().push(*failed);
+                        }
                     }
+                } else if run.result != "error" {
+                    ran.insert((cell, commit));
                 }
                 if spec.build_type == "lte-integ-test" && run.result != "error" {
                     lte_runs += 1;
@@ -527,6 +536,15 @@ async fn replay(seed: u64, flake_scale: f64) -> Score {
         .count();
     let (mut detected, mut in_suspects, mut exact, mut delays) = (0, 0, 0, Vec::new());
     let mut notes = Vec::new();
+    for s in seen.values() {
+        if !month.breakages.iter().any(|b| matches(s, b)) {
+            let first_bad = (0..COMMITS).find(|c| sha(seed, *c) == s.first_bad_commit);
+            notes.push(format!(
+                "seed {seed}: false incident opened after commit {}, first bad commit {:?}, cells {:?}",
+                s.opened_after, first_bad, s.cells
+            ));
+        }
+    }
     for b in &month.breakages {
         let found: Vec<&Seen> = seen.values().filter(|s| matches(s, b)).collect();
         let Some(first) = found.iter().min_by_key(|s| s.opened_after) else {
@@ -540,9 +558,16 @@ async fn replay(seed: u64, flake_scale: f64) -> Score {
         let is_exact = found.iter().any(|s| s.first_bad_commit == breaking);
         exact += usize::from(is_exact);
         if !is_exact {
+            let skipped = b.cells.iter().all(|c| !ran.contains(&(*c, b.start)));
             notes.push(format!(
-                "seed {seed}: \"{}\" has no incident with its first bad commit",
-                b.what
+                "seed {seed}: \"{}\" has no incident with its first bad commit{}",
+                b.what,
+                if skipped {
+                    " (its cell did not run the breaking commit: the first run after it is \
+                     the first bad commit, the breaking one among the suspects)"
+                } else {
+                    ""
+                }
             ));
         }
     }

@@ -2,9 +2,11 @@
 //! breaks is a test: its streak of consecutive failing runs is a breakage
 //! once it is longer than the test's own flakiness makes likely by chance.
 //! A test that never failed before needs `failures_to_open` runs; a test
-//! that failed in a share `p` of its earlier runs needs the shortest streak
-//! with `p^k` below `chance` (a test failing 15% of runs: 5 in a row), so a
-//! flaky test opens nothing unless it really breaks. Uploads from
+//! that failed before needs the shortest streak `k` with `p^k` below
+//! `chance`, where `p` is the upper end of what its earlier runs say its
+//! failure rate may be (Wilson's 95% bound: a few runs say little), so a
+//! flaky test opens nothing unless it really breaks (failing 14 of 100
+//! runs: 6 in a row). Uploads from
 //! infrastructure failures (an `error` build, or most tests failing at
 //! once) are left out of every test's record.
 
@@ -32,8 +34,7 @@ pub struct SignalRules {
     pub failures_to_open: u32,
     /// Days of a test's history its flakiness is judged on.
     pub window_days: u32,
-    /// Runs before its current streak a test needs for its failure rate
-    /// to be judged; fewer, and it is judged as a test that never failed.
+    /// Runs before its current streak a test needs to be called flaky.
     pub min_runs: u32,
     /// How unlikely a streak must be from flakiness alone to be a breakage.
     pub chance: f64,
@@ -72,34 +73,34 @@ impl SignalRules {
         Ok(rules)
     }
 
-    /// A test's failure rate before its current streak, over the window
-    /// ending at its latest run; `None` when it has too few runs to judge
-    /// or never failed outside the streak.
-    pub fn failure_rate(&self, stats: &TestStats) -> Option<f64> {
+    /// A test's runs and failures before its current streak, over the
+    /// window ending at its latest run.
+    fn before_streak(&self, stats: &TestStats) -> (u32, u32) {
         let since = stats.last_run_at - Duration::days(i64::from(self.window_days));
         let (runs, failures, _) = test_stats::in_window(stats, since);
-        let runs = runs.saturating_sub(stats.streak);
-        let failures = failures.saturating_sub(stats.streak);
-        (runs >= self.min_runs && failures > 0).then(|| f64::from(failures) / f64::from(runs))
+        (
+            runs.saturating_sub(stats.streak),
+            failures.saturating_sub(stats.streak),
+        )
     }
 
-    /// Whether the test's history shows it flaky: it failed before its
-    /// current streak, and passed too.
+    /// Whether the test's history shows it flaky: enough runs before its
+    /// current streak, failing in some of them and passing in others.
     pub fn is_flaky(&self, stats: &TestStats) -> bool {
-        self.failure_rate(stats).is_some_and(|p| p < 1.0)
+        let (runs, failures) = self.before_streak(stats);
+        runs >= self.min_runs && failures > 0 && failures < runs
     }
 
     /// The streak that makes this test's failure a breakage.
     pub fn required_streak(&self, stats: &TestStats) -> u32 {
         let open = self.failures_to_open.max(1);
-        match self.failure_rate(stats) {
-            None => open,
-            Some(p) if p >= 1.0 => open,
-            Some(p) => {
-                let k = (self.chance.ln() / p.ln()).ceil();
-                (k.max(0.0) as u32).clamp(open, self.max_streak.max(open))
-            }
+        let (runs, failures) = self.before_streak(stats);
+        if failures == 0 || failures >= runs {
+            return open;
         }
+        let p = wilson_upper(failures, runs);
+        let k = (self.chance.ln() / p.ln()).ceil();
+        (k.max(0.0) as u32).clamp(open, self.max_streak.max(open))
     }
 
     /// The commit the test's breakage began at, when its streak is one.
@@ -116,6 +117,18 @@ impl SignalRules {
         let failing = file.failed + file.errors;
         result == BuildResult::Error || (ran >= 5 && failing as f64 > self.infra_share * ran as f64)
     }
+}
+
+/// The upper end of a failure rate's 95% interval (Wilson score, one
+/// sided) after `failures` in `runs`.
+fn wilson_upper(failures: u32, runs: u32) -> f64 {
+    const Z: f64 = 1.645;
+    let n = f64::from(runs);
+    let p = f64::from(failures) / n;
+    let z2 = Z * Z;
+    let centre = p + z2 / (2.0 * n);
+    let margin = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre + margin) / (1.0 + z2 / n)).min(1.0)
 }
 
 /// The commit of the test's last pass before its current streak.
@@ -177,14 +190,28 @@ mod tests {
     #[test]
     fn a_flaky_test_needs_a_streak_its_flakiness_makes_unlikely() {
         let r = rules();
-        // Failing 3 of 20 runs (15%): 0.15^5 < 1e-4 < 0.15^4.
-        let history = "PPPPPFPPPPPPFPPPPPFP";
-        let four = after(&runs(&format!("{history}FFFF")));
-        assert!(r.is_flaky(&four));
-        assert_eq!(r.required_streak(&four), 5);
-        assert_eq!(r.breakage(&four), None);
+        // Failing 14 of 100 runs: up to 21% by Wilson's bound, and
+        // 0.21^6 < 1e-4 < 0.21^5.
+        let history: String = (0..100)
+            .map(|i| if i % 7 == 3 { 'F' } else { 'P' })
+            .collect();
         let five = after(&runs(&format!("{history}FFFFF")));
-        assert_eq!(r.breakage(&five), Some("c20"));
+        assert!(r.is_flaky(&five));
+        assert_eq!(r.required_streak(&five), 6);
+        assert_eq!(r.breakage(&five), None);
+        let six = after(&runs(&format!("{history}FFFFFF")));
+        assert_eq!(r.breakage(&six), Some("c100"));
+    }
+
+    #[test]
+    fn a_few_runs_say_little_so_a_failure_among_them_asks_for_more() {
+        let r = rules();
+        let few = after(&runs("PPFPPPPPPFFF"));
+        assert!(!r.is_flaky(&few), "9 runs before the streak");
+        assert_eq!(r.required_streak(&few), 10);
+        // A test that never failed is asked for failures_to_open runs,
+        // however few its runs.
+        assert_eq!(r.required_streak(&after(&runs("FFF"))), 3);
     }
 
     #[test]
@@ -192,14 +219,6 @@ mod tests {
         let r = rules();
         let half = after(&runs(&format!("{}FFF", "PF".repeat(10))));
         assert_eq!(r.required_streak(&half), 12);
-    }
-
-    #[test]
-    fn too_few_runs_are_judged_as_a_test_that_never_failed() {
-        let r = rules();
-        let short = after(&runs("PFPFFF"));
-        assert_eq!(r.failure_rate(&short), None);
-        assert_eq!(r.required_streak(&short), 3);
     }
 
     #[test]
