@@ -405,4 +405,80 @@ mod tests {
         );
         assert_ne!(moved[0].id(), moved[1].id());
     }
+
+    /// A test's record after these runs (true: failed), one per hour.
+    fn test_after(name: &str, runs: &[bool]) -> Vec<TestStats> {
+        let cell = CellId::new("master", "lte", "amd64", "integ");
+        let mut stats = None;
+        let mut out = Vec::new();
+        for (i, failed) in runs.iter().enumerate() {
+            let run = app::model::TestRun {
+                build: format!("b{i}"),
+                commit: format!("c{i}"),
+                status: if *failed {
+                    app::model::TestStatus::Failed
+                } else {
+                    app::model::TestStatus::Passed
+                },
+                at: at(i as u32),
+            };
+            stats = crate::domain::test_stats::record(stats, &cell, name, &run, None);
+            out.push(stats.clone().unwrap());
+        }
+        out
+    }
+
+    /// The incident after every move of these records.
+    fn run_tests(records: &[Vec<TestStats>]) -> Option<Incident> {
+        let mut incident = None;
+        for record in records {
+            for (i, after) in record.iter().enumerate() {
+                let before = i.checked_sub(1).map(|b| &record[b]);
+                for change in test_changes(&rules(), "master", before, after, at(i as u32)) {
+                    incident = apply(incident, &change);
+                }
+            }
+        }
+        incident
+    }
+
+    #[test]
+    fn a_tests_streak_opens_an_incident_naming_it_from_where_it_began() {
+        let broken = test_after("t", &[false, false, true, true, true]);
+        let incident = run_tests(&[broken]).unwrap();
+        assert_eq!(incident.first_bad_commit, "c2");
+        assert_eq!(incident.last_good_commit.as_deref(), Some("c1"));
+        assert_eq!(incident.tests.len(), 1);
+        assert_eq!(incident.tests[0].name, "t");
+        assert_eq!(incident.red, vec![CellKey::new("lte", "amd64", "integ")]);
+    }
+
+    #[test]
+    fn a_cell_stays_red_while_one_of_its_tests_is() {
+        let a = test_after("a", &[false, true, true, true, false]);
+        let b = test_after("b", &[false, true, true, true, true]);
+        let incident = run_tests(&[a.clone(), b]).unwrap();
+        assert_eq!(
+            incident.tests.len(),
+            2,
+            "broken by one commit: one incident"
+        );
+        assert_eq!(incident.state, IncidentState::Open, "b still fails");
+        assert_eq!(incident.red.len(), 1);
+        let b_fixed = test_after("b", &[false, true, true, true, false]);
+        let resolved = run_tests(&[a, b_fixed]).unwrap();
+        assert_eq!(resolved.state, IncidentState::Resolved);
+        assert!(resolved.red.is_empty() && resolved.red_tests.is_empty());
+    }
+
+    #[test]
+    fn a_cell_judged_by_its_tests_opens_nothing_on_its_build_streak() {
+        let mut tested = cell("master", "arm64", Some(("bad", 5)));
+        tested.results = Some(app::model::ResultDays::default());
+        assert!(changes(&rules(), None, &tested, at(0)).is_empty());
+        // It leaves the incident its build streak had it in.
+        let red = cell("master", "arm64", Some(("bad", 3)));
+        let left = became_tested(&rules(), &red, at(1));
+        assert!(matches!(&left[..], [Change::Cleared { test: None, .. }]));
+    }
 }

@@ -191,7 +191,8 @@ pub fn in_window(stats: &TestStats, since: DateTime<Utc>) -> (u32, u32, u32) {
 
 pub fn flaky(stats: &TestStats, since: DateTime<Utc>) -> Option<Flaky> {
     let (runs, failures, flips) = in_window(stats, since);
-    (flips > 0 && runs > 1).then(|| Flaky {
+    // One flip is a break or a fix, not flakiness.
+    (flips > 1 && runs > 1).then(|| Flaky {
         runs,
         failures,
         flips,
@@ -296,5 +297,66 @@ mod tests {
             .map(|(n, _)| n.as_str())
             .collect();
         assert_eq!(names, ["new_failure", "tracked"]);
+    }
+
+    #[test]
+    fn a_rare_flakes_runs_before_its_first_failure_count() {
+        // The cell ran its tests three times (two on the 1st, one on the
+        // 2nd) before this test first failed on the 3rd, then passed.
+        let mut days = None;
+        for day in [1, 1, 2] {
+            days = Some(count_result_run(
+                days.as_ref(),
+                run("x", day, TestStatus::Passed).at,
+            ));
+        }
+        let failed = record(
+            None,
+            &cell(),
+            "t",
+            &run("d", 3, TestStatus::Failed),
+            days.as_ref(),
+        );
+        let stats = record(failed, &cell(), "t", &run("e", 4, TestStatus::Passed), None).unwrap();
+        assert_eq!((stats.runs, stats.failures, stats.flips), (5, 1, 2));
+        let f = flaky(&stats, Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap()).unwrap();
+        assert_eq!(f.flip_rate, 0.5, "2 flips in 4 transitions, not 1 in 1");
+    }
+
+    #[test]
+    fn a_cells_runs_with_results_keep_the_latest_days() {
+        let at = |day: u32| Utc.with_ymd_and_hms(2026, 11, day, 10, 0, 0).unwrap();
+        let mut days = None;
+        for day in [1, 1, 3] {
+            days = Some(count_result_run(days.as_ref(), at(day)));
+        }
+        let days = days.unwrap();
+        assert_eq!(days.last_day, day_of(at(3)));
+        assert_eq!(days.runs, vec![1, 0, 2]);
+        // A late run lands on its own day; one past the kept days is
+        // dropped, as is everything a long gap pushes out.
+        let late = count_result_run(Some(&days), at(2));
+        assert_eq!(late.runs, vec![1, 1, 2]);
+        let old = count_result_run(Some(&days), at(3) - Duration::days(40));
+        assert_eq!(old.runs, days.runs);
+        let gap = count_result_run(Some(&days), at(3) + Duration::days(40));
+        assert_eq!(gap.runs.iter().sum::<u32>(), 1);
+        assert!(gap.runs.len() <= RESULT_DAYS);
+    }
+
+    #[test]
+    fn a_streak_counts_consecutive_failures_and_a_pass_ends_it() {
+        use TestStatus::*;
+        let stats = replay(&[
+            run("a", 1, Failed),
+            run("b", 2, Failed),
+            run("c", 3, Skipped),
+            run("d", 4, Error),
+        ]);
+        assert_eq!(stats.streak, 3, "skips are no runs");
+        assert_eq!(
+            replay(&[run("a", 1, Failed), run("b", 2, Passed)]).streak,
+            0
+        );
     }
 }

@@ -11,7 +11,6 @@ pub mod walk;
 
 pub use app::model::CellId;
 use std::collections::HashMap;
-pub use upload::{TestMove, UploadOutcome};
 
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, TestCase,
@@ -127,6 +126,22 @@ impl TestUpload {
             })
             .collect()
     }
+}
+
+/// A test record before and after an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestMove {
+    pub before: Option<TestStats>,
+    pub after: TestStats,
+}
+
+/// What an upload changed that incidents follow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadOutcome {
+    pub moves: Vec<TestMove>,
+    /// The cell as it was, when this upload made it a cell judged by its
+    /// tests.
+    pub became_tested: Option<Cell>,
 }
 
 /// Filters of a build listing; every field narrows it.

@@ -12,7 +12,7 @@ use std::future::Future;
 
 use app::model::{Cell, TestStats, TestTotals};
 
-use super::{CellId, StoreError, TestUpload, MAX_TOUCHED_STATS};
+use super::{CellId, StoreError, TestMove, TestUpload, UploadOutcome, MAX_TOUCHED_STATS};
 use crate::domain::{health, test_stats};
 
 /// A build's results as stored before an upload.
@@ -58,22 +58,6 @@ pub struct UploadPlan {
     pub cell: Option<Cell>,
     /// What the upload did, for the incidents it moves.
     pub outcome: UploadOutcome,
-}
-
-/// A test record before and after an upload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TestMove {
-    pub before: Option<TestStats>,
-    pub after: TestStats,
-}
-
-/// What an upload changed that incidents follow.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UploadOutcome {
-    pub moves: Vec<TestMove>,
-    /// The cell as it was, when this upload made it a cell judged by its
-    /// tests.
-    pub became_tested: Option<Cell>,
 }
 
 pub(crate) async fn plan<R: UploadReads + ?Sized>(

@@ -350,8 +350,8 @@ async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
     let now = chrono::Utc::now();
     // test_flaky flips on every run, test_recovers fails on the second and
     // third runs and passes after, test_broken fails from the third run on,
-    // test_green always passes: 6 runs of the cell on arm64. A test's
-    // record starts at its first failure.
+    // test_green always passes: 6 runs of the cell on arm64. A test's runs
+    // before its first failure are the cell's runs with results.
     for n in 0..6u32 {
         let id = format!("run-{n}");
         let mut b = build(&id, &format!("{n:0>40}"), "arm64", 0, "fail");
@@ -390,13 +390,13 @@ async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
     assert_eq!(tests[1]["name"], "lte.integ::test_recovers");
     assert_eq!(
         (tests[1]["runs"].as_u64(), tests[1]["flips"].as_u64()),
-        (Some(5), Some(1))
+        (Some(6), Some(2))
     );
-    assert_eq!(tests[1]["flip_rate"], 1.0 / 4.0);
+    assert_eq!(tests[1]["flip_rate"], 2.0 / 5.0);
     assert_eq!(
         tests.len(),
         2,
-        "no flip since test_broken broke; test_green never failed"
+        "test_broken flipped once (it broke); test_green never failed"
     );
     for (path, field) in [
         ("/api/v1/tests/flaky?days=0", "days"),
@@ -410,7 +410,7 @@ async fn flaky_tests_are_ranked_by_flip_rate_and_have_a_history() {
     let (_, report) = u.get("/api/v1/report?branch=master&days=7").await;
     assert_eq!(
         report["failing_tests"][0],
-        json!({"component": "lte", "arch": "arm64", "build_type": "integ-test", "name": "lte.integ::test_broken", "failures": 4, "runs": 4})
+        json!({"component": "lte", "arch": "arm64", "build_type": "integ-test", "name": "lte.integ::test_broken", "failures": 4, "runs": 6})
     );
     assert_eq!(report["failing_tests"].as_array().unwrap().len(), 3);
 

@@ -28,6 +28,7 @@ macro_rules! conformance_suite {
             keeps_incidents,
             queues_and_leases_deliveries,
             keeps_test_results,
+            reports_what_an_upload_moved,
             stores_builds_at_the_validation_limits,
             tracks_many_long_test_names,
             records_manual_freezes,

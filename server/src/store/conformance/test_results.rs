@@ -7,8 +7,6 @@ use super::fixtures::{build, AGW_AMD, AGW_ARM};
 use crate::store::{CellId, Store};
 use app::model::Build;
 
-/// A build's JUnit files add up; the same file again is a replay; pages
-/// read failures and totals without the passing tests.
 /// One JUnit file of `build` as the upload query makes it.
 fn upload_of(
     build: &Build,
@@ -81,6 +79,8 @@ pub async fn tracks_many_long_test_names(store: &dyn Store) {
     );
 }
 
+/// A build's JUnit files add up; the same file again is a replay; pages
+/// read failures and totals without the passing tests.
 pub async fn keeps_test_results(store: &dyn Store) {
     use app::model::{TestCase, TestStatus, TestTotals};
     let t1 = build("t1", AGW_ARM, 1, BuildResult::Fail);
@@ -218,4 +218,75 @@ pub async fn keeps_test_results(store: &dyn Store) {
         store.test_stats(&cells, "always").await.unwrap().is_empty(),
         "never failed"
     );
+}
+
+/// An upload answers what it moved: each test record before and after,
+/// and the cell it made one judged by its tests; the cell counts its runs
+/// with results; an infrastructure failure moves no record.
+pub async fn reports_what_an_upload_moved(store: &dyn Store) {
+    use app::model::{TestCase, TestStatus};
+    let case = |name: &str, status: TestStatus| TestCase {
+        suite: "lte".into(),
+        name: name.into(),
+        status,
+        time_s: None,
+        message: None,
+    };
+    let cases = || {
+        vec![
+            case("t::broken", TestStatus::Failed),
+            case("t::fine", TestStatus::Passed),
+        ]
+    };
+    let runs = |cell: &app::model::Cell| -> u32 {
+        cell.results.as_ref().map_or(0, |r| r.runs.iter().sum())
+    };
+    let b1 = build("m1", AGW_AMD, 0, BuildResult::Fail);
+    store.ingest(vec![b1.clone()]).await.unwrap();
+    let first = store
+        .add_tests(&upload_of(&b1, "f1", cases()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.moves.len(), 1, "only the failure starts a record");
+    assert_eq!(first.moves[0].before, None);
+    assert_eq!(first.moves[0].after.streak, 1);
+    let was = first.became_tested.expect("its first results");
+    assert!(!was.is_tested());
+    let cell = &store.cells("master").await.unwrap()[0];
+    assert!(cell.is_tested());
+    assert_eq!(runs(cell), 1);
+
+    let b2 = build("m2", AGW_AMD, 1, BuildResult::Fail);
+    store.ingest(vec![b2.clone()]).await.unwrap();
+    let second = store
+        .add_tests(&upload_of(&b2, "f2", cases()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.moves[0].before.as_ref().unwrap().streak, 1);
+    assert_eq!(second.moves[0].after.streak, 2);
+    assert_eq!(
+        second.moves[0].after.failing_since.as_deref(),
+        Some(b1.commit.as_str())
+    );
+    assert!(second.became_tested.is_none());
+    // A second file of the same build is no second run.
+    let more = vec![case("t::other", TestStatus::Passed)];
+    store
+        .add_tests(&upload_of(&b2, "f3", more))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(runs(&store.cells("master").await.unwrap()[0]), 2);
+
+    let b3 = build("m3", AGW_AMD, 2, BuildResult::Error);
+    store.ingest(vec![b3.clone()]).await.unwrap();
+    let mut infra = upload_of(&b3, "f4", cases());
+    infra.infrastructure = true;
+    let third = store.add_tests(&infra).await.unwrap().unwrap();
+    assert!(third.moves.is_empty());
+    assert_eq!(runs(&store.cells("master").await.unwrap()[0]), 2);
+    let stats = store.test_stats(&[b1.cell()], "t::broken").await.unwrap();
+    assert_eq!(stats[0].streak, 2, "the infrastructure failure is no run");
 }
