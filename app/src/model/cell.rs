@@ -226,6 +226,13 @@ pub struct TestCounts {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Of the failed, tests whose history showed them flaky.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flaky: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A field that may be absent (unknown), `null` (known: nothing) or a value.
@@ -271,6 +278,16 @@ impl Cell {
 
     pub fn is_red(&self) -> bool {
         self.status() == BuildResult::Fail
+    }
+
+    /// Its newest build failed only in tests known to be flaky: a flaky
+    /// failure, shown apart and blocking no release.
+    pub fn is_flaky_failure(&self) -> bool {
+        self.is_red()
+            && self
+                .latest_tests
+                .as_ref()
+                .is_some_and(|t| t.failed > 0 && t.flaky >= t.failed)
     }
 }
 

@@ -15,6 +15,8 @@ pub enum Verdict {
     NewFailure,
     /// Fails here and already failed at the baseline: not this commit's fault.
     StillFailing,
+    /// Fails here only in tests known to be flaky: no failure of the code.
+    FlakyFailure,
     Fixed,
     Pass,
     Running,
@@ -31,6 +33,7 @@ impl Verdict {
         match self {
             Verdict::NewFailure => "new_failure",
             Verdict::StillFailing => "still_failing",
+            Verdict::FlakyFailure => "flaky_failure",
             Verdict::Fixed => "fixed",
             Verdict::Pass => "pass",
             Verdict::Running => "running",
@@ -45,6 +48,7 @@ impl Verdict {
         match self {
             Verdict::NewFailure => "newly broken",
             Verdict::StillFailing => "already failing",
+            Verdict::FlakyFailure => "flaky failure",
             Verdict::Fixed => "fixed",
             Verdict::Pass => "passing",
             Verdict::Running => "running",
@@ -62,11 +66,12 @@ impl Verdict {
             Verdict::StillFailing => 1,
             Verdict::Missing => 2,
             Verdict::Error => 3,
-            Verdict::Running => 4,
-            Verdict::Cancelled => 5,
-            Verdict::Fixed => 6,
-            Verdict::NoBaseline => 7,
-            Verdict::Pass => 8,
+            Verdict::FlakyFailure => 4,
+            Verdict::Running => 5,
+            Verdict::Cancelled => 6,
+            Verdict::Fixed => 7,
+            Verdict::NoBaseline => 8,
+            Verdict::Pass => 9,
         }
     }
 }

@@ -68,7 +68,10 @@ impl HealthMatrix {
                 let of_arch = cells.iter().filter(|c| &c.arch == arch);
                 ArchSummary {
                     arch: arch.clone(),
-                    red: of_arch.clone().filter(|c| c.is_red()).count(),
+                    red: of_arch
+                        .clone()
+                        .filter(|c| c.is_red() && !c.is_flaky_failure())
+                        .count(),
                     cells: of_arch.count(),
                 }
             })

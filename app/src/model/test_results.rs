@@ -41,6 +41,10 @@ pub struct TestTotals {
     pub errors: usize,
     pub skipped: usize,
     pub duration_s: f64,
+    /// Of the failed and errors, tests whose history showed them flaky
+    /// when the result arrived.
+    #[serde(default)]
+    pub flaky: usize,
 }
 
 impl TestTotals {
@@ -54,6 +58,7 @@ impl TestTotals {
             passed: self.passed,
             failed: self.failed + self.errors,
             skipped: self.skipped,
+            flaky: self.flaky,
         }
     }
 
@@ -63,6 +68,7 @@ impl TestTotals {
         self.errors += other.errors;
         self.skipped += other.skipped;
         self.duration_s += other.duration_s;
+        self.flaky += other.flaky;
     }
 }
 
@@ -79,6 +85,9 @@ pub struct TestFailure {
     /// result arrived: this one, or where the previous build's failure of
     /// the same test began.
     pub since_commit: String,
+    /// Its history showed it flaky when this failure arrived.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
 }
 
 /// `GET /api/v1/builds/<id>/tests`: failures first, then by suite and name.
@@ -97,7 +106,8 @@ pub enum TestVerdict {
     NewFailure,
     /// It failed in the baseline build too.
     StillFailing,
-    /// It passed and failed on this very commit.
+    /// It passed and failed on this very commit, or its history shows it
+    /// flaky.
     Flaky,
 }
 

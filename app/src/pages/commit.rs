@@ -145,7 +145,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                         let (class, label) = match f.verdict {
                             TestVerdict::NewFailure => ("verdict-new_failure", "new failure"),
                             TestVerdict::StillFailing => ("verdict-still_failing", "still failing"),
-                            TestVerdict::Flaky => ("verdict-error", "flaky"),
+                            TestVerdict::Flaky => ("verdict-flaky_failure", "flaky"),
                         };
                         let since = (f.verdict == TestVerdict::StillFailing).then(|| {
                             view! { " since " <Sha repository=report.repository.clone() commit=f.since_commit.clone()/> }

@@ -329,6 +329,12 @@ fn CellList(cells: Vec<Cell>, now: DateTime<Utc>) -> impl IntoView {
 #[component]
 fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
     let status = cell.status();
+    // A failure only in flaky tests: its own colour, icon and word.
+    let (class, icon, word) = if cell.is_flaky_failure() {
+        ("flaky", "≈", "flaky failure")
+    } else {
+        (status.as_str(), status.icon(), status.label())
+    };
     let history = cell.id().history_path();
     let testid = format!("{}/{}/{}", cell.component, cell.arch, cell.build_type);
     let latest = cell
@@ -359,17 +365,23 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
     let tests = cell.latest_tests.as_ref().map(|t| {
         let text = if t.failed == 0 {
             format!("{} tests passed", t.passed)
+        } else if t.flaky >= t.failed {
+            format!(
+                "{} of {} tests failed, all flaky",
+                t.failed,
+                t.passed + t.failed
+            )
         } else {
             format!("{} of {} tests failed", t.failed, t.passed + t.failed)
         };
         view! { <div class="tests">{text}</div> }
     });
     view! {
-        <li class=format!("bt status-{}", status.as_str()) data-cell=testid data-status=status.as_str()>
+        <li class=format!("bt status-{class}") data-cell=testid data-status=class>
             <div class="bt-head">
-                <span class="icon" aria-hidden="true">{status.icon()}</span>
+                <span class="icon" aria-hidden="true">{icon}</span>
                 <a class="bt-name" href=history>{cell.build_type.clone()}</a>
-                <span class="word">{status.label()}</span>
+                <span class="word">{word}</span>
             </div>
             {latest}
             {tests}

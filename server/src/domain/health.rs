@@ -435,6 +435,7 @@ mod tests {
             errors: 1,
             skipped: 2,
             duration_s: 1.0,
+            flaky: 0,
         };
         let cell = ingest(&[build("1", 1, BuildResult::Pass)]);
         assert_eq!(

@@ -97,7 +97,15 @@ pub fn blockers(
             since: streak.filter(|_| failing).map(|s| s.since.started_at),
             url: build.and_then(|b| b.safe_url().map(str::to_string)),
         };
+        // A failure only in flaky tests is no failure of the code.
+        let flaky = |b: &BuildSummary| {
+            cell.is_some_and(|c| {
+                c.is_flaky_failure() && c.latest.as_ref().is_some_and(|l| l.id == b.id)
+            })
+        };
         let found = match (&here, cell.and_then(|c| c.latest.as_ref())) {
+            (Some(b), _) if flaky(b) => None,
+            (None, Some(older)) if flaky(older) => None,
             (Some(b), _) => match b.result {
                 BuildResult::Pass => None,
                 BuildResult::Fail => Some(blocker(BlockerReason::Failing, Some(b), true)),
@@ -295,6 +303,31 @@ mod tests {
                 version: "1.8.1".into(),
                 commits: vec!["b".into(), "c".into()]
             }]
+        );
+    }
+
+    #[test]
+    fn a_failure_only_in_flaky_tests_blocks_no_release() {
+        let required = vec![key("lte", "amd64", "integ")];
+        let mut cell = CellId::new("v1.8", "lte", "amd64", "integ").empty_cell();
+        cell.latest = Some(build("head", 10, BuildResult::Fail));
+        cell.latest_tests = Some(app::model::TestCounts {
+            passed: 40,
+            failed: 2,
+            skipped: 0,
+            flaky: 2,
+        });
+        let at_head = HashMap::from([(
+            key("lte", "amd64", "integ"),
+            vec![build("head", 10, BuildResult::Fail)],
+        )]);
+        let mut cells = HashMap::from([(key("lte", "amd64", "integ"), cell.clone())]);
+        assert!(blockers(&required, &cells, &at_head).is_empty());
+        cell.latest_tests.as_mut().unwrap().flaky = 1;
+        cells.insert(key("lte", "amd64", "integ"), cell);
+        assert_eq!(
+            blockers(&required, &cells, &at_head)[0].reason,
+            BlockerReason::Failing
         );
     }
 }

@@ -5,7 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use app::model::{Divergence, FailingTest, TestFailure, TestTotals, TestVerdict, VerdictTests};
+use app::model::{
+    Divergence, FailingTest, TestFailure, TestTotals, TestVerdict, Verdict, VerdictTests,
+};
 
 use app::model::CellId;
 
@@ -30,6 +32,38 @@ const MAX_LISTED: usize = 100;
 /// Per-test divergences listed at most.
 const MAX_DIVERGENT: usize = 100;
 
+/// A cell's verdict read with its failing tests, finer than build
+/// results: a build failing only in flaky tests (each passed on a rerun of
+/// the commit, or is flaky by its history) is a flaky failure; a build
+/// "still failing" after a red build whose failures were other tests (a
+/// flaky failure before it, say) is newly broken.
+pub fn refine(verdict: Verdict, tests: Option<&VerdictTests>) -> Verdict {
+    let Some(tests) = tests.filter(|t| !t.failing.is_empty()) else {
+        return verdict;
+    };
+    let all_listed = tests.failing.len() == tests.failed;
+    let only = |v: TestVerdict| tests.failing.iter().all(|t| t.verdict == v);
+    let failed = matches!(
+        verdict,
+        Verdict::NewFailure | Verdict::StillFailing | Verdict::NoBaseline
+    );
+    if failed && all_listed && only(TestVerdict::Flaky) {
+        return Verdict::FlakyFailure;
+    }
+    let none_still = !tests
+        .failing
+        .iter()
+        .any(|t| t.verdict == TestVerdict::StillFailing);
+    let some_new = tests
+        .failing
+        .iter()
+        .any(|t| t.verdict == TestVerdict::NewFailure);
+    if verdict == Verdict::StillFailing && all_listed && none_still && some_new {
+        return Verdict::NewFailure;
+    }
+    verdict
+}
+
 pub fn verdict_tests(cell: &CellTests) -> Option<VerdictTests> {
     let totals = cell.totals.as_ref()?;
     let before: HashMap<&str, &TestFailure> = cell
@@ -41,7 +75,8 @@ pub fn verdict_tests(cell: &CellTests) -> Option<VerdictTests> {
         .failures
         .iter()
         .map(|f| {
-            let (verdict, since) = if cell.passed_on_rerun.contains(&f.name) {
+            let flaky = f.flaky || cell.passed_on_rerun.contains(&f.name);
+            let (verdict, since) = if flaky {
                 (TestVerdict::Flaky, f.since_commit.clone())
             } else if let Some(earlier) = before.get(f.name.as_str()) {
                 (TestVerdict::StillFailing, earlier.since_commit.clone())
@@ -124,6 +159,7 @@ mod tests {
             status: TestStatus::Failed,
             message: Some("boom".into()),
             since_commit: since.into(),
+            flaky: false,
         }
     }
 
@@ -136,6 +172,7 @@ mod tests {
                 errors: 1,
                 skipped: 1,
                 duration_s: 3.0,
+                flaky: 0,
             }),
             failures: Vec::new(),
             baseline_failures: Vec::new(),
@@ -199,5 +236,60 @@ mod tests {
             ),
             (Some("t_attach"), "arm64", "amd64")
         );
+    }
+
+    fn tests_of(verdicts: &[TestVerdict]) -> VerdictTests {
+        VerdictTests {
+            passed: 10,
+            failed: verdicts.len(),
+            skipped: 0,
+            failing: verdicts
+                .iter()
+                .enumerate()
+                .map(|(i, v)| FailingTest {
+                    name: format!("t{i}"),
+                    verdict: *v,
+                    since_commit: "c".into(),
+                    message: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn failing_tests_refine_a_cells_verdict() {
+        use TestVerdict::*;
+        let flaky = tests_of(&[Flaky, Flaky]);
+        assert_eq!(
+            refine(Verdict::NewFailure, Some(&flaky)),
+            Verdict::FlakyFailure
+        );
+        assert_eq!(
+            refine(Verdict::StillFailing, Some(&flaky)),
+            Verdict::FlakyFailure
+        );
+        let mixed = tests_of(&[Flaky, NewFailure]);
+        assert_eq!(
+            refine(Verdict::NewFailure, Some(&mixed)),
+            Verdict::NewFailure
+        );
+        // Red before, but in other tests: this commit broke these.
+        assert_eq!(
+            refine(Verdict::StillFailing, Some(&mixed)),
+            Verdict::NewFailure
+        );
+        let still = tests_of(&[StillFailing, NewFailure]);
+        assert_eq!(
+            refine(Verdict::StillFailing, Some(&still)),
+            Verdict::StillFailing
+        );
+        // Failures beyond those listed: the build-level verdict stands.
+        let mut unlisted = flaky.clone();
+        unlisted.failed = 300;
+        assert_eq!(
+            refine(Verdict::NewFailure, Some(&unlisted)),
+            Verdict::NewFailure
+        );
+        assert_eq!(refine(Verdict::Pass, None), Verdict::Pass);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use app::model::{CommitCandidate, CommitLookup, CommitReport};
+use app::model::{CommitCandidate, CommitLookup, CommitReport, Verdict};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{group_by_cell, Service, ServiceError, BASELINE_LOOKUPS, MAX_SHOWN_INCIDENTS};
@@ -154,6 +154,11 @@ impl Service {
                         && t.cell.build_type == v.build_type
                 })
                 .and_then(test_verdict::verdict_tests);
+            let refined = test_verdict::refine(v.verdict, v.tests.as_ref());
+            if refined != v.verdict && refined != Verdict::StillFailing {
+                v.failing_since = None;
+            }
+            v.verdict = refined;
         }
         verdicts.sort_by(|a, b| {
             (a.verdict.rank(), &a.component, &a.build_type, &a.arch).cmp(&(

@@ -109,6 +109,7 @@ impl Service {
                     .get(&c.name)
                     .cloned()
                     .unwrap_or_else(|| build.commit.clone()),
+                flaky: false,
             })
             .collect();
         let upload = TestUpload {
@@ -124,6 +125,7 @@ impl Service {
                 .incident_rules
                 .signal
                 .is_infrastructure(build.result, &totals),
+            rules: self.incident_rules.signal.clone(),
             totals: totals.clone(),
         };
         let outcome = self.store.add_tests(&upload).await?;

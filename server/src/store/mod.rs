@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
+use crate::domain::signal::SignalRules;
 pub use crate::domain::token::{Grants, TokenRecord};
 use app::model::Build;
 
@@ -106,6 +107,8 @@ pub struct TestUpload {
     /// The file says more about the machines than the code: it counts in
     /// the build's results but in no test's record.
     pub infrastructure: bool,
+    /// How its failures are judged flaky, from each test's record.
+    pub rules: SignalRules,
 }
 
 impl TestUpload {

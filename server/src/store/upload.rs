@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
-use app::model::{Cell, TestStats, TestTotals};
+use app::model::{Cell, TestFailure, TestStats, TestTotals};
 
 use super::{CellId, StoreError, TestMove, TestUpload, UploadOutcome, MAX_TOUCHED_STATS};
 use crate::domain::{health, test_stats};
@@ -56,6 +56,9 @@ pub struct UploadPlan {
     /// The cell to write: counting the build's first file as a run with
     /// results, and showing the build's counts when it is the latest.
     pub cell: Option<Cell>,
+    /// The file's failures to store, each marked flaky when its test's
+    /// record showed it flaky (and its streak is no breakage).
+    pub failures: Vec<TestFailure>,
     /// What the upload did, for the incidents it moves.
     pub outcome: UploadOutcome,
 }
@@ -114,8 +117,32 @@ pub(crate) async fn plan<R: UploadReads + ?Sized>(
             after: after.clone(),
         })
         .collect();
+    let rules = &upload.rules;
+    let flaky: HashSet<&str> = stats
+        .iter()
+        .filter(|after| {
+            after.last_status.is_failure()
+                && stored.get(&after.name).is_some_and(|b| rules.is_flaky(b))
+                && rules.breakage(after).is_none()
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    let failures: Vec<TestFailure> = upload
+        .failures
+        .iter()
+        .map(|f| TestFailure {
+            flaky: flaky.contains(f.name.as_str()),
+            ..f.clone()
+        })
+        .collect();
+    let mut file = upload.totals.clone();
+    file.flaky = upload
+        .cases
+        .iter()
+        .filter(|c| c.status.is_failure() && flaky.contains(c.name.as_str()))
+        .count();
     let first_file = build.files.is_empty();
-    build.totals.add(&upload.totals);
+    build.totals.add(&file);
     build.files.push(upload.hash.clone());
     let counted = stored_cell.as_ref().and_then(|c| {
         let mut next = health::with_tests(c, &upload.build, &build.totals);
@@ -132,6 +159,7 @@ pub(crate) async fn plan<R: UploadReads + ?Sized>(
         stats,
         newly_tracked,
         cell: counted,
+        failures,
         outcome: UploadOutcome {
             moves,
             became_tested,

@@ -468,3 +468,71 @@ async fn a_build_holds_a_bounded_number_of_test_results() {
         "the refused file added nothing"
     );
 }
+
+/// A build that fails only in a test its history shows flaky is a flaky
+/// failure: its own verdict, its own state on the overview, a passing
+/// badge; the same build failing in a stable test is a new failure.
+#[tokio::test]
+async fn a_failure_only_in_flaky_tests_is_a_flaky_failure() {
+    let u = spawn().await;
+    let all = ["test_flaky", "test_stable"];
+    let sha = |n: u32| format!("{n:0>40}");
+    // Twelve runs: test_flaky fails in the 3rd and the 8th.
+    for n in 0..14u32 {
+        let failing: &[&str] = match n {
+            2 | 7 | 12 => &["test_flaky"],
+            13 => &["test_stable"],
+            _ => &[],
+        };
+        let result = if failing.is_empty() { "pass" } else { "fail" };
+        let id = format!("f{n}");
+        u.post(build(&id, &sha(n + 1), "amd64", n, result)).await;
+        let (status, body) = u.send(u.upload(&id).body(junit(&all, failing))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        if n == 12 {
+            let (_, health) = u.get("/api/v1/health?branch=master").await;
+            let cell = &health["cells"][0];
+            assert_eq!(cell["latest_tests"]["flaky"], 1, "{health}");
+            let resp = u
+                .app
+                .client
+                .get(format!("{}/badge.svg?component=lte", u.app.url))
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.text().await.unwrap().contains(">passing</text>"));
+            let page = u
+                .app
+                .client
+                .get(format!("{}/?branch=master", u.app.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(page.contains("data-status=\"flaky\""), "{page}");
+            assert!(page.contains("flaky failure"));
+        }
+    }
+    let lte = |report: &Value| {
+        report["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["component"] == "lte")
+            .unwrap()
+            .clone()
+    };
+    let verdict = |report: &Value| lte(report)["verdict"].clone();
+    let (_, flaky) = u.get(&format!("/api/v1/commits/{}", sha(13))).await;
+    assert_eq!(verdict(&flaky), "flaky_failure", "{flaky}");
+    assert_eq!(lte(&flaky)["tests"]["failing"][0]["verdict"], "flaky");
+    let (_, broken) = u.get(&format!("/api/v1/commits/{}", sha(14))).await;
+    assert_eq!(verdict(&broken), "new_failure", "{broken}");
+    let (_, tests) = u.get("/api/v1/builds/f13/tests").await;
+    assert_eq!(
+        tests["totals"]["flaky"], 0,
+        "a stable test's failure: {tests}"
+    );
+}

@@ -23,6 +23,7 @@ fn upload_of(
             status: c.status,
             message: c.message.clone(),
             since_commit: "c0".into(),
+            flaky: false,
         })
         .collect();
     crate::store::TestUpload {
@@ -36,6 +37,7 @@ fn upload_of(
         cases,
         failures,
         infrastructure: false,
+        rules: crate::domain::signal::SignalRules::new(&Default::default(), 3).unwrap(),
     }
 }
 
@@ -141,7 +143,8 @@ pub async fn keeps_test_results(store: &dyn Store) {
             failed: 1,
             errors: 1,
             skipped: 1,
-            duration_s: 0.5 * 6_003.0
+            duration_s: 0.5 * 6_003.0,
+            flaky: 0,
         }
     );
     let failures = store

@@ -101,7 +101,7 @@ pub(super) fn write_upload(
     if let Some(cell) = &plan.cell {
         put_cell(conn, cell)?;
     }
-    for failure in &upload.failures {
+    for failure in &plan.failures {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO test_failures (build, name, doc) VALUES (?1, ?2, ?3)",
         )?

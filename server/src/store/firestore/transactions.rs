@@ -234,7 +234,7 @@ pub(super) fn write_upload(
             })
             .add_to_transaction(tx)?;
     }
-    for failure in &upload.failures {
+    for failure in &plan.failures {
         db.fluent()
             .update()
             .in_col(TEST_FAILURES)
