@@ -7,6 +7,8 @@ const token = process.env.CI_DASHBOARD_TOKEN!;
 const BRANCH = "v7.7";
 const GOOD = "a11a" + "0".repeat(36);
 const BAD = "a11b" + "0".repeat(36);
+// A cell whose latest build failed only in a test its history shows flaky.
+const FLAKY = (n: number) => "a11f" + String(n).padStart(36, "0");
 
 test.beforeAll(async ({ request }) => {
   const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
@@ -53,11 +55,26 @@ test.beforeAll(async ({ request }) => {
     });
     expect(upload.status(), await upload.text()).toBe(201);
   }
+  for (let n = 0; n < 13; n++) {
+    const failing = n === 2 || n === 7 || n === 12;
+    const posted = await request.post("/api/v1/builds", {
+      headers: { Authorization: `Bearer ${token}` },
+      data: { ...build(FLAKY(n), "amd64", "lte-integ-test", failing ? "fail" : "pass", 200 - n), component: "lte" },
+    });
+    expect(posted.status(), await posted.text()).toBe(201);
+    const id = (await posted.json()).ids[0];
+    const upload = await request.post(`/api/v1/builds/${encodeURIComponent(id)}/tests`, {
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+      data: junit(failing),
+    });
+    expect(upload.status(), await upload.text()).toBe(201);
+  }
 });
 
 const pages = [
   `/?branch=${BRANCH}`,
   `/commit/${BAD}`,
+  `/commit/${FLAKY(12)}`,
   `/search?q=%237007`,
   `/history/agw/arm64/bazel-build?branch=${BRANCH}`,
   "/releases",

@@ -211,3 +211,44 @@ test("a flaky test leads to its history on each architecture", async ({ page, re
   await expect(page.locator("table.test-runs tbody tr")).toHaveCount(4);
   await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
 });
+
+// Twelve runs in which a test failed twice, then a build failing only in
+// it: the dashboard shows a flaky failure, not a breakage.
+async function flakyHistory(request: import("@playwright/test").APIRequestContext, component: string, branch: string) {
+  const commit = (n: number) => "f1a6" + component.slice(0, 2).replace(/[^0-9a-f]/g, "0") + String(n).padStart(34, "0");
+  for (let n = 0; n < 13; n++) {
+    const failing = n === 2 || n === 7 || n === 12;
+    const id = `e2e-${component}-${n}`;
+    const resp = await request.post("/api/v1/builds", {
+      headers: { Authorization: `Bearer ${token}` },
+      data: { ...build(commit(n), "amd64", failing ? "fail" : "pass", 200 - n), id, component, branch, parent: n ? commit(n - 1) : undefined },
+    });
+    expect(resp.status(), await resp.text()).toBe(201);
+    const failure = failing ? `<failure message="timed out"/>` : "";
+    const upload = await request.post(`/api/v1/builds/${id}/tests`, {
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+      data: `<testsuite name="go"><testcase classname="s1ap" name="TestAttach">${failure}</testcase><testcase classname="s1ap" name="TestOk"/></testsuite>`,
+    });
+    expect(upload.status(), await upload.text()).toBe(201);
+  }
+  return commit(12);
+}
+
+test("a failure only in a flaky test shows apart: overview, commit page, badge", async ({ page, request }) => {
+  const last = await flakyHistory(request, "flakes", "v1.9");
+  await page.goto("/?branch=v1.9");
+  await hydrated(page);
+  const cell = page.locator('[data-cell="flakes/amd64/unit-tests"]');
+  await expect(cell).toHaveAttribute("data-status", "flaky");
+  await expect(cell).toContainText("flaky failure");
+  await expect(cell).toContainText("1 of 2 tests failed, all flaky");
+  await page.goto(`/commit/${last}`);
+  await hydrated(page);
+  const row = page.locator('tr[data-verdict="flaky_failure"]', { hasText: "flakes" });
+  await expect(row).toContainText("flaky failure");
+  const tests = page.getByRole("list", { name: "Failing tests of flakes unit-tests amd64" });
+  await expect(tests).toContainText("s1ap::TestAttach");
+  await expect(tests).toContainText("flaky");
+  const badge = await request.get("/badge.svg?branch=v1.9&component=flakes");
+  expect(await badge.text()).toContain(">passing</text>");
+});
