@@ -13,12 +13,21 @@ pub enum TestStatus {
     Failed,
     Error,
     Skipped,
+    /// Failed, then passed when run again in the same job (Surefire's
+    /// `flakyFailure`, a case repeated by pytest-rerunfailures, Gradle's
+    /// test-retry or `go test -count`): never a clean pass, never a
+    /// failure of the code.
+    Flaky,
 }
 
 impl TestStatus {
     pub fn is_failure(self) -> bool {
         matches!(self, TestStatus::Failed | TestStatus::Error)
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One test case of a build, as its JUnit XML reported it.
@@ -43,7 +52,7 @@ pub struct TestTotals {
     pub duration_s: f64,
     /// Of the failed and errors, tests whose history showed them flaky
     /// when the result arrived.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub flaky: usize,
 }
 

@@ -125,6 +125,7 @@ fn status_word(status: TestStatus) -> &'static str {
         TestStatus::Failed => "fail",
         TestStatus::Error => "error",
         TestStatus::Skipped => "skipped",
+        TestStatus::Flaky => "flaky",
     }
 }
 

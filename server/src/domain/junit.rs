@@ -99,13 +99,15 @@ fn full_name(classname: Option<&str>, name: &str) -> String {
     }
 }
 
-/// The worse of two outcomes: error over failure over skip over pass.
+/// The worse of two outcomes: error over failure over flaky (failed,
+/// then passed on a rerun) over skip over pass.
 fn worse(a: TestStatus, b: TestStatus) -> TestStatus {
     let rank = |s: TestStatus| match s {
         TestStatus::Passed => 0,
         TestStatus::Skipped => 1,
-        TestStatus::Failed => 2,
-        TestStatus::Error => 3,
+        TestStatus::Flaky => 2,
+        TestStatus::Failed => 3,
+        TestStatus::Error => 4,
     };
     if rank(b) > rank(a) {
         b
@@ -114,11 +116,16 @@ fn worse(a: TestStatus, b: TestStatus) -> TestStatus {
     }
 }
 
+/// What a child of `<testcase>` says. Surefire's `flakyFailure` and
+/// `flakyError` mark a test that failed and then passed on a rerun;
+/// `rerunFailure` and `rerunError` sit beside a `failure` of a test that
+/// failed every rerun too: a failure, which the `failure` already says.
 fn outcome(tag: &str) -> Option<TestStatus> {
     match tag {
         "failure" => Some(TestStatus::Failed),
         "error" => Some(TestStatus::Error),
         "skipped" => Some(TestStatus::Skipped),
+        "flakyFailure" | "flakyError" => Some(TestStatus::Flaky),
         _ => None,
     }
 }
@@ -174,6 +181,35 @@ fn mark(
         None => open.text_message = !empty,
     }
     Ok(())
+}
+
+/// One case per test, in order of first appearance: a test a file
+/// repeats (pytest-rerunfailures, Gradle's test-retry, `go test -count`)
+/// failed and passed there is flaky, failed in every attempt is a failure.
+pub fn collapse(cases: &[TestCase]) -> Vec<TestCase> {
+    let mut order: Vec<TestCase> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for case in cases {
+        let Some(&i) = index.get(case.name.as_str()) else {
+            index.insert(&case.name, order.len());
+            order.push(case.clone());
+            continue;
+        };
+        let kept = &mut order[i];
+        let passed = |s: TestStatus| matches!(s, TestStatus::Passed | TestStatus::Flaky);
+        kept.status = match (kept.status, case.status) {
+            (a, TestStatus::Skipped) => a,
+            (TestStatus::Skipped, b) => b,
+            (a, b) if a.is_failure() && b.is_failure() => worse(a, b),
+            (a, b) if a.is_failure() || b.is_failure() => TestStatus::Flaky,
+            (a, b) if passed(a) && passed(b) => worse(a, b),
+            (a, _) => a,
+        };
+        if kept.message.is_none() {
+            kept.message.clone_from(&case.message);
+        }
+    }
+    order
 }
 
 /// The test cases of one JUnit XML file, in file order.
@@ -343,7 +379,8 @@ pub fn totals(cases: &[TestCase]) -> TestTotals {
     let mut totals = TestTotals::default();
     for case in cases {
         match case.status {
-            TestStatus::Passed => totals.passed += 1,
+            // It passed in the end.
+            TestStatus::Passed | TestStatus::Flaky => totals.passed += 1,
             TestStatus::Failed => totals.failed += 1,
             TestStatus::Error => totals.errors += 1,
             TestStatus::Skipped => totals.skipped += 1,
@@ -556,5 +593,50 @@ exec ${PAGER:-/usr/bin/less} "$0" || exit 1]]></system-out>
         .unwrap_err()
         .message
         .contains("unknown entity"));
+    }
+
+    #[test]
+    fn reruns_are_flaky_evidence() {
+        // Surefire with rerunFailingTestsCount: one test passed on a rerun,
+        // one failed every rerun.
+        let surefire = br#"<testsuite name="org.magma.AttachTest">
+          <testcase classname="org.magma.AttachTest" name="attach"><flakyFailure message="timed out" type="java.lang.AssertionError"><stackTrace>at ...</stackTrace></flakyFailure></testcase>
+          <testcase classname="org.magma.AttachTest" name="detach"><failure message="expected 1"/><rerunFailure message="expected 1"/></testcase>
+        </testsuite>"#;
+        let cases = parse(surefire).unwrap();
+        let attach = status_of(&cases, "org.magma.AttachTest::attach");
+        assert_eq!(
+            (attach.status, attach.message.as_deref()),
+            (TestStatus::Flaky, Some("timed out"))
+        );
+        assert_eq!(
+            status_of(&cases, "org.magma.AttachTest::detach").status,
+            TestStatus::Failed
+        );
+        let totals = totals(&cases);
+        assert_eq!((totals.passed, totals.failed), (1, 1));
+
+        // pytest-rerunfailures, Gradle's test-retry, `go test -count=2`: the
+        // case again in the same file.
+        let repeated = br#"<testsuite name="go">
+          <testcase classname="s1ap" name="TestAttach"><failure message="flapped"/></testcase>
+          <testcase classname="s1ap" name="TestAttach"/>
+          <testcase classname="s1ap" name="TestDetach"><failure message="a"/></testcase>
+          <testcase classname="s1ap" name="TestDetach"><error message="b"/></testcase>
+          <testcase classname="s1ap" name="TestOk"/>
+          <testcase classname="s1ap" name="TestOk"/>
+        </testsuite>"#;
+        let once = collapse(&parse(repeated).unwrap());
+        let statuses: Vec<(&str, TestStatus)> =
+            once.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            statuses,
+            [
+                ("s1ap::TestAttach", TestStatus::Flaky),
+                ("s1ap::TestDetach", TestStatus::Error),
+                ("s1ap::TestOk", TestStatus::Passed),
+            ]
+        );
+        assert_eq!(once[0].message.as_deref(), Some("flapped"));
     }
 }

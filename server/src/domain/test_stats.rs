@@ -56,21 +56,25 @@ pub fn record(
         }
     });
     let failed = run.status.is_failure();
+    // A run that failed and passed on a rerun: a failure and a flip inside
+    // it for the test's flakiness, and the end of any streak.
+    let flaky = run.status == TestStatus::Flaky;
     let flipped = stats.runs > 0 && stats.last_status.is_failure() != failed;
     stats.streak = if failed { stats.streak + 1 } else { 0 };
     stats.runs += 1;
-    stats.failures += u32::from(failed);
-    stats.flips += u32::from(flipped);
+    stats.failures += u32::from(failed || flaky);
+    stats.flips += u32::from(flipped) + u32::from(flaky);
     if failed && (stats.failing_since.is_none() || flipped) {
         stats.failing_since = Some(run.commit.clone());
     }
     if !failed {
         stats.failing_since = None;
     }
-    if stats
-        .recent
-        .iter()
-        .any(|r| r.commit == run.commit && r.status.is_failure() != failed)
+    if flaky
+        || stats
+            .recent
+            .iter()
+            .any(|r| r.commit == run.commit && r.status.is_failure() != failed)
     {
         stats.last_flaky_commit = Some(run.commit.clone());
     }
@@ -83,14 +87,14 @@ pub fn record(
     match stats.days.iter_mut().find(|d| d.day == day) {
         Some(d) => {
             d.runs += 1;
-            d.failures += u32::from(failed);
-            d.flips += u32::from(flipped);
+            d.failures += u32::from(failed || flaky);
+            d.flips += u32::from(flipped) + u32::from(flaky);
         }
         None => stats.days.push(TestDay {
             day,
             runs: 1,
-            failures: u32::from(failed),
-            flips: u32::from(flipped),
+            failures: u32::from(failed || flaky),
+            flips: u32::from(flipped) + u32::from(flaky),
         }),
     }
     stats.days.sort_by_key(|d| d.day);
@@ -156,14 +160,16 @@ fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
-/// The names a file's runs update: every failure, and every test already
-/// tracked in the cell.
+/// The names a file's runs update: every failure and flaky run, and every
+/// test already tracked in the cell.
 pub fn touched(
     runs: &[(String, TestRun)],
     tracked: impl Fn(&str) -> bool,
 ) -> Vec<&(String, TestRun)> {
     runs.iter()
-        .filter(|(name, run)| run.status.is_failure() || tracked(name))
+        .filter(|(name, run)| {
+            run.status.is_failure() || run.status == TestStatus::Flaky || tracked(name)
+        })
         .collect()
 }
 
@@ -358,5 +364,15 @@ mod tests {
             replay(&[run("a", 1, Failed), run("b", 2, Passed)]).streak,
             0
         );
+    }
+
+    #[test]
+    fn a_run_that_passed_on_a_rerun_is_flaky_evidence_and_ends_a_streak() {
+        use TestStatus::*;
+        let stats = replay(&[run("a", 1, Failed), run("b", 2, Failed), run("c", 3, Flaky)]);
+        assert_eq!(stats.streak, 0, "it passed on the rerun");
+        assert_eq!((stats.runs, stats.failures), (3, 3));
+        assert_eq!(stats.last_flaky_commit.as_deref(), Some("c"));
+        assert_eq!(stats.failing_since, None);
     }
 }

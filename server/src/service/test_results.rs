@@ -93,9 +93,12 @@ impl Service {
             )
             .into());
         }
-        let totals = junit::totals(&cases);
+        // A test the file repeats counts once: flaky when it failed and
+        // passed, which is no failure.
+        let tests = junit::collapse(&cases);
+        let totals = junit::totals(&tests);
         let previous = self.previous_failures(build).await?;
-        let failures: Vec<TestFailure> = cases
+        let failures: Vec<TestFailure> = tests
             .iter()
             .filter(|c| c.status.is_failure())
             .take(MAX_FAILURE_ROWS)

@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
+use crate::domain::junit;
 use crate::domain::notification::WebhookRef;
 use crate::domain::signal::SignalRules;
 pub use crate::domain::token::{Grants, TokenRecord};
@@ -112,9 +113,10 @@ pub struct TestUpload {
 }
 
 impl TestUpload {
-    /// Each case as a run of its test in the cell.
+    /// Each test as one run in the cell: a test the file repeats is one
+    /// run, flaky when it failed and passed ([`junit::collapse`]).
     pub fn runs(&self) -> Vec<(String, TestRun)> {
-        self.cases
+        junit::collapse(&self.cases)
             .iter()
             .map(|c| {
                 (
