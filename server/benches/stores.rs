@@ -86,11 +86,13 @@ fn build_at(commit: usize, cell: usize, id: &str) -> Build {
         repository: "magma/magma".into(),
         commit: format!("{:040x}", commit * 7919 + 1),
         parent: None,
-        branch: "master".into(),
+        cell: app::model::CellId {
+            branch: "master".into(),
+            component: component.into(),
+            arch: arch.into(),
+            build_type: build_type.into(),
+        },
         pr: Some(10_000 + commit as u64),
-        component: component.into(),
-        arch: arch.into(),
-        build_type: build_type.into(),
         result,
         started_at: started,
         finished_at: Some(started + TimeDelta::minutes(12)),
@@ -109,11 +111,11 @@ fn body(build: &Build) -> Value {
     json!({
         "id": build.id,
         "commit": build.commit,
-        "branch": build.branch,
+        "branch": build.cell.branch,
         "pr": build.pr,
-        "component": build.component,
-        "arch": build.arch,
-        "build_type": build.build_type,
+        "component": build.cell.component,
+        "arch": build.cell.arch,
+        "build_type": build.cell.build_type,
         "result": build.result.as_str(),
         "started_at": build.started_at.to_rfc3339(),
         "finished_at": build.finished_at.map(|t| t.to_rfc3339()),
@@ -407,7 +409,7 @@ async fn hot_cell(servers: &[Server; 2], per_client: usize) -> Hot {
             let mut n = 0;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut build = build_at(n, 1 + n % (CELLS - 1), &format!("probe-{n}"));
-                build.branch = "calm".into();
+                build.cell.branch = "calm".into();
                 let (ok, took) = post(&client, server, &build).await;
                 refused += usize::from(!ok);
                 latencies.push(took);

@@ -126,7 +126,7 @@ pub struct FailStreak {
 /// One health cell's identity: the builds that are compared with each other.
 /// Fields are validated at ingestion; order sorts by branch, component,
 /// arch, build type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CellId {
     pub branch: String,
     pub component: String,
@@ -144,13 +144,15 @@ impl CellId {
         }
     }
 
+    /// The cell within its branch.
+    pub fn key(&self) -> CellKey {
+        CellKey::new(&self.component, &self.arch, &self.build_type)
+    }
+
     /// The cell before any build arrived.
     pub fn empty_cell(&self) -> Cell {
         Cell {
-            branch: self.branch.clone(),
-            component: self.component.clone(),
-            arch: self.arch.clone(),
-            build_type: self.build_type.clone(),
+            cell: self.clone(),
             latest: None,
             running: None,
             streak: None,
@@ -177,10 +179,9 @@ impl CellId {
 /// Precomputed health of one (branch, component, arch, build_type).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
-    pub branch: String,
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell.
+    #[serde(flatten)]
+    pub cell: CellId,
     /// Newest finished build.
     pub latest: Option<BuildSummary>,
     /// A build in progress that is newer than `latest`.
@@ -259,12 +260,12 @@ mod known {
 
 impl Cell {
     pub fn id(&self) -> CellId {
-        CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
+        self.cell.clone()
     }
 
     /// The cell within its branch.
     pub fn key(&self) -> CellKey {
-        CellKey::new(&self.component, &self.arch, &self.build_type)
+        self.cell.key()
     }
 
     /// The state the overview shows: the newest finished result, or running
@@ -322,11 +323,10 @@ pub struct Build {
     pub repository: String,
     pub commit: String,
     pub parent: Option<String>,
-    pub branch: String,
+    /// Its cell.
+    #[serde(flatten)]
+    pub cell: CellId,
     pub pr: Option<u64>,
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
     pub result: BuildResult,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -342,13 +342,9 @@ pub struct Build {
 }
 
 impl Build {
-    pub fn cell(&self) -> CellId {
-        CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
-    }
-
     /// Its cell within its branch.
     pub fn key(&self) -> CellKey {
-        CellKey::new(&self.component, &self.arch, &self.build_type)
+        self.cell.key()
     }
 
     pub fn summary(&self) -> BuildSummary {

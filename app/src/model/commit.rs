@@ -1,5 +1,6 @@
 //! A commit's page: each cell's verdict against its baseline, search results.
 
+use super::cell::CellKey;
 use super::incident::Incident;
 use super::links::*;
 use super::test_results::*;
@@ -78,9 +79,9 @@ impl Verdict {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellVerdict {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell within the branch.
+    #[serde(flatten)]
+    pub cell: CellKey,
     pub verdict: Verdict,
     pub baseline_commit: Option<String>,
     /// For `still_failing`: the commit whose build started the red streak.

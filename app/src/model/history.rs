@@ -27,10 +27,9 @@ pub struct CellStats {
 /// The history page of one cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistoryView {
-    pub branch: String,
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell.
+    #[serde(flatten)]
+    pub cell: CellId,
     pub builds: Vec<Build>,
     pub next_cursor: Option<String>,
     pub stats: CellStats,
@@ -40,8 +39,3 @@ pub struct HistoryView {
     pub generated_at: DateTime<Utc>,
 }
 
-impl HistoryView {
-    pub fn cell(&self) -> CellId {
-        CellId::new(&self.branch, &self.component, &self.arch, &self.build_type)
-    }
-}

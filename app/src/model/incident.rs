@@ -50,24 +50,22 @@ pub struct Incident {
 /// A test of an incident, in its cell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentTest {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell within the branch.
+    #[serde(flatten)]
+    pub cell: CellKey,
     pub name: String,
 }
 
 impl IncidentTest {
     pub fn new(cell: &CellKey, name: &str) -> Self {
         IncidentTest {
-            component: cell.component.clone(),
-            arch: cell.arch.clone(),
-            build_type: cell.build_type.clone(),
+            cell: cell.clone(),
             name: name.to_string(),
         }
     }
 
     pub fn key(&self) -> CellKey {
-        CellKey::new(&self.component, &self.arch, &self.build_type)
+        self.cell.clone()
     }
 }
 

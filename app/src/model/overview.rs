@@ -47,25 +47,25 @@ impl HealthMatrix {
     ) -> Self {
         cells.sort_by(|a, b| {
             (
-                a.component.as_str(),
-                arch_rank(&a.arch),
-                a.build_type.as_str(),
+                a.cell.component.as_str(),
+                arch_rank(&a.cell.arch),
+                a.cell.build_type.as_str(),
             )
                 .cmp(&(
-                    b.component.as_str(),
-                    arch_rank(&b.arch),
-                    b.build_type.as_str(),
+                    b.cell.component.as_str(),
+                    arch_rank(&b.cell.arch),
+                    b.cell.build_type.as_str(),
                 ))
         });
-        let mut components: Vec<String> = cells.iter().map(|c| c.component.clone()).collect();
+        let mut components: Vec<String> = cells.iter().map(|c| c.cell.component.clone()).collect();
         components.dedup();
-        let mut architectures: Vec<String> = cells.iter().map(|c| c.arch.clone()).collect();
+        let mut architectures: Vec<String> = cells.iter().map(|c| c.cell.arch.clone()).collect();
         architectures.sort_by(|a, b| arch_rank(a).cmp(&arch_rank(b)));
         architectures.dedup();
         let summary = architectures
             .iter()
             .map(|arch| {
-                let of_arch = cells.iter().filter(|c| &c.arch == arch);
+                let of_arch = cells.iter().filter(|c| &c.cell.arch == arch);
                 ArchSummary {
                     arch: arch.clone(),
                     red: of_arch
@@ -91,13 +91,13 @@ impl HealthMatrix {
     /// The matrix after a live change of one cell; cells of other branches
     /// are ignored.
     pub fn with_cell(&self, cell: Cell) -> HealthMatrix {
-        if cell.branch != self.branch {
+        if cell.cell.branch != self.branch {
             return self.clone();
         }
         let mut cells = self.cells.clone();
         match cells.iter_mut().find(|c| {
-            (&c.component, &c.arch, &c.build_type)
-                == (&cell.component, &cell.arch, &cell.build_type)
+            (&c.cell.component, &c.cell.arch, &c.cell.build_type)
+                == (&cell.cell.component, &cell.cell.arch, &cell.cell.build_type)
         }) {
             Some(slot) => *slot = cell,
             None => cells.push(cell),
@@ -117,7 +117,7 @@ impl HealthMatrix {
     pub fn cells_of(&self, component: &str, arch: &str) -> Vec<Cell> {
         self.cells
             .iter()
-            .filter(|c| c.component == component && c.arch == arch)
+            .filter(|c| c.cell.component == component && c.cell.arch == arch)
             .cloned()
             .collect()
     }

@@ -1,5 +1,6 @@
 //! Release readiness: what blocks a release branch, and its Markdown report.
 
+use super::cell::CellKey;
 use super::display::*;
 use super::links::*;
 use super::markdown::*;
@@ -34,9 +35,9 @@ impl BlockerReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell within the branch.
+    #[serde(flatten)]
+    pub cell: CellKey,
     pub reason: BlockerReason,
     /// The commit of the build that decides the reason (the head's build,
     /// or the older green one when stale).
@@ -105,9 +106,9 @@ impl ReleaseReport {
                     .unwrap_or_default();
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {since} | {logs} |\n",
-                    b.component,
-                    b.arch,
-                    b.build_type,
+                    b.cell.component,
+                    b.cell.arch,
+                    b.cell.build_type,
                     b.reason.as_str()
                 ));
             }

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 /// One cell's line of the CI health report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellReport {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell within the branch.
+    #[serde(flatten)]
+    pub cell: CellKey,
     pub builds: usize,
     /// pass ÷ (pass + fail + error), cancelled excluded; none without builds
     /// that say so.
@@ -56,9 +56,9 @@ pub struct HealthReport {
 /// A test of the report's "most failing tests".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportTest {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell within the branch.
+    #[serde(flatten)]
+    pub cell: CellKey,
     pub name: String,
     pub failures: u32,
     pub runs: u32,

@@ -160,10 +160,9 @@ pub struct TestDay {
 /// runs before that are counted from the cell's runs with results.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestStats {
-    pub branch: String,
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell.
+    #[serde(flatten)]
+    pub cell: CellId,
     pub name: String,
     pub runs: u32,
     pub failures: u32,
@@ -188,9 +187,9 @@ pub struct TestStats {
 /// A test of the flaky ranking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlakyTest {
-    pub component: String,
-    pub arch: String,
-    pub build_type: String,
+    /// Its cell within the branch.
+    #[serde(flatten)]
+    pub cell: CellKey,
     pub name: String,
     /// flips ÷ (runs − 1) over the window.
     pub flip_rate: f64,
@@ -202,7 +201,12 @@ pub struct FlakyTest {
 
 impl FlakyTest {
     pub fn history_path(&self, branch: &str) -> String {
-        test_history_path(branch, &self.component, &self.build_type, &self.name)
+        test_history_path(
+            branch,
+            &self.cell.component,
+            &self.cell.build_type,
+            &self.name,
+        )
     }
 }
 

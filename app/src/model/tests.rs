@@ -38,9 +38,11 @@ fn release_markdown_escapes_what_posts_contain() {
         ready: false,
         required: 1,
         blockers: vec![Blocker {
-            component: "agw".into(),
-            arch: "arm64".into(),
-            build_type: "bazel".into(),
+            cell: CellKey {
+                component: "agw".into(),
+                arch: "arm64".into(),
+                build_type: "bazel".into(),
+            },
             reason: BlockerReason::Failing,
             commit: None,
             since_commit: None,
@@ -95,10 +97,10 @@ fn live_cells_replace_their_slot() {
     assert_eq!(live.summary[0].red, 1);
 
     let mut other = pass.clone();
-    other.component = "feg".into();
+    other.cell.component = "feg".into();
     assert_eq!(live.with_cell(other).components, ["agw", "feg"]);
     let mut elsewhere = pass;
-    elsewhere.branch = "v1.8".into();
+    elsewhere.cell.branch = "v1.8".into();
     assert_eq!(live.with_cell(elsewhere), live);
 }
 

@@ -125,7 +125,7 @@ fn Report(report: CommitReport) -> impl IntoView {
         .verdicts
         .iter()
         .map(|v| {
-            let history = CellId::new(&report.branch, &v.component, &v.arch, &v.build_type).history_path();
+            let history = CellId::new(&report.branch, &v.cell.component, &v.cell.arch, &v.cell.build_type).history_path();
             let compare = v
                 .baseline_commit
                 .as_ref()
@@ -152,7 +152,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                         });
                         view! {
                             <li data-test-verdict=label>
-                                <a href=test_history_path(&report.branch, &v.component, &v.build_type, &f.name)>
+                                <a href=test_history_path(&report.branch, &v.cell.component, &v.cell.build_type, &f.name)>
                                     <code>{f.name.clone()}</code>
                                 </a>
                                 " "
@@ -166,16 +166,16 @@ fn Report(report: CommitReport) -> impl IntoView {
                 view! {
                     <tr class="failing-tests">
                         <td colspan="6">
-                            <ul aria-label=format!("Failing tests of {} {} {}", v.component, v.build_type, v.arch)>{items}</ul>
+                            <ul aria-label=format!("Failing tests of {} {} {}", v.cell.component, v.cell.build_type, v.cell.arch)>{items}</ul>
                         </td>
                     </tr>
                 }
             });
             view! {
                 <tr data-verdict=v.verdict.as_str()>
-                    <td>{v.component.clone()}</td>
-                    <td>{v.arch.clone()}</td>
-                    <td><a href=history>{v.build_type.clone()}</a></td>
+                    <td>{v.cell.component.clone()}</td>
+                    <td>{v.cell.arch.clone()}</td>
+                    <td><a href=history>{v.cell.build_type.clone()}</a></td>
                     <td><span class=format!("pill verdict-{}", v.verdict.as_str())>{v.verdict.label()}</span>{since}</td>
                     <td class="tests">{counts}</td>
                     <td class="links">{logs} " " {compare}</td>

@@ -51,7 +51,7 @@ pub fn HistoryPage() -> impl IntoView {
 
 #[component]
 fn History(view: HistoryView) -> impl IntoView {
-    let base = view.cell().history_path();
+    let base = view.cell.history_path();
     let s = view.stats.clone();
     let now = view.generated_at;
     let window = |days: u32| {
@@ -98,7 +98,7 @@ fn History(view: HistoryView) -> impl IntoView {
     });
     let title = format!(
         "{} {} {} on {}",
-        view.component, view.build_type, view.arch, view.branch
+        view.cell.component, view.cell.build_type, view.cell.arch, view.cell.branch
     );
     view! {
         <Title text=title.clone()/>
@@ -136,7 +136,7 @@ fn History(view: HistoryView) -> impl IntoView {
                 </table>
             </div>
             {next}
-            <p><a href=overview_path(&view.branch)>"Back to the overview"</a></p>
+            <p><a href=overview_path(&view.cell.branch)>"Back to the overview"</a></p>
         </section>
     }
 }

@@ -336,7 +336,10 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
         (status.as_str(), status.icon(), status.label())
     };
     let history = cell.id().history_path();
-    let testid = format!("{}/{}/{}", cell.component, cell.arch, cell.build_type);
+    let testid = format!(
+        "{}/{}/{}",
+        cell.cell.component, cell.cell.arch, cell.cell.build_type
+    );
     let latest = cell
         .latest
         .clone()
@@ -380,7 +383,7 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
         <li class=format!("bt status-{class}") data-cell=testid data-status=class>
             <div class="bt-head">
                 <span class="icon" aria-hidden="true">{icon}</span>
-                <a class="bt-name" href=history>{cell.build_type.clone()}</a>
+                <a class="bt-name" href=history>{cell.cell.build_type.clone()}</a>
                 <span class="word">{word}</span>
             </div>
             {latest}

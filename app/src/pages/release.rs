@@ -47,14 +47,14 @@ fn Release(report: ReleaseReport) -> impl IntoView {
             .blockers
             .iter()
             .map(|b| {
-                let history = CellId::new(&report.branch, &b.component, &b.arch, &b.build_type).history_path();
+                let history = CellId::new(&report.branch, &b.cell.component, &b.cell.arch, &b.cell.build_type).history_path();
                 let since = b.since_commit.clone().map(|s| view! { <Sha repository=repo.clone() commit=s/> });
                 let logs = b.url.clone().map(|u| view! { <a href=u rel="noopener nofollow">"logs"</a> });
                 view! {
                     <tr data-reason=b.reason.as_str()>
-                        <td>{b.component.clone()}</td>
-                        <td>{b.arch.clone()}</td>
-                        <td><a href=history>{b.build_type.clone()}</a></td>
+                        <td>{b.cell.component.clone()}</td>
+                        <td>{b.cell.arch.clone()}</td>
+                        <td><a href=history>{b.cell.build_type.clone()}</a></td>
                         <td><span class=format!("pill reason-{}", b.reason.as_str())>{b.reason.as_str()}</span></td>
                         <td>{since}</td>
                         <td>{logs}</td>

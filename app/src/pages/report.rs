@@ -49,11 +49,11 @@ fn Report(view: ReportView) -> impl IntoView {
         .iter()
         .map(|c| {
             let history =
-                CellId::new(&r.branch, &c.component, &c.arch, &c.build_type).history_path();
+                CellId::new(&r.branch, &c.cell.component, &c.cell.arch, &c.cell.build_type).history_path();
             let red = c.current_streak < 0;
             view! {
                 <tr data-red=red.then_some("true")>
-                    <th scope="row"><a href=history>{format!("{} {} {}", c.component, c.build_type, c.arch)}</a></th>
+                    <th scope="row"><a href=history>{format!("{} {} {}", c.cell.component, c.cell.build_type, c.cell.arch)}</a></th>
                     <td>{c.builds}</td>
                     <td>{percent(c.success_rate)}</td>
                     <td>{c.longest_breakage_s.map_or("–".to_string(), span)}</td>
@@ -70,9 +70,9 @@ fn Report(view: ReportView) -> impl IntoView {
                 view! {
                     <tr>
                         <th scope="row">
-                            <a href=test_history_path(&r.branch, &t.component, &t.build_type, &t.name)><code>{t.name.clone()}</code></a>
+                            <a href=test_history_path(&r.branch, &t.cell.component, &t.cell.build_type, &t.name)><code>{t.name.clone()}</code></a>
                         </th>
-                        <td>{format!("{} {} {}", t.component, t.build_type, t.arch)}</td>
+                        <td>{format!("{} {} {}", t.cell.component, t.cell.build_type, t.cell.arch)}</td>
                         <td>{t.failures}</td>
                         <td>{t.runs}</td>
                     </tr>

@@ -54,7 +54,7 @@ fn Flaky(flaky: FlakyTests) -> impl IntoView {
             view! {
                 <tr>
                     <th scope="row"><a href=t.history_path(&flaky.branch)><code>{t.name.clone()}</code></a></th>
-                    <td>{format!("{} {} {}", t.component, t.build_type, t.arch)}</td>
+                    <td>{format!("{} {} {}", t.cell.component, t.cell.build_type, t.cell.arch)}</td>
                     <td>{percent(Some(t.flip_rate))}</td>
                     <td>{t.flips}</td>
                     <td>{t.runs}</td>
@@ -153,10 +153,15 @@ fn Arch(stats: TestStats, branch: String) -> impl IntoView {
             }
         })
         .collect_view();
-    let cell = crate::model::CellId::new(&branch, &stats.component, &stats.arch, &stats.build_type);
+    let cell = crate::model::CellId::new(
+        &branch,
+        &stats.cell.component,
+        &stats.cell.arch,
+        &stats.cell.build_type,
+    );
     view! {
-        <section class="test-arch" aria-label=format!("On {}", stats.arch)>
-            <h2>"On " {stats.arch.clone()}</h2>
+        <section class="test-arch" aria-label=format!("On {}", stats.cell.arch)>
+            <h2>"On " {stats.cell.arch.clone()}</h2>
             <ul class="stats">
                 <li><strong>{percent(pass_rate)}</strong>" pass rate"</li>
                 <li><strong>{percent(flip_rate)}</strong>" flip rate"</li>

@@ -169,7 +169,7 @@ fn junit(build: &Build) -> String {
             };
             let failure = match i {
                 0 if failed => r#"<failure message="paging timed out after 30 s">Traceback: TimeoutError</failure>"#,
-                1 if failed && build.arch == "arm64" => {
+                1 if failed && build.cell.arch == "arm64" => {
                     r#"<failure message="AssertionError: UE state IDLE, expected CONNECTED">assert ue.state == CONNECTED</failure>"#
                 }
                 _ => "",
@@ -201,7 +201,7 @@ pub async fn seed(service: &Service, repository: &str) -> anyhow::Result<usize> 
             parsed
                 .iter()
                 .filter(|b| {
-                    b.build_type.ends_with("integ-test")
+                    b.cell.build_type.ends_with("integ-test")
                         && matches!(b.result, BuildResult::Pass | BuildResult::Fail)
                 })
                 .cloned(),
@@ -240,7 +240,7 @@ mod tests {
         let cell = |c: &str, a: &str, b: &str| {
             cells
                 .iter()
-                .find(|x| x.component == c && x.arch == a && x.build_type == b)
+                .find(|x| x.cell.component == c && x.cell.arch == a && x.cell.build_type == b)
                 .unwrap()
                 .clone()
         };

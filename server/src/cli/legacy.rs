@@ -426,25 +426,25 @@ mod tests {
                 "workers/lte_integ_test/reports/bad".into()
             ]
         );
-        let arm = builds.iter().find(|b| b.arch == "arm64").unwrap();
+        let arm = builds.iter().find(|b| b.cell.arch == "arm64").unwrap();
         assert_eq!(
-            (arm.component.as_str(), arm.result.as_str()),
+            (arm.cell.component.as_str(), arm.result.as_str()),
             ("agw", "fail")
         );
-        assert_eq!(arm.branch, "v1.8");
+        assert_eq!(arm.cell.branch, "v1.8");
         assert_eq!(
             arm.url.as_deref(),
             Some("https://github.com/magma/magma/actions/runs/7")
         );
         let integ = builds
             .iter()
-            .find(|b| b.build_type == "lte-integ-test")
+            .find(|b| b.cell.build_type == "lte-integ-test")
             .unwrap();
         assert_eq!(
-            (integ.component.as_str(), integ.result.as_str()),
+            (integ.cell.component.as_str(), integ.result.as_str()),
             ("agw", "error")
         );
-        assert_eq!(integ.branch, "v1.8");
+        assert_eq!(integ.cell.branch, "v1.8");
         assert_eq!(integ.url.as_deref(), Some("https://logs/1"));
     }
 }

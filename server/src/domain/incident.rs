@@ -128,7 +128,7 @@ pub fn changes(
     let last_good = || after.last_pass.clone().flatten().map(|b| b.commit);
     moved(
         rules,
-        &after.branch,
+        &after.cell.branch,
         &after.key(),
         None,
         (was, is),
@@ -148,7 +148,7 @@ pub fn test_changes(
 ) -> Vec<Change> {
     let was = before.and_then(|b| rules.signal.breakage(b));
     let is = rules.signal.breakage(after);
-    let cell = CellKey::new(&after.component, &after.arch, &after.build_type);
+    let cell = after.cell.key();
     let last_good = || signal::last_pass_before_streak(after);
     let test = Some(after.name.as_str());
     moved(rules, branch, &cell, test, (was, is), last_good, at)
@@ -197,7 +197,7 @@ pub fn became_tested(rules: &IncidentRules, before: &Cell, at: DateTime<Utc>) ->
     let was = breakage(rules, Some(before));
     moved(
         rules,
-        &before.branch,
+        &before.cell.branch,
         &before.key(),
         None,
         (was, None),

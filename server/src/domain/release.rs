@@ -88,9 +88,11 @@ pub fn blockers(
             .and_then(|builds| decisive(builds).cloned());
         let streak = cell.and_then(|c| c.streak.as_ref());
         let blocker = |reason, build: Option<&BuildSummary>, failing: bool| Blocker {
-            component: key.component.clone(),
-            arch: key.arch.clone(),
-            build_type: key.build_type.clone(),
+            cell: app::model::CellKey {
+                component: key.component.clone(),
+                arch: key.arch.clone(),
+                build_type: key.build_type.clone(),
+            },
             reason,
             commit: build.map(|b| b.commit.clone()),
             since_commit: streak.filter(|_| failing).map(|s| s.since.commit.clone()),
@@ -252,7 +254,7 @@ mod tests {
         let found = blockers(&required, &cells, &at_head);
         let reasons: Vec<(&str, BlockerReason)> = found
             .iter()
-            .map(|b| (b.component.as_str(), b.reason))
+            .map(|b| (b.cell.component.as_str(), b.reason))
             .collect();
         assert_eq!(
             reasons,

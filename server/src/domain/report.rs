@@ -40,9 +40,11 @@ fn most_failing(tests: &[TestStats], since: DateTime<Utc>) -> Vec<ReportTest> {
         .filter_map(|s| {
             let (runs, failures, _) = test_stats::in_window(s, since);
             (failures > 0).then(|| ReportTest {
-                component: s.component.clone(),
-                arch: s.arch.clone(),
-                build_type: s.build_type.clone(),
+                cell: CellKey {
+                    component: s.cell.component.clone(),
+                    arch: s.cell.arch.clone(),
+                    build_type: s.cell.build_type.clone(),
+                },
                 name: s.name.clone(),
                 failures,
                 runs,
@@ -148,7 +150,7 @@ pub fn report(window: &Window) -> HealthReport {
     let in_window: Vec<&Build> = window
         .builds
         .iter()
-        .filter(|b| b.branch == window.branch && b.started_at >= since)
+        .filter(|b| b.cell.branch == window.branch && b.started_at >= since)
         .collect();
 
     let mut by_cell: BTreeMap<CellKey, Vec<&Build>> = BTreeMap::new();
@@ -163,9 +165,11 @@ pub fn report(window: &Window) -> HealthReport {
             builds.sort_by_key(|b| (done_at(b), b.id.clone()));
             let (longest_breakage_s, current_streak) = breakage_and_streak(&builds, window.now);
             CellReport {
-                component: cell.component,
-                arch: cell.arch,
-                build_type: cell.build_type,
+                cell: CellKey {
+                    component: cell.component,
+                    arch: cell.arch,
+                    build_type: cell.build_type,
+                },
                 builds: builds.len(),
                 success_rate: success_rate(builds.iter().copied()),
                 longest_breakage_s,
@@ -259,9 +263,9 @@ fn markdown(report: &HealthReport) -> String {
     for c in &report.cells {
         out.push_str(&format!(
             "| {} {} {} | {} | {} | {} | {} |\n",
-            c.component,
-            c.build_type,
-            c.arch,
+            c.cell.component,
+            c.cell.build_type,
+            c.cell.arch,
             c.builds,
             percent(c.success_rate),
             c.longest_breakage_s.map_or("–".into(), span),
@@ -274,9 +278,9 @@ fn markdown(report: &HealthReport) -> String {
             out.push_str(&format!(
                 "| {} | {} {} {} | {} | {} |\n",
                 code_span(&t.name.replace('|', "\\|")),
-                t.component,
-                t.build_type,
-                t.arch,
+                t.cell.component,
+                t.cell.build_type,
+                t.cell.arch,
                 t.failures,
                 t.runs
             ));
@@ -399,11 +403,13 @@ mod tests {
             repository: "magma/magma".into(),
             commit: commit.into(),
             parent: None,
-            branch: "master".into(),
+            cell: app::model::CellId {
+                branch: "master".into(),
+                component: "agw".into(),
+                arch: arch.into(),
+                build_type: "bazel".into(),
+            },
             pr: None,
-            component: "agw".into(),
-            arch: arch.into(),
-            build_type: "bazel".into(),
             result,
             started_at: started,
             finished_at: Some(started + Duration::minutes(30)),
@@ -485,7 +491,11 @@ mod tests {
     fn cells_count_success_breakage_and_streak() {
         let builds = sample();
         let report = report(&window(&builds, &[], &[]));
-        let arm = report.cells.iter().find(|c| c.arch == "arm64").unwrap();
+        let arm = report
+            .cells
+            .iter()
+            .find(|c| c.cell.arch == "arm64")
+            .unwrap();
         assert_eq!(arm.builds, 6, "the 40-day-old build is outside the window");
         // pass, fail, error, fail, pass, fail: 2 / 6 (cancelled excluded).
         assert_eq!(arm.success_rate, Some(2.0 / 6.0));
@@ -493,7 +503,11 @@ mod tests {
         // then since f's end: 30 h against 4.5 h.
         assert_eq!(arm.longest_breakage_s, Some(30 * 3600));
         assert_eq!(arm.current_streak, -1);
-        let amd = report.cells.iter().find(|c| c.arch == "amd64").unwrap();
+        let amd = report
+            .cells
+            .iter()
+            .find(|c| c.cell.arch == "amd64")
+            .unwrap();
         assert_eq!(
             (amd.success_rate, amd.current_streak, amd.longest_breakage_s),
             (Some(1.0), 3, None)

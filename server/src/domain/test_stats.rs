@@ -38,10 +38,12 @@ pub fn record(
         let days = passes_before(before, run.at);
         let runs = days.iter().map(|d| d.runs).sum();
         TestStats {
-            branch: cell.branch.clone(),
-            component: cell.component.clone(),
-            arch: cell.arch.clone(),
-            build_type: cell.build_type.clone(),
+            cell: CellId {
+                branch: cell.branch.clone(),
+                component: cell.component.clone(),
+                arch: cell.arch.clone(),
+                build_type: cell.build_type.clone(),
+            },
             name: name.to_string(),
             runs,
             failures: 0,

@@ -170,11 +170,13 @@ fn parse_build(
         repository,
         commit,
         parent,
-        branch,
+        cell: app::model::CellId {
+            branch,
+            component,
+            arch,
+            build_type,
+        },
         pr,
-        component,
-        arch,
-        build_type,
         result,
         started_at,
         finished_at,
@@ -385,9 +387,9 @@ mod tests {
         assert_eq!(b.id, "gen-1");
         assert_eq!(b.repository, "magma/magma");
         assert_eq!(b.commit, SHA.to_ascii_lowercase());
-        assert_eq!(b.branch, "master");
-        assert_eq!(b.component, "agw");
-        assert_eq!(b.arch, "arm64");
+        assert_eq!(b.cell.branch, "master");
+        assert_eq!(b.cell.component, "agw");
+        assert_eq!(b.cell.arch, "arm64");
         assert_eq!(b.result, BuildResult::Pass);
         assert_eq!(
             b.started_at,
@@ -435,7 +437,7 @@ mod tests {
         .unwrap()
         .remove(0);
         assert_eq!(b.id, "gha:123:1.agw-arm64");
-        assert_eq!(b.arch, "amd64");
+        assert_eq!(b.cell.arch, "amd64");
         assert_eq!(b.pr, Some(1234));
         assert_eq!(b.result, BuildResult::Fail);
         assert_eq!(b.runner.as_deref(), Some("<b>graviton</b>"));
@@ -459,7 +461,7 @@ mod tests {
             );
         }
         assert_eq!(
-            parse(with("arch", json!("riscv64"))).unwrap()[0].arch,
+            parse(with("arch", json!("riscv64"))).unwrap()[0].cell.arch,
             "riscv64"
         );
         assert_eq!(field_of(with("result", json!("skipped"))), "result");

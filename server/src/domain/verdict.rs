@@ -60,9 +60,11 @@ pub fn judge(e: &Evidence) -> Option<CellVerdict> {
             .unwrap_or_default()
     });
     Some(CellVerdict {
-        component: e.cell.component.clone(),
-        arch: e.cell.arch.clone(),
-        build_type: e.cell.build_type.clone(),
+        cell: app::model::CellKey {
+            component: e.cell.component.clone(),
+            arch: e.cell.arch.clone(),
+            build_type: e.cell.build_type.clone(),
+        },
         verdict,
         baseline_commit: e.baseline.as_ref().map(|b| b.commit.clone()),
         failing_since,
@@ -121,7 +123,12 @@ pub fn headline(verdicts: &[CellVerdict]) -> String {
     let broken: Vec<String> = verdicts
         .iter()
         .filter(|c| c.verdict == Verdict::NewFailure)
-        .map(|c| format!("{} {} on {}", c.component, c.build_type, c.arch))
+        .map(|c| {
+            format!(
+                "{} {} on {}",
+                c.cell.component, c.cell.build_type, c.cell.arch
+            )
+        })
         .collect();
     let missing = count(verdicts, Verdict::Missing);
     let mut line = if !broken.is_empty() {
@@ -278,9 +285,11 @@ mod tests {
 
     fn cv(arch: &str, verdict: Verdict) -> CellVerdict {
         CellVerdict {
-            component: "agw".into(),
-            arch: arch.into(),
-            build_type: "bazel".into(),
+            cell: app::model::CellKey {
+                component: "agw".into(),
+                arch: arch.into(),
+                build_type: "bazel".into(),
+            },
             verdict,
             baseline_commit: None,
             failing_since: None,

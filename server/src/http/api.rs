@@ -291,7 +291,7 @@ pub async fn badge(
         .cells(&branch)
         .await?
         .into_iter()
-        .filter(|c| c.component == component && arch.is_none_or(|a| c.arch == a))
+        .filter(|c| c.cell.component == component && arch.is_none_or(|a| c.cell.arch == a))
         .collect();
     let label = match arch {
         Some(a) => format!("{component} {a}"),

@@ -75,14 +75,14 @@ fn batches(gathered: Vec<Cell>) -> Vec<Batch> {
     latest.reverse();
     let mut branches: Vec<&str> = Vec::new();
     for cell in &latest {
-        if !branches.contains(&cell.branch.as_str()) {
-            branches.push(&cell.branch);
+        if !branches.contains(&cell.cell.branch.as_str()) {
+            branches.push(&cell.cell.branch);
         }
     }
     branches
         .into_iter()
         .filter_map(|branch| {
-            let cells: Vec<&Cell> = latest.iter().filter(|c| c.branch == branch).collect();
+            let cells: Vec<&Cell> = latest.iter().filter(|c| c.cell.branch == branch).collect();
             let json = serde_json::to_string(&cells).ok()?;
             Some(Batch::Cells {
                 branch: branch.to_string(),

@@ -149,9 +149,9 @@ impl Service {
             v.tests = tests
                 .iter()
                 .find(|t| {
-                    t.cell.component == v.component
-                        && t.cell.arch == v.arch
-                        && t.cell.build_type == v.build_type
+                    t.cell.component == v.cell.component
+                        && t.cell.arch == v.cell.arch
+                        && t.cell.build_type == v.cell.build_type
                 })
                 .and_then(test_verdict::verdict_tests);
             let refined = test_verdict::refine(v.verdict, v.tests.as_ref());
@@ -161,14 +161,20 @@ impl Service {
             v.verdict = refined;
         }
         verdicts.sort_by(|a, b| {
-            (a.verdict.rank(), &a.component, &a.build_type, &a.arch).cmp(&(
-                b.verdict.rank(),
-                &b.component,
-                &b.build_type,
-                &b.arch,
-            ))
+            (
+                a.verdict.rank(),
+                &a.cell.component,
+                &a.cell.build_type,
+                &a.cell.arch,
+            )
+                .cmp(&(
+                    b.verdict.rank(),
+                    &b.cell.component,
+                    &b.cell.build_type,
+                    &b.cell.arch,
+                ))
         });
-        let first = builds.iter().find(|b| b.branch == branch);
+        let first = builds.iter().find(|b| b.cell.branch == branch);
         let mut suspect_of = self
             .store
             .incidents(Some(branch), true, MAX_SHOWN_INCIDENTS)

@@ -58,7 +58,7 @@ impl Service {
         for moved in &outcome.moves {
             changes.extend(incident::test_changes(
                 rules,
-                &build.branch,
+                &build.cell.branch,
                 moved.before.as_ref(),
                 &moved.after,
                 now,
@@ -103,7 +103,7 @@ impl Service {
             let builds = self.store.builds_of_commit(&commit).await?;
             let of_branch: Vec<&Build> = builds
                 .iter()
-                .filter(|b| b.branch == incident.branch)
+                .filter(|b| b.cell.branch == incident.branch)
                 .collect();
             let said = if of_branch.is_empty() {
                 builds.iter().collect()
@@ -186,10 +186,10 @@ impl Service {
             let newest = builds
                 .iter()
                 .filter(|b| {
-                    b.branch == incident.branch
-                        && b.component == cell.component
-                        && b.arch == cell.arch
-                        && b.build_type == cell.build_type
+                    b.cell.branch == incident.branch
+                        && b.cell.component == cell.component
+                        && b.cell.arch == cell.arch
+                        && b.cell.build_type == cell.build_type
                         && b.result == BuildResult::Fail
                 })
                 .max_by_key(|b| b.started_at);

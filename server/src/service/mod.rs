@@ -64,8 +64,8 @@ pub struct Service {
 
 fn group_by_cell(builds: &[Build], branch: &str) -> HashMap<CellId, Vec<BuildSummary>> {
     let mut out: HashMap<CellId, Vec<BuildSummary>> = HashMap::new();
-    for b in builds.iter().filter(|b| b.branch == branch) {
-        out.entry(b.cell()).or_default().push(b.summary());
+    for b in builds.iter().filter(|b| b.cell.branch == branch) {
+        out.entry(b.cell.clone()).or_default().push(b.summary());
     }
     out
 }

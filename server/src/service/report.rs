@@ -110,7 +110,7 @@ impl Service {
             .release
             .required(branch.as_str())
             .into_iter()
-            .map(|c| CellKey::new(&c.component, &c.arch, &c.build_type))
+            .map(|c| c.key())
             .collect();
         Ok(report::report(&Window {
             branch: branch.as_str(),

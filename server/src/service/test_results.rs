@@ -117,7 +117,7 @@ impl Service {
             .collect();
         let upload = TestUpload {
             build: build.id.clone(),
-            cell: build.cell(),
+            cell: build.cell.clone(),
             commit: build.commit.clone(),
             at: build.started_at,
             hash,
@@ -152,16 +152,11 @@ impl Service {
         &self,
         build: &Build,
     ) -> Result<HashMap<String, String>, ServiceError> {
-        let cell = CellId::new(
-            &build.branch,
-            &build.component,
-            &build.arch,
-            &build.build_type,
-        );
+        let cell = &build.cell;
         let before = self
             .store
             .cell_builds(
-                &cell,
+                cell,
                 &CellScan {
                     kind: ScanKind::Finished,
                     commit: None,
@@ -208,9 +203,11 @@ impl Service {
             .filter_map(|s| {
                 let f = test_stats::flaky(&s, since)?;
                 Some(FlakyTest {
-                    component: s.component,
-                    arch: s.arch,
-                    build_type: s.build_type,
+                    cell: app::model::CellKey {
+                        component: s.cell.component,
+                        arch: s.cell.arch,
+                        build_type: s.cell.build_type,
+                    },
                     name: s.name,
                     flip_rate: f.flip_rate,
                     runs: f.runs,
@@ -270,7 +267,7 @@ impl Service {
             )));
         }
         let mut archs = self.store.test_stats(&cells, name).await?;
-        archs.sort_by(|a, b| a.arch.cmp(&b.arch));
+        archs.sort_by(|a, b| a.cell.arch.cmp(&b.cell.arch));
         Ok(TestHistory {
             branch: branch.as_str().to_string(),
             component: component.as_str().to_string(),

@@ -430,10 +430,13 @@ pub(crate) fn identity_conflict(
     let field = [
         ("repository", stored.repository == posted.repository),
         ("commit", stored.commit == posted.commit),
-        ("branch", stored.branch == posted.branch),
-        ("component", stored.component == posted.component),
-        ("arch", stored.arch == posted.arch),
-        ("build_type", stored.build_type == posted.build_type),
+        ("branch", stored.cell.branch == posted.cell.branch),
+        ("component", stored.cell.component == posted.cell.component),
+        ("arch", stored.cell.arch == posted.cell.arch),
+        (
+            "build_type",
+            stored.cell.build_type == posted.cell.build_type,
+        ),
     ]
     .into_iter()
     .find(|(_, same)| !same)

@@ -98,7 +98,7 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
         moves: Vec::new(),
     };
 
-    let mut keys: Vec<CellId> = changed.iter().map(Build::cell).collect();
+    let mut keys: Vec<CellId> = changed.iter().map(|b: &Build| b.cell.clone()).collect();
     keys.sort();
     keys.dedup();
     let mut cells = if keys.is_empty() {
@@ -120,7 +120,7 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
     let mut dirty: HashSet<CellId> = HashSet::new();
     let mut recompute: HashSet<CellId> = HashSet::new();
     for build in &changed {
-        let id = build.cell();
+        let id = build.cell.clone();
         let previous = latest
             .insert(&build.id, build)
             .or_else(|| stored.get(&build.id))
@@ -144,7 +144,7 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
         let mine: Vec<&Build> = latest
             .values()
             .copied()
-            .filter(|b| b.cell() == *id)
+            .filter(|b| b.cell.clone() == *id)
             .collect();
         let cell = walk::recompute(reads, id, &mine).await?;
         cells.insert(id.clone(), health::keep_tests(before.get(id), cell));
@@ -168,7 +168,7 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
             .iter()
             .filter_map(|b| {
                 let version = b.version.clone()?;
-                Some((b.branch.clone(), version, b.commit.clone()))
+                Some((b.cell.branch.clone(), version, b.commit.clone()))
             })
             .collect(),
         builds: changed,
@@ -181,9 +181,9 @@ fn commits(builds: &[Build]) -> Vec<CommitEntry> {
     let mut by_commit: BTreeMap<(&str, &str), CommitEntry> = BTreeMap::new();
     for b in builds {
         let entry = by_commit
-            .entry((&b.branch, &b.commit))
+            .entry((&b.cell.branch, &b.commit))
             .or_insert_with(|| CommitEntry {
-                branch: b.branch.clone(),
+                branch: b.cell.branch.clone(),
                 commit: b.commit.clone(),
                 pr: None,
                 title: None,

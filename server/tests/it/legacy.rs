@@ -45,8 +45,11 @@ async fn imports_the_old_database_once_and_reports_what_it_skipped() {
         cells
             .iter()
             .find(|c| {
-                (c.component.as_str(), c.arch.as_str(), c.build_type.as_str())
-                    == (component, arch, build_type)
+                (
+                    c.cell.component.as_str(),
+                    c.cell.arch.as_str(),
+                    c.cell.build_type.as_str(),
+                ) == (component, arch, build_type)
             })
             .unwrap_or_else(|| panic!("cell {component}/{arch}/{build_type}"))
     };

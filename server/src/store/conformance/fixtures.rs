@@ -13,11 +13,13 @@ pub fn build(id: &str, cell: (&str, &str, &str), minute: i64, result: BuildResul
         repository: "magma/magma".into(),
         commit: format!("{minute:0>40}"),
         parent: None,
-        branch: "master".into(),
+        cell: CellId {
+            branch: "master".into(),
+            component: cell.0.into(),
+            arch: cell.1.into(),
+            build_type: cell.2.into(),
+        },
         pr: Some(7),
-        component: cell.0.into(),
-        arch: cell.1.into(),
-        build_type: cell.2.into(),
         result,
         started_at,
         finished_at: result

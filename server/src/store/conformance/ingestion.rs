@@ -28,7 +28,7 @@ pub async fn cells_follow_ingestion(store: &dyn Store) {
         .await
         .unwrap();
     let mut cells = store.cells("master").await.unwrap();
-    cells.sort_by(|a, b| a.arch.cmp(&b.arch));
+    cells.sort_by(|a, b| a.cell.arch.cmp(&b.cell.arch));
     assert_eq!(cells.len(), 2);
     assert_eq!(cells[0].status(), BuildResult::Pass);
     assert_eq!(cells[1].status(), BuildResult::Fail);
@@ -99,13 +99,13 @@ pub async fn replays_are_no_ops_and_updates_apply(store: &dyn Store) {
 /// a document id must escape, a version of 256 four-byte characters.
 pub async fn stores_builds_at_the_validation_limits(store: &dyn Store) {
     let mut b = build("limits", AGW_ARM, 1, BuildResult::Pass);
-    b.branch = "%".repeat(255);
+    b.cell.branch = "%".repeat(255);
     b.version = Some("\u{1D11E}".repeat(256));
     store.ingest(vec![b.clone()]).await.unwrap();
     assert_eq!(store.build("limits").await.unwrap(), Some(b.clone()));
-    assert_eq!(store.cells(&b.branch).await.unwrap().len(), 1);
+    assert_eq!(store.cells(&b.cell.branch).await.unwrap().len(), 1);
     assert_eq!(
-        store.versions(&b.branch).await.unwrap(),
+        store.versions(&b.cell.branch).await.unwrap(),
         [(b.version.clone().unwrap(), b.commit.clone())]
     );
 }
@@ -116,7 +116,7 @@ pub async fn batches_are_all_or_nothing(store: &dyn Store) {
         .await
         .unwrap();
     let mut moved = build("a", AGW_AMD, 1, BuildResult::Pass);
-    moved.component = "feg".into();
+    moved.cell.component = "feg".into();
     let err = store
         .ingest(vec![build("b", AGW_ARM, 2, BuildResult::Fail), moved])
         .await
@@ -128,7 +128,10 @@ pub async fn batches_are_all_or_nothing(store: &dyn Store) {
     assert_eq!(store.build("b").await.unwrap(), None);
     let cell = store.cells("master").await.unwrap().remove(0);
     assert_eq!(cell.status(), BuildResult::Pass);
-    assert_eq!(store.build("a").await.unwrap().unwrap().component, "agw");
+    assert_eq!(
+        store.build("a").await.unwrap().unwrap().cell.component,
+        "agw"
+    );
 }
 
 pub async fn many_builds_in_one_cell(store: &dyn Store) {
@@ -170,7 +173,7 @@ pub async fn batch_order_does_not_matter(store: &dyn Store) {
     for b in &history {
         let mut one = b.clone();
         one.id = format!("ref-{}", b.id);
-        one.branch = "ref".into();
+        one.cell.branch = "ref".into();
         store.ingest(vec![one]).await.unwrap();
     }
     // 37 is coprime with 60: a fixed permutation, far from sorted.
@@ -178,7 +181,7 @@ pub async fn batch_order_does_not_matter(store: &dyn Store) {
     store.ingest(shuffled).await.unwrap();
     let cells = |branch: &'static str| async move {
         let mut cells = store.cells(branch).await.unwrap();
-        cells.sort_by(|a, b| a.arch.cmp(&b.arch));
+        cells.sort_by(|a, b| a.cell.arch.cmp(&b.cell.arch));
         serde_json::to_string(&cells)
             .unwrap()
             .replace("ref-", "")
@@ -204,7 +207,7 @@ pub async fn announces_cell_changes(store: &dyn Store) {
     .await
     .expect("the change is announced");
     assert_eq!(
-        (cell.arch.as_str(), cell.status()),
+        (cell.cell.arch.as_str(), cell.status()),
         ("arm64", BuildResult::Fail)
     );
 }

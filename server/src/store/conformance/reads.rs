@@ -11,7 +11,7 @@ use app::model::Build;
 pub async fn lists_branches(store: &dyn Store) {
     assert!(store.branches().await.unwrap().is_empty());
     let mut release = build("r", AGW_ARM, 1, BuildResult::Pass);
-    release.branch = "v1.8".into();
+    release.cell.branch = "v1.8".into();
     store
         .ingest(vec![release, build("m", AGW_ARM, 1, BuildResult::Pass)])
         .await
@@ -28,7 +28,7 @@ pub async fn finds_commits_by_prefix_and_pr(store: &dyn Store) {
     b.pr = None;
     let mut b_release = b.clone();
     b_release.id = "b2".into();
-    b_release.branch = "v1.8".into();
+    b_release.cell.branch = "v1.8".into();
     store
         .ingest(vec![a.clone(), b.clone(), b_release])
         .await

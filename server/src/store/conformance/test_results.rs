@@ -28,7 +28,7 @@ fn upload_of(
         .collect();
     crate::store::TestUpload {
         build: build.id.clone(),
-        cell: build.cell(),
+        cell: build.cell.clone(),
         commit: build.commit.clone(),
         at: build.started_at,
         hash: hash.into(),
@@ -74,7 +74,10 @@ pub async fn tracks_many_long_test_names(store: &dyn Store) {
         .await
         .unwrap()
         .is_some());
-    let records = store.test_stats(&[b.cell()], &name(0, 0)).await.unwrap();
+    let records = store
+        .test_stats(std::slice::from_ref(&b.cell), &name(0, 0))
+        .await
+        .unwrap();
     assert_eq!(
         (records[0].runs, records[0].last_status),
         (2, TestStatus::Passed)
@@ -158,7 +161,7 @@ pub async fn keeps_test_results(store: &dyn Store) {
     let counts = |store_cells: Vec<app::model::Cell>| {
         store_cells
             .into_iter()
-            .find(|c| c.arch == AGW_ARM.1)
+            .find(|c| c.cell.arch == AGW_ARM.1)
             .and_then(|c| c.latest_tests)
             .map(|t| (t.passed, t.failed, t.skipped))
     };
@@ -290,6 +293,9 @@ pub async fn reports_what_an_upload_moved(store: &dyn Store) {
     let third = store.add_tests(&infra).await.unwrap().unwrap();
     assert!(third.moves.is_empty());
     assert_eq!(runs(&store.cells("master").await.unwrap()[0]), 2);
-    let stats = store.test_stats(&[b1.cell()], "t::broken").await.unwrap();
+    let stats = store
+        .test_stats(std::slice::from_ref(&b1.cell), "t::broken")
+        .await
+        .unwrap();
     assert_eq!(stats[0].streak, 2, "the infrastructure failure is no run");
 }

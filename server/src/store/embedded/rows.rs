@@ -48,11 +48,13 @@ pub(super) fn build_from_row(row: &Row) -> Result<Build, rusqlite::Error> {
         repository: row.get(1)?,
         commit: row.get(2)?,
         parent: row.get(3)?,
-        branch: row.get(4)?,
+        cell: CellId {
+            branch: row.get(4)?,
+            component: row.get(6)?,
+            arch: row.get(7)?,
+            build_type: row.get(8)?,
+        },
         pr: pr_of(row.get(5)?),
-        component: row.get(6)?,
-        arch: row.get(7)?,
-        build_type: row.get(8)?,
         result: result_of(row.get(9)?)?,
         started_at: from_micros(row.get(10)?)?,
         finished_at: row
@@ -97,11 +99,11 @@ pub(super) fn upsert_build(tx: &Connection, b: &Build) -> Result<(), rusqlite::E
         b.repository,
         b.commit,
         b.parent,
-        b.branch,
+        b.cell.branch,
         b.pr.map(|p| p as i64),
-        b.component,
-        b.arch,
-        b.build_type,
+        b.cell.component,
+        b.cell.arch,
+        b.cell.build_type,
         b.result.as_str(),
         micros(b.started_at),
         b.finished_at.map(micros),
@@ -285,10 +287,10 @@ pub(super) fn put_cell(tx: &Connection, cell: &Cell) -> Result<(), StoreError> {
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
-        cell.branch,
-        cell.component,
-        cell.arch,
-        cell.build_type,
+        cell.cell.branch,
+        cell.cell.component,
+        cell.cell.arch,
+        cell.cell.build_type,
         state
     ])?;
     Ok(())

@@ -42,7 +42,7 @@ async fn posts_committed_together_stay_independent() {
         if i == 20 {
             // Same id, another component: refused on its own.
             b.id = "taken".into();
-            b.component = "feg".into();
+            b.cell.component = "feg".into();
         }
         tokio::spawn(async move { store.ingest(vec![b]).await })
     });
@@ -58,7 +58,7 @@ async fn posts_committed_together_stay_independent() {
     let streak = cell.streak.unwrap();
     assert_eq!((streak.since.id.as_str(), streak.builds), ("p1", 39));
     assert_eq!(
-        store.build("taken").await.unwrap().unwrap().component,
+        store.build("taken").await.unwrap().unwrap().cell.component,
         "agw"
     );
 }

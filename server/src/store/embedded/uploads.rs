@@ -89,10 +89,10 @@ pub(super) fn write_upload(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
-            stats.branch,
-            stats.component,
-            stats.arch,
-            stats.build_type,
+            stats.cell.branch,
+            stats.cell.component,
+            stats.cell.arch,
+            stats.cell.build_type,
             stats.name,
             micros(stats.last_run_at),
             to_doc(stats)?
