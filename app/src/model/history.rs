@@ -38,4 +38,3 @@ pub struct HistoryView {
     pub duration_chart: String,
     pub generated_at: DateTime<Utc>,
 }
-

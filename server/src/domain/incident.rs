@@ -420,7 +420,7 @@ mod tests {
                 } else {
                     app::model::TestStatus::Passed
                 },
-                at: at(i as u32),
+                at: at(0) + chrono::Duration::minutes(i as i64),
             };
             stats = crate::domain::test_stats::record(stats, &cell, name, &run, None);
             out.push(stats.clone().unwrap());
@@ -434,7 +434,13 @@ mod tests {
         for record in records {
             for (i, after) in record.iter().enumerate() {
                 let before = i.checked_sub(1).map(|b| &record[b]);
-                for change in test_changes(&rules(), "master", before, after, at(i as u32)) {
+                for change in test_changes(
+                    &rules(),
+                    "master",
+                    before,
+                    after,
+                    at(0) + chrono::Duration::minutes(i as i64),
+                ) {
                     incident = apply(incident, &change);
                 }
             }
@@ -444,10 +450,12 @@ mod tests {
 
     #[test]
     fn a_tests_streak_opens_an_incident_naming_it_from_where_it_began() {
-        let broken = test_after("t", &[false, false, true, true, true]);
+        let mut runs = vec![false; 100];
+        runs.extend([true, true, true]);
+        let broken = test_after("t", &runs);
         let incident = run_tests(&[broken]).unwrap();
-        assert_eq!(incident.first_bad_commit, "c2");
-        assert_eq!(incident.last_good_commit.as_deref(), Some("c1"));
+        assert_eq!(incident.first_bad_commit, "c100");
+        assert_eq!(incident.last_good_commit.as_deref(), Some("c99"));
         assert_eq!(incident.tests.len(), 1);
         assert_eq!(incident.tests[0].name, "t");
         assert_eq!(incident.red, vec![CellKey::new("lte", "amd64", "integ")]);
@@ -455,8 +463,13 @@ mod tests {
 
     #[test]
     fn a_cell_stays_red_while_one_of_its_tests_is() {
-        let a = test_after("a", &[false, true, true, true, false]);
-        let b = test_after("b", &[false, true, true, true, true]);
+        let history = |tail: &[bool]| {
+            let mut runs = vec![false; 100];
+            runs.extend(tail);
+            runs
+        };
+        let a = test_after("a", &history(&[true, true, true, false]));
+        let b = test_after("b", &history(&[true, true, true, true]));
         let incident = run_tests(&[a.clone(), b]).unwrap();
         assert_eq!(
             incident.tests.len(),
@@ -465,7 +478,7 @@ mod tests {
         );
         assert_eq!(incident.state, IncidentState::Open, "b still fails");
         assert_eq!(incident.red.len(), 1);
-        let b_fixed = test_after("b", &[false, true, true, true, false]);
+        let b_fixed = test_after("b", &history(&[true, true, true, false]));
         let resolved = run_tests(&[a, b_fixed]).unwrap();
         assert_eq!(resolved.state, IncidentState::Resolved);
         assert!(resolved.red.is_empty() && resolved.red_tests.is_empty());

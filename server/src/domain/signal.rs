@@ -1,12 +1,15 @@
 //! Which failures are signal. In a cell that uploads test results, what
 //! breaks is a test: its streak of consecutive failing runs is a breakage
-//! once it is longer than the test's own flakiness makes likely by chance.
-//! A test that never failed before needs `failures_to_open` runs; a test
-//! that failed before needs the shortest streak `k` with `p^k` below
-//! `chance`, where `p` is the upper end of what its earlier runs say its
-//! failure rate may be (Wilson's 95% bound: a few runs say little), so a
-//! flaky test opens nothing unless it really breaks (failing 14 of 100
-//! runs: 6 in a row). Uploads from
+//! once it is longer than the test's own history makes likely by chance:
+//! the shortest streak `k` with `p^k` below `chance`, where `p` is the
+//! upper end of what its runs before the streak say its failure rate may
+//! be (Wilson's 95% bound). A test with a long clean history (about 90 runs
+//! in the window) needs `failures_to_open` runs; a short history says
+//! little, so it needs more (10 clean runs: 6), as does a flaky test (one
+//! failing 14 of 100 runs: 6 in a row), so a flaky test opens nothing
+//! unless it really breaks, and a young cell's first flakes page nobody. A
+//! test's first record counts the cell's earlier runs with results, so a
+//! test new to a mature cell is judged on the cell's history. Uploads from
 //! infrastructure failures (an `error` build, or most tests failing at
 //! once) are left out of every test's record.
 
@@ -95,7 +98,7 @@ impl SignalRules {
     pub fn required_streak(&self, stats: &TestStats) -> u32 {
         let open = self.failures_to_open.max(1);
         let (runs, failures) = self.before_streak(stats);
-        if failures == 0 || failures >= runs {
+        if runs == 0 || failures >= runs {
             return open;
         }
         let p = wilson_upper(failures, runs);
@@ -177,14 +180,28 @@ mod tests {
     }
 
     #[test]
-    fn a_test_that_never_failed_breaks_after_failures_to_open_runs() {
+    fn a_test_with_a_long_clean_history_breaks_after_failures_to_open_runs() {
         let r = rules();
-        let two = after(&runs(&format!("{}FF", "P".repeat(40))));
+        let two = after(&runs(&format!("{}FF", "P".repeat(100))));
         assert_eq!(r.required_streak(&two), 3);
         assert_eq!(r.breakage(&two), None);
-        let three = after(&runs(&format!("{}FFF", "P".repeat(40))));
-        assert_eq!(r.breakage(&three), Some("c40"));
+        let three = after(&runs(&format!("{}FFF", "P".repeat(100))));
+        assert_eq!(r.breakage(&three), Some("c100"));
         assert!(!r.is_flaky(&three));
+    }
+
+    #[test]
+    fn a_short_history_asks_for_a_longer_streak() {
+        let r = rules();
+        // Ten clean runs allow a failure rate of up to 21%: 0.21^6 < 1e-4.
+        let young = after(&runs(&format!("{}FFF", "P".repeat(10))));
+        assert_eq!(r.required_streak(&young), 6);
+        assert_eq!(
+            r.required_streak(&after(&runs(&format!("{}F", "P".repeat(40))))),
+            4
+        );
+        // No run before the streak: nothing to weigh it against.
+        assert_eq!(r.required_streak(&after(&runs("FFF"))), 3);
     }
 
     #[test]
@@ -209,9 +226,6 @@ mod tests {
         let few = after(&runs("PPFPPPPPPFFF"));
         assert!(!r.is_flaky(&few), "9 runs before the streak");
         assert_eq!(r.required_streak(&few), 10);
-        // A test that never failed is asked for failures_to_open runs,
-        // however few its runs.
-        assert_eq!(r.required_streak(&after(&runs("FFF"))), 3);
     }
 
     #[test]
