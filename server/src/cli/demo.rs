@@ -1,7 +1,10 @@
-//! A realistic demo data set shaped like Magma's CI: components, both
-//! architectures, several build types, master and release branches, with a
-//! few failures that have a clear "since". Posted through the same
-//! validation as real builds.
+//! A realistic demo data set shaped like Magma's CI: a month of master
+//! (240 commits, three hours apart) and of the release branches, every
+//! component on both architectures, integration tests uploading JUnit
+//! results with flaky tests among them, a breakage and its fix, a breakage
+//! still open, infrastructure errors. Posted through the same validation
+//! and ingestion as real builds, so the report, the charts, the flaky
+//! ranking and the incidents look as they would in production.
 
 use app::model::{Build, BuildResult};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -56,13 +59,21 @@ const TITLES: &[&str] = &[
 
 const AUTHORS: &[&str] = &["alice", "bob", "chen", "dana", "emeka", "farah"];
 
-/// Branch, number of commits, hours between commits.
+/// Branch, number of commits, hours between commits: about a month each.
 const BRANCHES: &[(&str, usize, i64)] = &[
-    ("master", 24, 3),
-    ("v1.8", 6, 14),
-    ("v1.7", 4, 30),
-    ("v1.6", 3, 60),
+    ("master", 240, 3),
+    ("v1.8", 48, 15),
+    ("v1.7", 24, 30),
+    ("v1.6", 12, 60),
 ];
+
+/// A deterministic draw in [0, 1) for one build of the story.
+fn draw(seed: &str) -> f64 {
+    let digest = Sha256::digest(seed.as_bytes());
+    f64::from(u32::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3],
+    ])) / 4_294_967_296.0
+}
 
 fn sha(seed: &str) -> String {
     hex::encode(Sha256::digest(seed.as_bytes()))[..40].to_string()
@@ -81,18 +92,26 @@ fn outcome(
     arch: &str,
     build_type: &str,
 ) -> &'static str {
+    let seed = format!("{branch}/{commit}/{component}/{arch}/{build_type}");
     match (branch, component, arch, build_type) {
         // arm64 broken by a commit five builds ago, still red.
         ("master", "agw", "arm64", "bazel-build") if commit + 5 > last => "fail",
-        // A flaky integration test.
-        ("master", "feg", "amd64", "feg-integ-test") if commit == 7 || commit == 13 => "fail",
+        // Broken for a day two weeks ago, then fixed: a resolved incident.
+        ("master", "orc8r", "amd64", "unit-tests") if (120..128).contains(&commit) => "fail",
         // Infrastructure trouble on the Graviton runner, not the code.
         ("master", "cwag", "arm64", "docker-images") if commit == last => "error",
         ("master", "nms", "amd64", "unit-tests") if commit + 2 > last => "fail",
         ("master", "agw", _, "lte-integ-test") if commit == last => "running",
         // An integration test that fails on arm64 only, once.
-        ("master", "agw", "arm64", "lte-integ-test") if commit == 10 => "fail",
+        ("master", "agw", "arm64", "lte-integ-test") if commit + 14 == last => "fail",
         ("v1.8", "agw", "arm64", "debian-package") if commit + 2 > last => "fail",
+        // The latest integration runs pass, so the overview's story is
+        // about the open breakage.
+        (_, _, _, t) if t.ends_with("integ-test") && commit + 3 > last => "pass",
+        // Integration tests flake about one run in ten (a flaky paging
+        // test); 2% of every build type's runs hit an infrastructure error.
+        (_, _, _, t) if t.ends_with("integ-test") && draw(&seed) < 0.1 => "fail",
+        _ if commit + 3 < last && draw(&format!("{seed}/infra")) < 0.02 => "error",
         _ => "pass",
     }
 }
@@ -279,5 +298,16 @@ mod tests {
         assert_eq!(open[0].branch, "master");
         assert_eq!(open[0].red[0].build_type, "bazel-build");
         assert!(open[0].suspects_complete && !open[0].suspects.is_empty());
+        // A month of it: the breakage two weeks ago was found and fixed,
+        // and the flaky tests opened nothing.
+        let all = store.incidents(None, false, 10).await.unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        let fixed = all.iter().find(|i| i.id != open[0].id).unwrap();
+        assert_eq!(fixed.state, app::model::IncidentState::Resolved);
+        assert_eq!(fixed.cells[0].component, "orc8r");
+        let master = crate::domain::ids::Branch::parse("master").unwrap();
+        let report = service.report(&master, 30).await.unwrap();
+        assert!(report.commits >= 200, "{}", report.commits);
+        assert!(flaky.tests.iter().all(|t| t.runs >= 100), "{flaky:?}");
     }
 }
