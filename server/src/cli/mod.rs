@@ -82,10 +82,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&settings, DEMO_DATA_DIR).await?;
             if store.branches().await?.is_empty() {
                 let service = crate::startup::service(&settings, store.clone())?;
+                let started = std::time::Instant::now();
                 let count = demo::seed(&service, &settings.repository).await?;
                 println!(
-                    "Loaded {count} demo builds into {}",
-                    settings.data_dir_or(DEMO_DATA_DIR).display()
+                    "Loaded {count} demo builds (a month of history) into {} in {:.1} s",
+                    settings.data_dir_or(DEMO_DATA_DIR).display(),
+                    started.elapsed().as_secs_f64()
                 );
             }
             store.revoke_token(DEMO_TOKEN).await?;
