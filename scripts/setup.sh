@@ -65,6 +65,16 @@ ensure_chromium() {
   fi
 }
 
+# promtool checks /metrics in the tests (Debian's prometheus package; its
+# service is not started in a container without an init system).
+ensure_promtool() {
+  if ! command -v promtool > /dev/null; then
+    step "Installing Debian's prometheus package (for promtool)"
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
+  fi
+}
+
 build_release() {
   step "Building the dashboard (cargo leptos build --release --precompress)"
   # Precompressed .br/.gz assets are served as they are, at maximum quality.

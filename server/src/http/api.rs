@@ -68,6 +68,24 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Crawlers may read the pages, not the API (every API answer costs a
+/// store read, and none is a page).
+pub async fn robots() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "User-agent: *\nDisallow: /api/\nDisallow: /badge\n",
+    )
+}
+
+/// Browsers and tools that ask for `/favicon.ico` without reading the
+/// page's `<link rel="icon">` get the SVG icon.
+pub async fn favicon() -> impl IntoResponse {
+    (
+        StatusCode::PERMANENT_REDIRECT,
+        [(header::LOCATION, "/favicon.svg")],
+    )
+}
+
 /// The store answers: load balancers send traffic only then.
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.service.store.ready().await?;

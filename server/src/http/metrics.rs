@@ -1,5 +1,9 @@
 //! Prometheus metrics on `/metrics`: requests and their latency per route,
-//! ingested builds by result, store errors.
+//! ingested builds by result, store errors, refusals, webhook attempts, the
+//! process (memory, open files, CPU, start time) and the build. Every family
+//! has its `# HELP`, and the counters a dashboard alerts on exist from the
+//! start at 0, so `promtool check metrics` passes and a rate is defined
+//! before the first event.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -32,8 +36,64 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Every label value a counter of [`init`] takes, so each series exists
+/// from the start.
+const RESULTS: [&str; 5] = ["running", "pass", "fail", "error", "cancelled"];
+const REFUSALS: [(&str, &str); 5] = [
+    ("connection", "full"),
+    ("connection", "client"),
+    ("event streams", "full"),
+    ("event streams", "client"),
+    ("request", "client"),
+];
+
+fn process() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
 pub fn install() {
+    static INIT: OnceLock<()> = OnceLock::new();
     handle();
+    INIT.get_or_init(init);
+}
+
+/// Describes every family and creates the counters at 0.
+fn init() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route and status"
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method, route and status"
+    );
+    describe_gauge!("http_open", "Connections and event streams open now");
+    describe_counter!(
+        "http_refused_total",
+        "Connections, event streams and requests refused because clients hold too many"
+    );
+    describe_counter!("builds_ingested_total", "Builds stored, by result");
+    describe_counter!("store_errors_total", "Requests answered with a store error");
+    describe_counter!(
+        "webhook_attempts_total",
+        "Webhook delivery attempts, by the delivery's state after"
+    );
+    describe_gauge!("ci_dashboard_build_info", "The running version (always 1)");
+    for result in RESULTS {
+        metrics::counter!("builds_ingested_total", "result" => result).absolute(0);
+    }
+    for (what, reason) in REFUSALS {
+        metrics::counter!("http_refused_total", "what" => what, "reason" => reason).absolute(0);
+    }
+    metrics::counter!("store_errors_total").absolute(0);
+    for state in ["pending", "delivered", "failed"] {
+        metrics::counter!("webhook_attempts_total", "state" => state).absolute(0);
+    }
+    metrics::gauge!("ci_dashboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    process().describe();
 }
 
 pub async fn track(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
@@ -76,6 +136,7 @@ fn method_label(method: &axum::http::Method) -> String {
 }
 
 pub async fn render() -> impl IntoResponse {
+    process().collect();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),

@@ -30,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(api::get_health))
         .route("/api/v1/events", get(events::cell_events))
         .route("/healthz", get(api::healthz))
+        .route("/robots.txt", get(api::robots))
+        .route("/favicon.ico", get(api::favicon))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(metrics::render))
         .route("/api/v1/commits/{sha}", get(api::get_commit))
