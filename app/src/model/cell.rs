@@ -281,6 +281,11 @@ impl Cell {
         self.status() == BuildResult::Fail
     }
 
+    /// Its newest build failed, and not only in flaky tests.
+    pub fn is_broken(&self) -> bool {
+        self.is_red() && !self.is_flaky_failure()
+    }
+
     /// Its newest build failed only in tests known to be flaky: a flaky
     /// failure, shown apart and blocking no release.
     pub fn is_flaky_failure(&self) -> bool {

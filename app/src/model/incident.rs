@@ -63,10 +63,6 @@ impl IncidentTest {
             name: name.to_string(),
         }
     }
-
-    pub fn key(&self) -> CellKey {
-        self.cell.clone()
-    }
 }
 
 /// What a webhook is told.

@@ -68,10 +68,7 @@ impl HealthMatrix {
                 let of_arch = cells.iter().filter(|c| &c.cell.arch == arch);
                 ArchSummary {
                     arch: arch.clone(),
-                    red: of_arch
-                        .clone()
-                        .filter(|c| c.is_red() && !c.is_flaky_failure())
-                        .count(),
+                    red: of_arch.clone().filter(|c| c.is_broken()).count(),
                     cells: of_arch.count(),
                 }
             })

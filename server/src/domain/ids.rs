@@ -97,6 +97,12 @@ impl Branch {
             .map(Branch::parse)
             .transpose()
     }
+
+    /// A branch parameter as every route of one branch takes it: the
+    /// default branch when absent or empty.
+    pub fn parse_or(value: Option<&str>, default: &Branch) -> Result<Self, FieldError> {
+        Ok(Self::parse_optional(value)?.unwrap_or_else(|| default.clone()))
+    }
 }
 
 /// A component, architecture or build type: short, lower-case, safe in URLs

@@ -264,10 +264,10 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
                 Some(name) => incident
                     .red_tests
                     .retain(|t| t != &IncidentTest::new(cell, name)),
-                None => incident.red_tests.retain(|t| &t.key() != cell),
+                None => incident.red_tests.retain(|t| &t.cell != cell),
             }
             // A cell stays red while a test of it is.
-            if !incident.red_tests.iter().any(|t| &t.key() == cell) {
+            if !incident.red_tests.iter().any(|t| &t.cell == cell) {
                 incident.red.retain(|c| c != cell);
             }
             if incident.red.is_empty() && incident.state == IncidentState::Open {

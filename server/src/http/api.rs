@@ -280,10 +280,8 @@ pub(super) fn branch_param(
     state: &AppState,
     params: &HashMap<String, String>,
 ) -> Result<Branch, ApiError> {
-    Ok(
-        Branch::parse_optional(params.get("branch").map(String::as_str))?
-            .unwrap_or_else(|| state.service.default_branch.clone()),
-    )
+    let branch = params.get("branch").map(String::as_str);
+    Ok(Branch::parse_or(branch, &state.service.default_branch)?)
 }
 
 pub async fn list_releases(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -9,20 +9,14 @@ use crate::domain::ids::Branch;
 /// State of a badge: passing, failing or unknown. A failure only in flaky
 /// tests is no failure of the code.
 pub fn badge_state(cells: &[Cell]) -> &'static str {
-    let finished: Vec<BuildResult> = cells
-        .iter()
-        .filter_map(|c| {
-            let latest = c.latest.as_ref()?;
-            Some(if c.is_flaky_failure() {
-                BuildResult::Pass
-            } else {
-                latest.result
-            })
-        })
-        .collect();
-    if finished.contains(&BuildResult::Fail) {
+    let finished: Vec<&Cell> = cells.iter().filter(|c| c.latest.is_some()).collect();
+    if finished.iter().any(|c| c.is_broken()) {
         "failing"
-    } else if !finished.is_empty() && finished.iter().all(|r| *r == BuildResult::Pass) {
+    } else if !finished.is_empty()
+        && finished
+            .iter()
+            .all(|c| c.status() == BuildResult::Pass || c.is_flaky_failure())
+    {
         "passing"
     } else {
         "unknown"

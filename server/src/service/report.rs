@@ -31,8 +31,7 @@ pub fn branch_and_days(
     branch: Option<&str>,
     days: Option<&str>,
 ) -> Result<(Branch, u32), FieldError> {
-    let branch = Branch::parse_optional(branch)?.unwrap_or_else(|| default.clone());
-    Ok((branch, parse_days(days)?))
+    Ok((Branch::parse_or(branch, default)?, parse_days(days)?))
 }
 
 pub fn parse_days(days: Option<&str>) -> Result<u32, FieldError> {

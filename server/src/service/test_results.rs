@@ -123,6 +123,7 @@ impl Service {
             hash,
             tests: cases.len(),
             cases,
+            per_test: tests,
             failures,
             infrastructure: self
                 .incident_rules

@@ -22,7 +22,6 @@ use tokio::sync::broadcast;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
-use crate::domain::junit;
 use crate::domain::notification::WebhookRef;
 use crate::domain::signal::SignalRules;
 pub use crate::domain::token::{Grants, TokenRecord};
@@ -102,6 +101,9 @@ pub struct TestUpload {
     pub hash: String,
     pub tests: usize,
     pub cases: Vec<TestCase>,
+    /// Each test once, a case the file repeats collapsed into one outcome
+    /// ([`crate::domain::junit::collapse`]): what the cell's records count.
+    pub per_test: Vec<TestCase>,
     /// Its failing tests, each with where it began failing.
     pub failures: Vec<TestFailure>,
     pub totals: TestTotals,
@@ -113,10 +115,9 @@ pub struct TestUpload {
 }
 
 impl TestUpload {
-    /// Each test as one run in the cell: a test the file repeats is one
-    /// run, flaky when it failed and passed ([`junit::collapse`]).
+    /// Each test as one run in the cell.
     pub fn runs(&self) -> Vec<(String, TestRun)> {
-        junit::collapse(&self.cases)
+        self.per_test
             .iter()
             .map(|c| {
                 (

@@ -34,6 +34,7 @@ fn upload_of(
         hash: hash.into(),
         tests: cases.len(),
         totals: crate::domain::junit::totals(&cases),
+        per_test: crate::domain::junit::collapse(&cases),
         cases,
         failures,
         infrastructure: false,
