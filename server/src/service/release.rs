@@ -46,12 +46,12 @@ impl Service {
         };
         let recent: Vec<(String, HashMap<CellId, Vec<BuildSummary>>)> = self
             .store
-            .recent_commits(&branch, GREEN_SEARCH_DEPTH)
+            .recent_commits(&branch, None, GREEN_SEARCH_DEPTH)
             .await?
             .into_iter()
-            .map(|(commit, builds)| {
-                let grouped = group_by_cell(&builds, &branch);
-                (commit, grouped)
+            .map(|c| {
+                let grouped = group_by_cell(&c.builds, &branch);
+                (c.commit, grouped)
             })
             .collect();
         let version_conflicts = release::version_conflicts(&self.store.versions(&branch).await?);

@@ -63,7 +63,59 @@ pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> Result<String, StoreErro
 /// Builds as stored, newest or oldest first as each query says.
 pub type Builds = Result<Vec<Build>, StoreError>;
 /// Commits and their builds, newest commit first.
-pub type CommitsWithBuilds = Result<Vec<(String, Vec<Build>)>, StoreError>;
+pub type CommitsWithBuilds = Result<Vec<CommitBuilds>, StoreError>;
+
+/// A commit of a branch as the commit index orders it (by the start of its
+/// newest build), with its builds on that branch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitBuilds {
+    pub commit: String,
+    pub last_started_at: DateTime<Utc>,
+    pub builds: Vec<Build>,
+}
+
+impl CommitBuilds {
+    /// Where the page after this commit starts.
+    pub fn cursor(&self) -> CommitCursor {
+        CommitCursor {
+            at: self.last_started_at,
+            commit: self.commit.clone(),
+        }
+    }
+}
+
+/// Position in a branch's commits, newest first: the last commit of the
+/// previous page. Commits started at the same time are ordered by SHA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitCursor {
+    pub at: DateTime<Utc>,
+    pub commit: String,
+}
+
+impl CommitCursor {
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.at.timestamp_micros(), self.commit)
+    }
+
+    /// A cursor this server could have issued: a time and a commit SHA.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, commit) = text.split_once(':')?;
+        let sha = (7..=40).contains(&commit.len())
+            && commit
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        sha.then_some(())?;
+        Some(CommitCursor {
+            at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            commit: commit.to_string(),
+        })
+    }
+
+    /// Whether a commit of the index comes after this one, newest first.
+    pub fn is_before(&self, at: DateTime<Utc>, commit: &str) -> bool {
+        (at, commit) < (self.at, self.commit.as_str())
+    }
+}
 /// Commits found by a search, newest first.
 pub type Candidates = Result<Vec<CommitCandidate>, StoreError>;
 /// What a health cell keeps of builds, newest first.
@@ -305,8 +357,15 @@ pub trait Store: Send + Sync + 'static {
     /// baselines and recomputes ([`walk`]) are written over.
     async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries;
 
-    /// The builds of the `limit` newest commits of a branch, newest first.
-    async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds;
+    /// The builds of the `limit` newest commits of a branch after `before`,
+    /// newest first: one read of the commit index and one per commit,
+    /// whatever the history.
+    async fn recent_commits(
+        &self,
+        branch: &str,
+        before: Option<&CommitCursor>,
+        limit: usize,
+    ) -> CommitsWithBuilds;
 
     /// (version, commit) pairs reported by the branch's builds.
     async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError>;

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use server::domain::token;
 use server::store::embedded::EmbeddedStore;
 use server::store::{
-    BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
-    IngestOutcome, Poster, Store, StoreError, Summaries, TokenRecord,
+    BuildFilter, Builds, Candidates, CellId, CellScan, CommitCursor, CommitsWithBuilds, Cursor,
+    Grants, IngestOutcome, Poster, Store, StoreError, Summaries, TokenRecord,
 };
 
 use crate::common::*;
@@ -328,8 +328,13 @@ impl Store for WritesDown {
     async fn cell_builds(&self, cell: &CellId, scan: &CellScan) -> Summaries {
         self.0.cell_builds(cell, scan).await
     }
-    async fn recent_commits(&self, b: &str, n: usize) -> CommitsWithBuilds {
-        self.0.recent_commits(b, n).await
+    async fn recent_commits(
+        &self,
+        b: &str,
+        before: Option<&CommitCursor>,
+        n: usize,
+    ) -> CommitsWithBuilds {
+        self.0.recent_commits(b, before, n).await
     }
     async fn versions(&self, branch: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.0.versions(branch).await

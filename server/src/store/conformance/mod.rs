@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
             finds_commits_by_prefix_and_pr,
             finds_baselines,
             recent_commits_and_versions,
+            pages_commits_through_ties,
             pages_builds_newest_first,
             scans_a_cells_builds_newest_first,
             ties_in_start_time_are_ordered_by_id,

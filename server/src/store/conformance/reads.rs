@@ -5,7 +5,7 @@ use app::model::BuildResult;
 use chrono::{TimeZone, Utc};
 
 use super::fixtures::{build, cell_id, AGW_AMD, AGW_ARM};
-use crate::store::{walk, BuildFilter, CellScan, Cursor, ScanKind, Store};
+use crate::store::{walk, BuildFilter, CellScan, CommitCursor, Cursor, ScanKind, Store};
 use app::model::Build;
 
 pub async fn lists_branches(store: &dyn Store) {
@@ -116,10 +116,11 @@ pub async fn recent_commits_and_versions(store: &dyn Store) {
         builds.push(b);
     }
     store.ingest(builds.clone()).await.unwrap();
-    let recent = store.recent_commits("master", 2).await.unwrap();
+    let recent = store.recent_commits("master", None, 2).await.unwrap();
     assert_eq!(recent.len(), 2);
-    assert_eq!(recent[0].0, builds[4].commit);
-    assert_eq!(recent[0].1[0].id, "r4");
+    assert_eq!(recent[0].commit, builds[4].commit);
+    assert_eq!(recent[0].builds[0].id, "r4");
+    assert_eq!(recent[0].last_started_at, builds[4].started_at);
     let versions = store.versions("master").await.unwrap();
     assert_eq!(versions.len(), 5);
     assert!(store.versions("v1.8").await.unwrap().is_empty());
@@ -248,4 +249,50 @@ pub async fn ties_in_start_time_are_ordered_by_id(store: &dyn Store) {
     let streak = cell.streak.clone().unwrap();
     assert_eq!((streak.since.id.as_str(), streak.builds), ("t4", 2));
     assert_eq!(cell.last_pass.clone().flatten().unwrap().id, "t3");
+}
+
+/// The console's pages: every commit once, newest first, whatever ties in
+/// start time the page boundaries fall on; reruns are the commit's builds.
+pub async fn pages_commits_through_ties(store: &dyn Store) {
+    let mut builds = Vec::new();
+    for i in 0..7 {
+        // Commits 2, 3 and 4 start at the same minute.
+        let minute = if (2..=4).contains(&i) { 2 } else { i };
+        let mut b = build(&format!("c{i}"), AGW_ARM, minute, BuildResult::Pass);
+        b.commit = format!("{i:0>40}");
+        builds.push(b);
+    }
+    let mut rerun = build("c5-again", AGW_AMD, 5, BuildResult::Fail);
+    rerun.commit = format!("{:0>40}", 5);
+    builds.push(rerun);
+    let mut elsewhere = build("other", AGW_ARM, 9, BuildResult::Pass);
+    elsewhere.cell.branch = "v1.8".into();
+    builds.push(elsewhere);
+    store.ingest(builds).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .recent_commits("master", before.as_ref(), 2)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        before = page.last().map(|c| c.cursor());
+        seen.extend(page);
+    }
+    let order: Vec<String> = seen.iter().map(|c| c.commit[39..].to_string()).collect();
+    assert_eq!(order, ["6", "5", "4", "3", "2", "1", "0"]);
+    let five = &seen[1];
+    let mut ids: Vec<&str> = five.builds.iter().map(|b| b.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["c5", "c5-again"]);
+    assert!(seen
+        .iter()
+        .all(|c| c.builds.iter().all(|b| b.cell.branch == "master")));
+    let cursor = seen[2].cursor();
+    assert_eq!(CommitCursor::decode(&cursor.encode()), Some(cursor));
 }

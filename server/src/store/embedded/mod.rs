@@ -28,8 +28,9 @@ use tokio::sync::broadcast;
 use super::upload;
 use super::UploadOutcome;
 use super::{
-    from_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
-    IngestOutcome, Poster, Store, StoreError, Summaries, TestUpload, TokenRecord,
+    from_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitBuilds, CommitCursor,
+    CommitsWithBuilds, Cursor, Grants, IngestOutcome, Poster, Store, StoreError, Summaries,
+    TestUpload, TokenRecord,
 };
 use app::model::Build;
 
@@ -584,25 +585,43 @@ impl Store for EmbeddedStore {
         self.read(move |conn| cell_builds(conn, &cell, &scan)).await
     }
 
-    async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds {
+    async fn recent_commits(
+        &self,
+        branch: &str,
+        before: Option<&CommitCursor>,
+        limit: usize,
+    ) -> CommitsWithBuilds {
         let branch = branch.to_string();
+        // No cursor: after every commit there could be.
+        let (at, below) = match before {
+            Some(c) => (c.at.timestamp_micros(), c.commit.clone()),
+            None => (i64::MAX, String::new()),
+        };
         self.read(move |conn| {
             let mut commits = conn.prepare_cached(
-                "SELECT commit_sha FROM commits WHERE branch = ?1
-                 ORDER BY last_started_at DESC LIMIT ?2",
+                "SELECT commit_sha, last_started_at FROM commits
+                 WHERE branch = ?1
+                   AND (last_started_at < ?2 OR (last_started_at = ?2 AND commit_sha < ?3))
+                 ORDER BY last_started_at DESC, commit_sha DESC LIMIT ?4",
             )?;
             let shas = commits
-                .query_map(params![branch, limit as i64], |row| row.get::<_, String>(0))?
+                .query_map(params![branch, at, below, limit as i64], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut builds = conn.prepare_cached(&format!(
                 "SELECT {BUILD_COLUMNS} FROM builds WHERE commit_sha = ?1 AND branch = ?2"
             ))?;
             let mut out = Vec::with_capacity(shas.len());
-            for sha in shas {
+            for (sha, micros) in shas {
                 let of_commit = builds
                     .query_map(params![sha, branch], build_from_row)?
                     .collect::<Result<Vec<_>, _>>()?;
-                out.push((sha, of_commit));
+                out.push(CommitBuilds {
+                    commit: sha,
+                    last_started_at: from_micros(micros)?,
+                    builds: of_commit,
+                });
             }
             Ok(out)
         })

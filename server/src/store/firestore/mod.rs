@@ -44,6 +44,7 @@ use super::{
     from_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitsWithBuilds, Cursor, Grants,
     IngestOutcome, Poster, Store, StoreError, Summaries, TestUpload, TokenRecord,
 };
+use super::{CommitBuilds, CommitCursor};
 use app::model::Build;
 
 mod docs;
@@ -283,21 +284,30 @@ impl Store for FirestoreStore {
         cell_builds(&self.db, &self.reads, cell, scan).await
     }
 
-    async fn recent_commits(&self, branch: &str, limit: usize) -> CommitsWithBuilds {
-        let owned = branch.to_string();
-        let commits: Vec<CommitDoc> = self
-            .db
-            .fluent()
-            .select()
-            .from(COMMITS)
-            .filter(move |q| q.for_all([q.field("branch").eq(owned.clone())]))
-            .order(|o| o.fields([o.field("last_started_micros").desc()]))
-            .limit(limit as u32)
-            .obj()
-            .query()
-            .await?;
-        let mut out = Vec::new();
-        for commit in counted(&self.reads, commits) {
+    async fn recent_commits(
+        &self,
+        branch: &str,
+        before: Option<&CommitCursor>,
+        limit: usize,
+    ) -> CommitsWithBuilds {
+        // Firestore has no tuple comparison: the commits tied with the
+        // cursor's time (rare), then the older ones.
+        let mut commits = match before {
+            Some(cursor) => {
+                self.commit_index(branch, CommitRange::TiedWith(cursor), limit)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        if commits.len() < limit {
+            let range = before.map_or(CommitRange::All, CommitRange::Before);
+            let older = self
+                .commit_index(branch, range, limit - commits.len())
+                .await?;
+            commits.extend(older);
+        }
+        let mut out = Vec::with_capacity(commits.len());
+        for commit in commits {
             let q = BuildQuery::new(1000)
                 .eq("commit", commit.commit.clone())
                 .eq("branch", branch.to_string());
@@ -306,7 +316,13 @@ impl Store for FirestoreStore {
                 .into_iter()
                 .map(BuildDoc::build)
                 .collect::<Result<Vec<_>, _>>()?;
-            out.push((commit.commit, builds));
+            let last_started_at = DateTime::from_timestamp_micros(commit.last_started_micros)
+                .ok_or_else(|| StoreError::Corrupt(format!("commit {}", commit.commit)))?;
+            out.push(CommitBuilds {
+                commit: commit.commit,
+                last_started_at,
+                builds,
+            });
         }
         Ok(out)
     }
@@ -739,5 +755,59 @@ impl Store for FirestoreStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Cell> {
         self.events.subscribe()
+    }
+}
+
+/// Which part of a branch's commit index one query reads, newest first.
+#[derive(Clone, Copy)]
+enum CommitRange<'a> {
+    All,
+    /// Started strictly before the cursor's commit.
+    Before(&'a CommitCursor),
+    /// Started at the cursor's time, ordered after its commit.
+    TiedWith(&'a CommitCursor),
+}
+
+impl FirestoreStore {
+    async fn commit_index(
+        &self,
+        branch: &str,
+        range: CommitRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<CommitDoc>, StoreError> {
+        let branch = branch.to_string();
+        let commits: Vec<CommitDoc> = self
+            .db
+            .fluent()
+            .select()
+            .from(COMMITS)
+            .filter(move |q| {
+                let mut all = vec![q.field("branch").eq(branch.clone())];
+                match range {
+                    CommitRange::All => {}
+                    CommitRange::Before(c) => all.push(
+                        q.field("last_started_micros")
+                            .less_than(c.at.timestamp_micros()),
+                    ),
+                    CommitRange::TiedWith(c) => {
+                        all.push(q.field("last_started_micros").eq(c.at.timestamp_micros()));
+                        all.push(q.field("commit").less_than(c.commit.clone()));
+                    }
+                }
+                q.for_all(all)
+            })
+            .order(move |o| match range {
+                // Its time is fixed by equality: ordered by SHA alone.
+                CommitRange::TiedWith(_) => o.fields([o.field("commit").desc()]),
+                _ => o.fields([
+                    o.field("last_started_micros").desc(),
+                    o.field("commit").desc(),
+                ]),
+            })
+            .limit(limit as u32)
+            .obj()
+            .query()
+            .await?;
+        Ok(counted(&self.reads, commits))
     }
 }
