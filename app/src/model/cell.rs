@@ -236,6 +236,14 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+impl TestCounts {
+    /// Every failing test is one known to be flaky: the build's failure is
+    /// a flaky failure, not a breakage.
+    pub fn only_flaky(&self) -> bool {
+        self.failed > 0 && self.flaky >= self.failed
+    }
+}
+
 /// A field that may be absent (unknown), `null` (known: nothing) or a value.
 mod known {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -293,7 +301,7 @@ impl Cell {
             && self
                 .latest_tests
                 .as_ref()
-                .is_some_and(|t| t.failed > 0 && t.flaky >= t.failed)
+                .is_some_and(TestCounts::only_flaky)
     }
 }
 

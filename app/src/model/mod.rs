@@ -5,6 +5,7 @@
 
 mod cell;
 mod commit;
+mod console;
 mod display;
 mod history;
 mod incident;
@@ -19,6 +20,7 @@ mod tests;
 
 pub use cell::*;
 pub use commit::*;
+pub use console::*;
 pub use display::*;
 pub use history::*;
 pub use incident::*;

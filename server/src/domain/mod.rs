@@ -2,6 +2,7 @@
 //! plain data.
 
 pub mod badge;
+pub mod console;
 pub mod field_error;
 pub mod health;
 pub mod history;

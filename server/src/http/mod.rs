@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod fanout;

@@ -37,6 +37,7 @@ pub enum ServiceError {
 }
 
 mod commit;
+pub mod console;
 mod history;
 pub mod incidents;
 pub mod ingest;

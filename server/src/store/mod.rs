@@ -9,6 +9,7 @@ pub mod plan;
 pub mod upload;
 pub mod walk;
 
+pub use crate::domain::console::CommitBuilds;
 pub use app::model::CellId;
 use std::collections::HashMap;
 
@@ -65,25 +66,6 @@ pub type Builds = Result<Vec<Build>, StoreError>;
 /// Commits and their builds, newest commit first.
 pub type CommitsWithBuilds = Result<Vec<CommitBuilds>, StoreError>;
 
-/// A commit of a branch as the commit index orders it (by the start of its
-/// newest build), with its builds on that branch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommitBuilds {
-    pub commit: String,
-    pub last_started_at: DateTime<Utc>,
-    pub builds: Vec<Build>,
-}
-
-impl CommitBuilds {
-    /// Where the page after this commit starts.
-    pub fn cursor(&self) -> CommitCursor {
-        CommitCursor {
-            at: self.last_started_at,
-            commit: self.commit.clone(),
-        }
-    }
-}
-
 /// Position in a branch's commits, newest first: the last commit of the
 /// previous page. Commits started at the same time are ordered by SHA.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +75,14 @@ pub struct CommitCursor {
 }
 
 impl CommitCursor {
+    /// Where the page after this commit starts.
+    pub fn after(commit: &CommitBuilds) -> Self {
+        CommitCursor {
+            at: commit.last_started_at,
+            commit: commit.commit.clone(),
+        }
+    }
+
     pub fn encode(&self) -> String {
         format!("{}:{}", self.at.timestamp_micros(), self.commit)
     }
@@ -110,12 +100,8 @@ impl CommitCursor {
             commit: commit.to_string(),
         })
     }
-
-    /// Whether a commit of the index comes after this one, newest first.
-    pub fn is_before(&self, at: DateTime<Utc>, commit: &str) -> bool {
-        (at, commit) < (self.at, self.commit.as_str())
-    }
 }
+
 /// Commits found by a search, newest first.
 pub type Candidates = Result<Vec<CommitCandidate>, StoreError>;
 /// What a health cell keeps of builds, newest first.

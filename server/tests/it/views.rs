@@ -690,3 +690,93 @@ async fn pages_answer_not_found_and_bad_request_by_status() {
         assert!(html.contains("role=\"alert\""), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_console_pages_commits_against_builds() {
+    let app = spawn().await;
+    let sha = |n: u32| format!("{n:0>40}");
+    // Five commits; arm64 breaks at 3 (an incident at the third failure),
+    // amd64 passes, and commit 2's arm64 build failed, then passed a rerun.
+    for n in 1..=5u32 {
+        let arm = if n >= 2 { "fail" } else { "pass" };
+        let mut builds = vec![
+            build(&sha(n), "master", "amd64", n * 10, "pass"),
+            build(&sha(n), "master", "arm64", n * 10, arm),
+        ];
+        for b in &mut builds {
+            b["parent"] = json!(sha(n - 1));
+            b["commit_title"] = json!(format!("Change {n}"));
+            b["author"] = json!("dev");
+        }
+        if n == 2 {
+            let mut rerun = build(&sha(n), "master", "arm64", n * 10 + 2, "pass");
+            rerun["id"] = json!("rerun-2");
+            builds.push(rerun);
+        }
+        app.post(json!(builds)).await;
+    }
+    let (status, first) = app.get("/api/v1/console?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["branch"], "master");
+    assert_eq!(
+        first["columns"],
+        json!([
+            {"component": "agw", "arch": "amd64", "build_type": "bazel-build"},
+            {"component": "agw", "arch": "arm64", "build_type": "bazel-build"},
+        ])
+    );
+    let commits = first["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 2);
+    assert_eq!(commits[0]["commit"], sha(5));
+    assert_eq!(commits[0]["title"], "Change 5");
+    assert_eq!(commits[0]["pr"], 77);
+    assert_eq!(commits[0]["results"][1][0]["result"], "fail");
+    assert_eq!(commits[0]["results"][0][0]["result"], "pass");
+    let incident = &first["incidents"][0];
+    assert_eq!(incident["columns"], json!([1]));
+    assert_eq!(incident["first_bad_commit"], sha(3));
+
+    // Older pages through the cursor, to the last one.
+    let mut seen: Vec<Value> = commits.clone();
+    let mut before = first["next_before"].as_str().unwrap().to_string();
+    loop {
+        let (status, page) = app
+            .get(&format!("/api/v1/console?limit=2&before={before}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(page["commits"].as_array().unwrap().iter().cloned());
+        match page["next_before"].as_str() {
+            Some(next) => before = next.to_string(),
+            None => break,
+        }
+    }
+    let order: Vec<&Value> = seen.iter().map(|c| &c["commit"]).collect();
+    let expected: Vec<Value> = (1..=5).rev().map(|n| json!(sha(n))).collect();
+    assert_eq!(order, expected.iter().collect::<Vec<_>>());
+    // Commit 2's disagreeing runs, newest first.
+    let arm: Vec<&str> = seen[3]["results"][1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(arm, ["pass", "fail"]);
+
+    let (_, failing) = app.get("/api/v1/console?only=failing&arch=x86_64").await;
+    assert_eq!(failing["columns"], json!([]));
+    let (_, arm) = app.get("/api/v1/console?only=failing").await;
+    assert_eq!(arm["columns"][0]["arch"], "arm64");
+    assert_eq!(arm["commits"][0]["results"].as_array().unwrap().len(), 1);
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("before=nonsense", "before"),
+        ("only=red", "only"),
+        ("arch=a%20b", "arch"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, body) = app.get(&format!("/api/v1/console?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+    }
+}

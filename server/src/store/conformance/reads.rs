@@ -281,7 +281,7 @@ pub async fn pages_commits_through_ties(store: &dyn Store) {
             break;
         }
         assert!(page.len() <= 2);
-        before = page.last().map(|c| c.cursor());
+        before = page.last().map(CommitCursor::after);
         seen.extend(page);
     }
     let order: Vec<String> = seen.iter().map(|c| c.commit[39..].to_string()).collect();
@@ -293,6 +293,6 @@ pub async fn pages_commits_through_ties(store: &dyn Store) {
     assert!(seen
         .iter()
         .all(|c| c.builds.iter().all(|b| b.cell.branch == "master")));
-    let cursor = seen[2].cursor();
+    let cursor = CommitCursor::after(&seen[2]);
     assert_eq!(CommitCursor::decode(&cursor.encode()), Some(cursor));
 }
