@@ -4,14 +4,36 @@ use leptos::prelude::*;
 
 use crate::codec::JsonText;
 use crate::error::DashboardError;
+#[cfg(feature = "ssr")]
+use crate::model::ConsoleParams;
 use crate::model::{
-    CommitLookup, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
+    CommitLookup, Console, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
     ReleaseSummary, ReportView, TestHistory,
 };
 
 #[server(prefix = "/_app", output = JsonText)]
 pub async fn get_health(branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
     dashboard().health(branch).await
+}
+
+#[server(prefix = "/_app", output = JsonText)]
+pub async fn get_console(
+    branch: Option<String>,
+    component: Option<String>,
+    arch: Option<String>,
+    only: Option<String>,
+    before: Option<String>,
+) -> Result<Console, DashboardError> {
+    dashboard()
+        .console(ConsoleParams {
+            branch,
+            component,
+            arch,
+            only,
+            before,
+            limit: None,
+        })
+        .await
 }
 
 #[server(prefix = "/_app", output = JsonText)]

@@ -6,8 +6,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    CommitPage, FlakyPage, HistoryPage, IncidentPage, NotFound, OverviewPage, ReleasePage,
-    ReleasesPage, ReportPage, SearchPage, TestHistoryPage,
+    CommitPage, ConsolePage, FlakyPage, HistoryPage, IncidentPage, NotFound, OverviewPage,
+    ReleasePage, ReleasesPage, ReportPage, SearchPage, TestHistoryPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"ci-dashboard"</a>
                 <nav aria-label="Main">
                     <a href="/">"Overview"</a>
+                    <a href="/console">"Console"</a>
                     <a href="/releases">"Releases"</a>
                     <a href="/report">"Report"</a>
                     <a href="/flaky">"Flaky tests"</a>
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                 // Async: pages arrive fully rendered, so they work without JavaScript.
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/console") view=ConsolePage ssr=SsrMode::Async/>
                     <Route path=path!("/commit/:sha") view=CommitPage ssr=SsrMode::Async/>
                     <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
                     <Route

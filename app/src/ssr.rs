@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use crate::error::DashboardError;
 use crate::model::{
-    CommitLookup, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
-    ReleaseSummary, ReportView, TestHistory,
+    CommitLookup, Console, ConsoleParams, FlakyTests, HealthMatrix, HistoryView, IncidentDetail,
+    ReleaseReport, ReleaseSummary, ReportView, TestHistory,
 };
 
 #[async_trait::async_trait]
 pub trait Dashboard: Send + Sync {
     /// The overview of `branch`, or of the default branch when `None`.
     async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError>;
+
+    /// A page of the console, as its URL asks for it.
+    async fn console(&self, params: ConsoleParams) -> Result<Console, DashboardError>;
 
     /// A commit by SHA prefix or PR number.
     async fn commit(&self, query: String) -> Result<CommitLookup, DashboardError>;

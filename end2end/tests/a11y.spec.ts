@@ -73,6 +73,7 @@ test.beforeAll(async ({ request }) => {
 
 const pages = [
   `/?branch=${BRANCH}`,
+  `/console?branch=${BRANCH}`,
   `/commit/${BAD}`,
   `/commit/${FLAKY(12)}`,
   `/search?q=%237007`,

@@ -158,6 +158,11 @@ pub struct Settings {
     /// branches, open at 3 failures, no webhooks]
     #[arg(long, env = "CI_DASHBOARD_NOTIFY_CONFIG", global = true)]
     pub notify_config: Option<PathBuf>,
+    /// When cells are stale (TOML: `[[stale]]` rules of `build_type`,
+    /// `after` and optional `component`, `arch`, `branch` globs) [default:
+    /// silent for three of the cell's usual gaps between builds]
+    #[arg(long, env = "CI_DASHBOARD_STALE_CONFIG", global = true)]
+    pub stale_config: Option<PathBuf>,
     /// The dashboard's address as people reach it, for links in
     /// notifications [default: http://<listen address>]
     #[arg(long, env = "CI_DASHBOARD_PUBLIC_URL", global = true)]

@@ -18,6 +18,7 @@ use crate::config::{Settings, StoreKind};
 use crate::domain::incident::{IncidentConfig, IncidentRules};
 use crate::domain::notification::{NotifyConfig, Webhook};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
+use crate::domain::stale::StaleConfig;
 use crate::http::ratelimit::{AddressLimiter, TokenLimiter};
 use crate::http::router::router;
 use crate::http::serve::{serve, ConnectionLimits};
@@ -74,6 +75,18 @@ pub fn load_release_config(settings: &Settings) -> anyhow::Result<ReleaseConfig>
     }
 }
 
+/// When cells are stale: the file's rules, else each cell's own rhythm.
+pub fn load_stale_config(settings: &Settings) -> anyhow::Result<StaleConfig> {
+    match &settings.stale_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            StaleConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        None => Ok(StaleConfig::default()),
+    }
+}
+
 /// Which branches incidents watch, when they open, and which webhooks
 /// hear of them.
 pub fn load_notify_config(
@@ -119,6 +132,7 @@ fn wire(
         store,
         default_branch: settings.default_branch.clone(),
         release,
+        stale: Arc::new(load_stale_config(settings)?),
         repository: settings.repository.clone(),
     };
     Ok((service, Arc::new(webhooks)))

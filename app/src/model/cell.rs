@@ -159,6 +159,9 @@ impl CellId {
             last_pass: Some(None),
             latest_tests: None,
             results: None,
+            cadence: None,
+            stale: false,
+            stale_since: None,
         }
     }
 
@@ -202,6 +205,24 @@ pub struct Cell {
     /// has: such a cell is judged by its tests, not by its build results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<ResultDays>,
+    /// When its builds arrive, kept at ingestion: what tells that it
+    /// stopped reporting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cadence: Option<Cadence>,
+    /// Judged when read, never stored: whether it stopped reporting, and
+    /// since when.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_since: Option<DateTime<Utc>>,
+}
+
+/// When a cell's builds start: the newest start, and the gaps (seconds)
+/// between the starts before it, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cadence {
+    pub last_start: DateTime<Utc>,
+    pub gaps_s: Vec<u32>,
 }
 
 impl Cell {

@@ -12,6 +12,17 @@ pub const CONSOLE_PAGE: usize = 50;
 /// Commits one console page shows at most.
 pub const MAX_CONSOLE_PAGE: usize = 100;
 
+/// The console's parameters as a URL gives them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConsoleParams {
+    pub branch: Option<String>,
+    pub component: Option<String>,
+    pub arch: Option<String>,
+    pub only: Option<String>,
+    pub before: Option<String>,
+    pub limit: Option<String>,
+}
+
 /// What the grid is narrowed to, from the page's URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsoleFilter {
@@ -35,6 +46,11 @@ impl ConsoleFilter {
 pub struct ConsoleColumn {
     #[serde(flatten)]
     pub cell: CellKey,
+    /// Since when its cell is stale, and when its newest build started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_build: Option<DateTime<Utc>>,
 }
 
 /// One build in a grid cell.
@@ -149,6 +165,12 @@ pub struct Console {
     /// Whether this is an older page (not following new commits).
     #[serde(default)]
     pub older: bool,
+    /// Every component and architecture of the branch, for the filters.
+    #[serde(default)]
+    pub components: Vec<String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    pub generated_at: DateTime<Utc>,
 }
 
 impl Console {

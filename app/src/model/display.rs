@@ -19,6 +19,14 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// What a stale cell says: "stale: last build 2d ago".
+pub fn stale_text(last_build: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match last_build {
+        Some(at) => format!("stale: last build {}", ago(at, now)),
+        None => "stale".to_string(),
+    }
+}
+
 /// A length of time as people say it: "2d 3h", "5h 10m", "12m", "40s".
 /// A rate as pages and reports write it: "50%", "33.3%", "–" for none.
 /// Integer formatting on purpose: `{:.1}` on a float would pull Rust's float

@@ -1,13 +1,16 @@
 mod commit;
 mod common;
+mod console;
 mod history;
 mod incident;
+mod live;
 mod overview;
 mod release;
 mod report;
 mod tests;
 
 pub use commit::{CommitPage, SearchPage};
+pub use console::ConsolePage;
 pub use history::HistoryPage;
 pub use incident::IncidentPage;
 pub use overview::OverviewPage;

@@ -7,9 +7,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 use super::common::{exact_time, use_query_param, ErrorNotice};
+use super::live::{follow_cells, CellEvent};
 use crate::api::get_health;
 use crate::model::{
-    ago, overview_path, short_sha, BuildResult, BuildSummary, Cell, CellKey, HealthMatrix, Incident,
+    ago, overview_path, short_sha, stale_text, BuildResult, BuildSummary, Cell, CellKey,
+    HealthMatrix, Incident,
 };
 
 #[component]
@@ -111,65 +113,22 @@ fn Overview(matrix: HealthMatrix) -> impl IntoView {
 /// Keeps `live` up to date from the server's cell events. The `ready`
 /// event (on connecting and after any gap) triggers one refetch, so
 /// nothing posted between the page render and the connection is missed.
-#[cfg(feature = "hydrate")]
 fn follow_changes(branch: String, live: RwSignal<HealthMatrix>, connected: RwSignal<bool>) {
-    use crate::model::encoded;
-    use futures::future::{AbortHandle, Abortable};
-
-    // Not the router's ParamsMap: it decodes values as they go in.
-    let url = format!("/api/v1/events?branch={}", encoded(&branch));
-    let (abort, registration) = AbortHandle::new_pair();
-    on_cleanup(move || abort.abort());
-    leptos::task::spawn_local(async move {
-        let follow = async move {
-            // The browser reconnects a stream that ends by itself; one the
-            // server refused (too many streams) stays closed: retry later.
-            loop {
-                follow_stream(&url, &branch, live, connected).await;
-                connected.set(false);
-                sleep(std::time::Duration::from_secs(10)).await;
-            }
-        };
-        let _ = Abortable::new(follow, registration).await;
-    });
-}
-
-/// Follows one event source until the browser gives it up.
-#[cfg(feature = "hydrate")]
-async fn follow_stream(
-    url: &str,
-    branch: &str,
-    live: RwSignal<HealthMatrix>,
-    connected: RwSignal<bool>,
-) {
-    use futures::StreamExt;
-    use gloo_net::eventsource::{futures::EventSource, State};
-
-    let Ok(mut source) = EventSource::new(url) else {
-        return;
-    };
-    let (Ok(ready), Ok(cells)) = (source.subscribe("ready"), source.subscribe("cells")) else {
-        return;
-    };
-    let mut events = futures::stream::select(ready, cells);
-    while let Some(event) = events.next().await {
-        match event {
-            Ok((kind, _)) if kind == "ready" => {
-                if let Ok(fresh) = get_health(Some(branch.to_string())).await {
-                    live.update(|m| {
-                        let now = m.generated_at;
-                        *m = fresh;
-                        m.generated_at = now;
-                    });
+    let branch_of_events = branch.clone();
+    follow_cells(&branch_of_events, connected, move |event| {
+        let branch = branch.clone();
+        async move {
+            match event {
+                CellEvent::Ready => {
+                    if let Ok(fresh) = get_health(Some(branch)).await {
+                        live.update(|m| {
+                            let now = m.generated_at;
+                            *m = fresh;
+                            m.generated_at = now;
+                        });
+                    }
                 }
-                connected.set(true);
-            }
-            Ok((_, message)) => {
-                let cells = message
-                    .data()
-                    .as_string()
-                    .and_then(|data| serde_json::from_str::<Vec<Cell>>(&data).ok());
-                if let Some(cells) = cells {
+                CellEvent::Cells(cells) => {
                     // A streak that grew, shrank or ended may have opened or
                     // resolved an incident: the banner asks the server then.
                     let streak = |c: &Cell| c.streak.as_ref().map(|s| s.builds);
@@ -185,33 +144,15 @@ async fn follow_stream(
                         }
                     });
                     if streaks_moved {
-                        if let Ok(fresh) = get_health(Some(branch.to_string())).await {
+                        if let Ok(fresh) = get_health(Some(branch)).await {
                             live.update(|m| m.incidents = fresh.incidents);
                         }
                     }
                 }
             }
-            Err(_) if source.state() == State::Closed => break,
-            // The browser reconnects by itself; `ready` follows.
-            Err(_) => connected.set(false),
         }
-    }
+    });
 }
-
-#[cfg(feature = "hydrate")]
-async fn sleep(duration: std::time::Duration) {
-    let (done, wake) = futures::channel::oneshot::channel();
-    set_timeout(
-        move || {
-            let _ = done.send(());
-        },
-        duration,
-    );
-    let _ = wake.await;
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn follow_changes(_: String, _: RwSignal<HealthMatrix>, _: RwSignal<bool>) {}
 
 /// A plain GET form, so it works without JavaScript; once hydrated,
 /// choosing a branch navigates at once, client-side.
@@ -365,6 +306,15 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
             </div>
         }
     });
+    let stale = cell.stale.then(|| {
+        let text = stale_text(cell.cadence.as_ref().map(|c| c.last_start), now);
+        view! {
+            <div class="stale-note">
+                <span aria-hidden="true">"⌛ "</span>
+                {text}
+            </div>
+        }
+    });
     let tests = cell.latest_tests.as_ref().map(|t| {
         let text = if t.failed == 0 {
             format!("{} tests passed", t.passed)
@@ -380,12 +330,19 @@ fn BuildTypeStatus(cell: Cell, now: DateTime<Utc>) -> impl IntoView {
         view! { <div class="tests">{text}</div> }
     });
     view! {
-        <li class=format!("bt status-{class}") data-cell=testid data-status=class>
+        <li
+            class=format!("bt status-{class}")
+            class:stale=cell.stale
+            data-cell=testid
+            data-status=class
+            data-stale=cell.stale.then_some("true")
+        >
             <div class="bt-head">
                 <span class="icon" aria-hidden="true">{icon}</span>
                 <a class="bt-name" href=history>{cell.cell.build_type.clone()}</a>
                 <span class="word">{word}</span>
             </div>
+            {stale}
             {latest}
             {tests}
             {streak}

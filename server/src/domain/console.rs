@@ -73,7 +73,11 @@ pub fn grid(
     Grid {
         columns: columns
             .into_iter()
-            .map(|cell| ConsoleColumn { cell })
+            .map(|cell| ConsoleColumn {
+                cell,
+                stale_since: None,
+                last_build: None,
+            })
             .collect(),
         commits: rows,
         incidents,
@@ -269,7 +273,7 @@ mod tests {
         let grid = grid(
             &page(),
             &HashSet::new(),
-            &[incident.clone()],
+            std::slice::from_ref(&incident),
             &ConsoleFilter::default(),
         );
         assert_eq!(grid.incidents.len(), 1);

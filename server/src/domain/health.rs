@@ -148,12 +148,14 @@ pub fn with_tests(cell: &Cell, build: &str, totals: &TestTotals) -> Option<Cell>
     Some(next)
 }
 
-/// What a recomputed cell keeps of its tests: its runs with results, and
-/// the latest counts if its latest build is still the same.
-pub fn keep_tests(before: Option<&Cell>, mut after: Cell) -> Cell {
+/// What a recomputed cell keeps of what ingestion learned, which its
+/// history does not say: its runs with results, the latest counts if its
+/// latest build is still the same, and its cadence.
+pub fn carry_over(before: Option<&Cell>, mut after: Cell) -> Cell {
     let same = |c: &Cell| c.latest.as_ref().map(|l| l.id.clone());
     if let Some(before) = before {
         after.results.clone_from(&before.results);
+        after.cadence.clone_from(&before.cadence);
         if same(before) == same(&after) {
             after.latest_tests.clone_from(&before.latest_tests);
         }
@@ -451,9 +453,9 @@ mod tests {
         };
         assert_eq!(next.latest_tests, None, "a new latest build has none yet");
         assert_eq!(
-            keep_tests(Some(&counted), counted.clone()).latest_tests,
+            carry_over(Some(&counted), counted.clone()).latest_tests,
             counted.latest_tests
         );
-        assert_eq!(keep_tests(Some(&counted), *next).latest_tests, None);
+        assert_eq!(carry_over(Some(&counted), *next).latest_tests, None);
     }
 }

@@ -13,6 +13,7 @@ pub mod notification;
 pub mod release;
 pub mod report;
 pub mod signal;
+pub mod stale;
 pub mod test_stats;
 pub mod test_verdict;
 pub mod token;

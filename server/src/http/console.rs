@@ -8,8 +8,8 @@ use axum::Json;
 use super::api::only_params;
 use super::error::ApiError;
 use super::state::AppState;
-use crate::service::console::ConsoleParams;
-use app::model::Console;
+use crate::service::console::parse_console;
+use app::model::{Console, ConsoleParams};
 
 /// `?branch=&component=&arch=&only=failing&before=&limit=`: the branch's
 /// latest commits against its builds, older pages by `before`.
@@ -22,14 +22,14 @@ pub async fn console(
         &["branch", "component", "arch", "only", "before", "limit"],
     )?;
     let get = |name: &str| params.get(name).cloned();
-    let query = ConsoleParams {
+    let params = ConsoleParams {
         branch: get("branch"),
         component: get("component"),
         arch: get("arch"),
         only: get("only"),
         before: get("before"),
         limit: get("limit"),
-    }
-    .parse(&state.service.default_branch)?;
+    };
+    let query = parse_console(&params, &state.service.default_branch)?;
     Ok(Json(state.service.console(query).await?))
 }

@@ -3,13 +3,14 @@
 
 use app::error::DashboardError;
 use app::model::{
-    CommitLookup, Delivery, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
-    ReleaseSummary, ReportView, TestHistory,
+    CommitLookup, Console, ConsoleParams, Delivery, FlakyTests, HealthMatrix, HistoryView,
+    IncidentDetail, ReleaseReport, ReleaseSummary, ReportView, TestHistory,
 };
 use app::ssr::Dashboard;
 
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
+use crate::service::console::parse_console;
 use crate::service::report::branch_and_days;
 use crate::service::{Service, ServiceError};
 use crate::store::CellId;
@@ -36,6 +37,13 @@ impl Dashboard for Service {
     async fn health(&self, branch: Option<String>) -> Result<HealthMatrix, DashboardError> {
         let branch = Branch::parse_optional(branch.as_deref()).map_err(bad_request)?;
         Service::health(self, branch)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn console(&self, params: ConsoleParams) -> Result<Console, DashboardError> {
+        let query = parse_console(&params, &self.default_branch).map_err(bad_request)?;
+        Service::console(self, query)
             .await
             .map_err(to_dashboard_error)
     }

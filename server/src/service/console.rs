@@ -1,9 +1,12 @@
 //! The console: a page of a branch's commits × its builds, read through the
 //! commit index (one read for the page, one per commit), never a scan.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
-use app::model::{BuildResult, Console, ConsoleFilter, CONSOLE_PAGE, MAX_CONSOLE_PAGE};
+use app::model::{
+    BuildResult, Cell, Console, ConsoleFilter, ConsoleParams, CONSOLE_PAGE, MAX_CONSOLE_PAGE,
+};
+use chrono::Utc;
 
 use super::{Service, ServiceError, MAX_SHOWN_INCIDENTS};
 use crate::domain::console::grid;
@@ -20,71 +23,59 @@ pub struct ConsoleQuery {
     pub limit: usize,
 }
 
-/// The console's parameters as a URL gives them.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct ConsoleParams {
-    pub branch: Option<String>,
-    pub component: Option<String>,
-    pub arch: Option<String>,
-    pub only: Option<String>,
-    pub before: Option<String>,
-    pub limit: Option<String>,
-}
-
 /// A parameter given a value: empty ones are as good as absent, as forms
 /// send them.
 fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-impl ConsoleParams {
-    pub fn parse(&self, default: &Branch) -> Result<ConsoleQuery, FieldError> {
-        let only_failing = match given(&self.only) {
-            None => false,
-            Some("failing") => true,
-            Some(_) => return Err(FieldError::field("only", "only may be \"failing\"")),
-        };
-        let limit = match given(&self.limit) {
-            None => CONSOLE_PAGE,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_CONSOLE_PAGE).contains(n))
-                .ok_or_else(|| {
-                    FieldError::field(
-                        "limit",
-                        format!("limit must be from 1 to {MAX_CONSOLE_PAGE}"),
-                    )
-                })?,
-        };
-        let before = given(&self.before)
-            .map(|text| {
-                CommitCursor::decode(text).ok_or_else(|| {
-                    FieldError::field("before", "before must be a next_before this server gave")
-                })
+/// Validates what a URL asks of the console.
+pub fn parse_console(params: &ConsoleParams, default: &Branch) -> Result<ConsoleQuery, FieldError> {
+    let only_failing = match given(&params.only) {
+        None => false,
+        Some("failing") => true,
+        Some(_) => return Err(FieldError::field("only", "only may be \"failing\"")),
+    };
+    let limit = match given(&params.limit) {
+        None => CONSOLE_PAGE,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_CONSOLE_PAGE).contains(n))
+            .ok_or_else(|| {
+                FieldError::field(
+                    "limit",
+                    format!("limit must be from 1 to {MAX_CONSOLE_PAGE}"),
+                )
+            })?,
+    };
+    let before = given(&params.before)
+        .map(|text| {
+            CommitCursor::decode(text).ok_or_else(|| {
+                FieldError::field("before", "before must be a next_before this server gave")
             })
-            .transpose()?;
-        Ok(ConsoleQuery {
-            branch: Branch::parse_or(self.branch.as_deref(), default)?,
-            filter: ConsoleFilter {
-                component: given(&self.component)
-                    .map(|c| Name::parse("component", c).map(Name::into_string))
-                    .transpose()?,
-                arch: given(&self.arch)
-                    .map(|a| Name::arch(a).map(Name::into_string))
-                    .transpose()?,
-                only_failing,
-            },
-            before,
-            limit,
         })
-    }
+        .transpose()?;
+    Ok(ConsoleQuery {
+        branch: Branch::parse_or(params.branch.as_deref(), default)?,
+        filter: ConsoleFilter {
+            component: given(&params.component)
+                .map(|c| Name::parse("component", c).map(Name::into_string))
+                .transpose()?,
+            arch: given(&params.arch)
+                .map(|a| Name::arch(a).map(Name::into_string))
+                .transpose()?,
+            only_failing,
+        },
+        before,
+        limit,
+    })
 }
 
 impl Service {
     /// Reads, whatever the history: the commit index once, each commit's
-    /// builds, the open incidents, and the test totals of the page's
-    /// failed builds.
+    /// builds, the open incidents, the branch's cells, and the test totals
+    /// of the page's failed builds.
     pub async fn console(&self, query: ConsoleQuery) -> Result<Console, ServiceError> {
         let branch = query.branch.as_str();
         // One more than shown: whether an older page exists.
@@ -100,17 +91,29 @@ impl Service {
             .filter(|b| b.result == BuildResult::Fail)
             .map(|b| b.id.clone())
             .collect();
-        let (incidents, totals) = tokio::try_join!(
+        let (incidents, totals, cells) = tokio::try_join!(
             self.store
                 .incidents(Some(branch), true, MAX_SHOWN_INCIDENTS),
             self.store.test_totals(&failed),
+            self.store.cells(branch),
         )?;
+        let distinct = |field: fn(&Cell) -> &String| {
+            let names: BTreeSet<&String> = cells.iter().map(field).collect();
+            names.into_iter().cloned().collect()
+        };
         let flaky: HashSet<String> = totals
             .into_iter()
             .filter(|(_, t)| t.counts().only_flaky())
             .map(|(id, _)| id)
             .collect();
-        let grid = grid(&commits, &flaky, &incidents, &query.filter);
+        let mut grid = grid(&commits, &flaky, &incidents, &query.filter);
+        let now = Utc::now();
+        for column in &mut grid.columns {
+            if let Some(cell) = cells.iter().find(|c| c.cell.key() == column.cell) {
+                column.stale_since = self.stale.stale_since(cell, now);
+                column.last_build = cell.cadence.as_ref().map(|c| c.last_start);
+            }
+        }
         Ok(Console {
             branch: branch.to_string(),
             columns: grid.columns,
@@ -121,6 +124,9 @@ impl Service {
                 .flatten(),
             filter: query.filter,
             older: query.before.is_some(),
+            components: distinct(|c| &c.cell.component),
+            architectures: distinct(|c| &c.cell.arch),
+            generated_at: now,
         })
     }
 }
@@ -130,7 +136,7 @@ mod tests {
     use super::*;
 
     fn parse(params: ConsoleParams) -> Result<ConsoleQuery, FieldError> {
-        params.parse(&Branch::parse("master").unwrap())
+        parse_console(&params, &Branch::parse("master").unwrap())
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::domain::ids::Branch;
 use crate::domain::incident::IncidentRules;
 use crate::domain::notification::WebhookRef;
 use crate::domain::release::ReleaseConfig;
+use crate::domain::stale::StaleConfig;
 use crate::store::StoreError;
 use crate::store::{CellId, Store};
 use recent::Recent;
@@ -59,6 +60,8 @@ pub struct Service {
     pub reports: Arc<Recent<(String, u32), HealthReport>>,
     pub default_branch: Branch,
     pub release: Arc<ReleaseConfig>,
+    /// When cells are stale.
+    pub stale: Arc<StaleConfig>,
     /// Commit links of pages without any build name this repository.
     pub repository: String,
 }

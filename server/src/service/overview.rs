@@ -43,9 +43,14 @@ impl Service {
             }
         }
         branches.sort_by(|a, b| (a != default, a.as_str()).cmp(&(b != default, b.as_str())));
+        let now = Utc::now();
+        let cells = cells
+            .into_iter()
+            .map(|cell| self.stale.judge(cell, now))
+            .collect();
         Ok(HealthMatrix {
             incidents,
-            ..HealthMatrix::new(branch, branches, cells, Utc::now())
+            ..HealthMatrix::new(branch, branches, cells, now)
         })
     }
 }

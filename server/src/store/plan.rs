@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::walk::{self, CellHistory};
 use super::{identity_conflict, CellId, CellMove, IngestOutcome, Poster, StoreError};
 use crate::domain::health::{self, Step};
+use crate::domain::stale;
 use app::model::Build;
 
 /// What planning reads, inside the store's write transaction.
@@ -147,7 +148,19 @@ pub(crate) async fn plan<R: PlanReads + ?Sized>(
             .filter(|b| b.cell.clone() == *id)
             .collect();
         let cell = walk::recompute(reads, id, &mine).await?;
-        cells.insert(id.clone(), health::keep_tests(before.get(id), cell));
+        cells.insert(id.clone(), health::carry_over(before.get(id), cell));
+    }
+    // Any build newer than the cell's newest says it still reports; in
+    // start order, so that a post's order does not matter.
+    let mut by_start: Vec<&Build> = changed.iter().collect();
+    by_start.sort_by_key(|b| b.started_at);
+    for build in by_start {
+        if let Some(cell) = cells.get_mut(&build.cell) {
+            if let Some(cadence) = stale::observe(cell.cadence.as_ref(), build.started_at) {
+                cell.cadence = Some(cadence);
+                dirty.insert(build.cell.clone());
+            }
+        }
     }
     let mut cells: Vec<Cell> = cells
         .into_iter()

@@ -718,13 +718,25 @@ async fn the_console_pages_commits_against_builds() {
     let (status, first) = app.get("/api/v1/console?limit=2").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["branch"], "master");
+    let columns: Vec<(&str, &str)> = first["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["arch"].as_str().unwrap(),
+                c["build_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        first["columns"],
-        json!([
-            {"component": "agw", "arch": "amd64", "build_type": "bazel-build"},
-            {"component": "agw", "arch": "arm64", "build_type": "bazel-build"},
-        ])
+        columns,
+        [("amd64", "bazel-build"), ("arm64", "bazel-build")]
     );
+    // Builds ten minutes apart, last in January 2026: stale since an hour
+    // after the last one started.
+    assert_eq!(first["columns"][0]["last_build"], "2026-01-10T10:50:00Z");
+    assert_eq!(first["columns"][0]["stale_since"], "2026-01-10T11:50:00Z");
     let commits = first["commits"].as_array().unwrap();
     assert_eq!(commits.len(), 2);
     assert_eq!(commits[0]["commit"], sha(5));
@@ -779,4 +791,73 @@ async fn the_console_pages_commits_against_builds() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(body["field"], field, "{query}: {body}");
     }
+}
+
+/// Builds of `arch` every three hours, the last `hours_ago` hours ago.
+fn rhythm(arch: &str, hours_ago: i64) -> Vec<Value> {
+    (0..5)
+        .map(|i| {
+            let start = chrono::Utc::now() - chrono::TimeDelta::hours(hours_ago + 3 * (4 - i));
+            let mut b = build(&format!("{:0>40}", 100 + i), "master", arch, 0, "pass");
+            b["id"] = json!(format!("{arch}-{i}"));
+            b["started_at"] = json!(start.to_rfc3339());
+            b["finished_at"] = json!((start + chrono::TimeDelta::minutes(5)).to_rfc3339());
+            b
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cell_that_stops_reporting_is_stale() {
+    let app = spawn().await;
+    // arm64 went quiet two days ago; amd64 built an hour ago.
+    app.post(json!(rhythm("arm64", 48))).await;
+    app.post(json!(rhythm("amd64", 1))).await;
+    let health = app.health("master").await;
+    let cell = |arch: &str| {
+        health["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["arch"] == arch)
+            .unwrap()
+            .clone()
+    };
+    let arm = cell("arm64");
+    assert_eq!(arm["stale"], true, "{arm}");
+    // Nine hours (three usual gaps) after its last build.
+    let last = chrono::DateTime::parse_from_rfc3339(arm["cadence"]["last_start"].as_str().unwrap())
+        .unwrap();
+    let since = chrono::DateTime::parse_from_rfc3339(arm["stale_since"].as_str().unwrap()).unwrap();
+    assert_eq!(since - last, chrono::TimeDelta::hours(9));
+    assert!(cell("amd64").get("stale").is_none());
+    let page = app
+        .client
+        .get(format!("{}/?branch=master", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-stale=\"true\""), "{page}");
+    assert!(page.contains("stale: last build 2d ago"));
+
+    // A rule in --stale-config decides instead of the rhythm.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("stale.toml");
+    std::fs::write(
+        &config,
+        "[[stale]]\nbuild_type = \"bazel-*\"\narch = \"arm64\"\nafter = \"3d\"\n",
+    )
+    .unwrap();
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("data")).unwrap());
+    let settings = Settings {
+        stale_config: Some(config),
+        ..common::settings()
+    };
+    let configured = common::spawn_configured(store, settings).await;
+    configured.post(&json!(rhythm("arm64", 48))).await;
+    let arm = configured.cell("master", "agw", "arm64").await.unwrap();
+    assert!(arm.get("stale").is_none(), "{arm}");
 }
