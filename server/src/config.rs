@@ -163,6 +163,10 @@ pub struct Settings {
     /// silent for three of the cell's usual gaps between builds]
     #[arg(long, env = "CI_DASHBOARD_STALE_CONFIG", global = true)]
     pub stale_config: Option<PathBuf>,
+    /// Seconds between two looks for cells that went stale, whose webhook
+    /// messages then go out.
+    #[arg(long, env = "CI_DASHBOARD_STALE_CHECK_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub stale_check_interval: u64,
     /// The dashboard's address as people reach it, for links in
     /// notifications [default: http://<listen address>]
     #[arg(long, env = "CI_DASHBOARD_PUBLIC_URL", global = true)]

@@ -1,4 +1,5 @@
-//! The delivery worker: takes due webhook deliveries from the store's queue
+//! The delivery worker: now and then queues the messages of cells that went
+//! stale, and takes due webhook deliveries from the store's queue
 //! under a lease, sends them, and stores how each attempt went. Posts only
 //! queue deliveries (in their incident transaction) and ring a bell, so a
 //! slow or dead receiver never slows ingestion; the lease makes one server
@@ -38,6 +39,8 @@ pub struct Deliverer {
     outbox: Arc<Notify>,
     /// This process, as the holder of leases.
     owner: String,
+    /// How often stale cells are looked for.
+    stale_check: Duration,
     client: reqwest::Client,
 }
 
@@ -46,6 +49,7 @@ impl Deliverer {
         service: Service,
         webhooks: Arc<Vec<Webhook>>,
         dashboard_url: String,
+        stale_check: Duration,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
@@ -61,6 +65,7 @@ impl Deliverer {
             webhooks,
             dashboard_url,
             owner: uuid::Uuid::new_v4().to_string(),
+            stale_check,
             client,
         })
     }
@@ -68,7 +73,14 @@ impl Deliverer {
     /// Delivers until `stopping` turns true; attempts under way finish and
     /// are recorded first.
     pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+        let mut next_stale_check = tokio::time::Instant::now();
         while !*stopping.borrow() {
+            if tokio::time::Instant::now() >= next_stale_check {
+                next_stale_check += self.stale_check;
+                if let Err(e) = self.service.announce_stale(Utc::now()).await {
+                    tracing::warn!(error = %e, "cannot look for stale cells");
+                }
+            }
             match self.deliver_due().await {
                 Ok(0) => {}
                 // A full batch may mean more are due.
@@ -125,27 +137,15 @@ impl Deliverer {
         let Some(hook) = self.webhooks.iter().find(|h| h.key() == delivery.webhook) else {
             return Attempt::Abandoned("the webhook is no longer configured".into());
         };
-        // Sent as the incident is now: its suspects are found after it opens.
-        let incident = match self.store.incident(&delivery.incident).await {
-            Ok(Some(incident)) => incident,
-            Ok(None) => return Attempt::Abandoned("the incident is gone".into()),
-            Err(e) => return Attempt::NoAnswer(format!("cannot read the incident: {e}")),
-        };
-        // Tests are a bonus: a message without them beats no message.
-        let failing_tests = match self.service.incident_failing_tests(&incident).await {
-            Ok(tests) => tests,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read an incident's failing tests");
-                Vec::new()
+        let body = match &delivery.cell {
+            Some(notice) => {
+                notification::cell_body(hook.format, delivery.event, notice, &self.dashboard_url)
             }
+            None => match self.incident_body(hook, delivery).await {
+                Ok(body) => body,
+                Err(attempt) => return attempt,
+            },
         };
-        let body = notification::body(
-            hook.format,
-            delivery.event,
-            &incident,
-            &failing_tests,
-            &self.dashboard_url,
-        );
         let mut request = self
             .client
             .post(hook.url.clone())
@@ -166,5 +166,30 @@ impl Deliverer {
             // The URL may hold a credential (Slack's do): never stored.
             Err(e) => Attempt::NoAnswer(e.without_url().to_string()),
         }
+    }
+
+    /// An incident's message, sent as the incident is now: its suspects are
+    /// found after it opens.
+    async fn incident_body(&self, hook: &Webhook, delivery: &Delivery) -> Result<Vec<u8>, Attempt> {
+        let incident = match self.store.incident(&delivery.incident).await {
+            Ok(Some(incident)) => incident,
+            Ok(None) => return Err(Attempt::Abandoned("the incident is gone".into())),
+            Err(e) => return Err(Attempt::NoAnswer(format!("cannot read the incident: {e}"))),
+        };
+        // Tests are a bonus: a message without them beats no message.
+        let failing_tests = match self.service.incident_failing_tests(&incident).await {
+            Ok(tests) => tests,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read an incident's failing tests");
+                Vec::new()
+            }
+        };
+        Ok(notification::body(
+            hook.format,
+            delivery.event,
+            &incident,
+            &failing_tests,
+            &self.dashboard_url,
+        ))
     }
 }

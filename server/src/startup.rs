@@ -204,7 +204,12 @@ impl Application {
                 .as_ref()
                 .map(|u| u.as_str().trim_end_matches('/').to_string())
                 .unwrap_or_else(|| format!("http://{addr}"));
-            Some(Deliverer::new(service.clone(), webhooks, dashboard_url)?)
+            Some(Deliverer::new(
+                service.clone(),
+                webhooks,
+                dashboard_url,
+                Duration::from_secs(settings.stale_check_interval),
+            )?)
         };
         let (stopping, shutdown) = watch::channel(false);
         let limits = ConnectionLimits {

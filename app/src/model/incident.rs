@@ -72,6 +72,12 @@ pub enum NotifyEvent {
     Opened,
     #[serde(rename = "incident.resolved")]
     Resolved,
+    /// A cell of a watched branch stopped reporting.
+    #[serde(rename = "cell.stale")]
+    CellStale,
+    /// A stale cell reports again.
+    #[serde(rename = "cell.reporting")]
+    CellReporting,
 }
 
 impl NotifyEvent {
@@ -79,8 +85,21 @@ impl NotifyEvent {
         match self {
             NotifyEvent::Opened => "incident.opened",
             NotifyEvent::Resolved => "incident.resolved",
+            NotifyEvent::CellStale => "cell.stale",
+            NotifyEvent::CellReporting => "cell.reporting",
         }
     }
+}
+
+/// What a message about a cell that went quiet (or reports again) says:
+/// the cell, when its last build before the silence started, and since
+/// when it is stale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellNotice {
+    #[serde(flatten)]
+    pub cell: CellId,
+    pub last_build: DateTime<Utc>,
+    pub stale_since: DateTime<Utc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +131,10 @@ pub struct Delivery {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// The cell a `cell.*` event is about (its `incident` then names the
+    /// cell, not an incident).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<CellNotice>,
 }
 
 impl Delivery {

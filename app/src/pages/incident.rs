@@ -39,6 +39,9 @@ fn notified(delivery: &Delivery) -> String {
     let what = match delivery.event {
         NotifyEvent::Opened => "Opening",
         NotifyEvent::Resolved => "Resolution",
+        // Never an incident's: cells' own messages.
+        NotifyEvent::CellStale => "Stale cell",
+        NotifyEvent::CellReporting => "Cell reporting again",
     };
     let tries = |n: u32| format!("{n} attempt{}", if n == 1 { "" } else { "s" });
     let why = delivery

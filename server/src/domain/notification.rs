@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use app::model::{CellTestFailures, Delivery, DeliveryState, Incident, IncidentState, NotifyEvent};
+use app::model::{
+    CellNotice, CellTestFailures, Delivery, DeliveryState, Incident, IncidentState, NotifyEvent,
+};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -205,10 +207,88 @@ pub fn deliveries(
                     last_status: None,
                     last_error: None,
                     delivered_at: None,
+                    cell: None,
                 }
             })
         })
         .collect()
+}
+
+/// The deliveries a cell notice queues: one per webhook. Ids come from the
+/// cell, the event and the silence (the start of its last build before
+/// it), so every server that decides on it queues the same ones, once.
+/// Due from `due`: a stale notice from when the cell went stale, so it
+/// goes out before the notice that it reports again.
+pub fn cell_deliveries(
+    event: NotifyEvent,
+    notice: &CellNotice,
+    hooks: &[WebhookRef],
+    due: DateTime<Utc>,
+) -> Vec<Delivery> {
+    let cell = &notice.cell;
+    let subject = format!(
+        "cell:{}/{}/{}/{}",
+        cell.branch, cell.component, cell.arch, cell.build_type
+    );
+    hooks
+        .iter()
+        .map(|hook| {
+            let digest = Sha256::digest(
+                format!(
+                    "{subject}\n{}\n{}\n{}",
+                    event.as_str(),
+                    notice.last_build.timestamp_micros(),
+                    hook.key
+                )
+                .as_bytes(),
+            );
+            Delivery {
+                id: hex::encode(&digest[..8]),
+                incident: subject.clone(),
+                event,
+                webhook: hook.key.clone(),
+                target: hook.target.clone(),
+                state: DeliveryState::Pending,
+                created_at: due,
+                attempts: 0,
+                next_attempt_at: due,
+                last_status: None,
+                last_error: None,
+                delivered_at: None,
+                cell: Some(notice.clone()),
+            }
+        })
+        .collect()
+}
+
+/// The body of a cell notice.
+pub fn cell_body(
+    format: Format,
+    event: NotifyEvent,
+    notice: &CellNotice,
+    dashboard: &str,
+) -> Vec<u8> {
+    let value = match format {
+        Format::Json => json!({ "event": event.as_str(), "cell": notice }),
+        Format::Slack => {
+            let cell = &notice.cell;
+            let link = format!(
+                "<{}{}|history>",
+                dashboard.trim_end_matches('/'),
+                cell.history_path()
+            );
+            let name = slack_escape(&cell.key().label());
+            let branch = slack_escape(&cell.branch);
+            let last = notice.last_build.format("%Y-%m-%d %H:%M UTC");
+            let text = if event == NotifyEvent::CellReporting {
+                format!(":arrow_forward: *{branch}* {name} reports again after a silence since its build of {last} ({link})")
+            } else {
+                format!(":hourglass: *{branch}* {name} stopped reporting: no build since {last} ({link})")
+            };
+            json!({ "text": text })
+        }
+    };
+    serde_json::to_vec(&value).expect("JSON values serialize")
 }
 
 /// The body a webhook is sent: the incident, and the failing tests of its
@@ -311,6 +391,10 @@ fn slack_text(
                 text.push_str(&format!("\n<{compare}|Compare on GitHub>"));
             }
             text
+        }
+        // Cells' own messages have their own body ([`cell_body`]).
+        NotifyEvent::CellStale | NotifyEvent::CellReporting => {
+            format!("{} ({link})", event.as_str())
         }
         NotifyEvent::Resolved => {
             let cells: Vec<String> = incident

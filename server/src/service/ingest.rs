@@ -1,9 +1,11 @@
 //! Ingestion, the one way builds enter the dashboard, whoever brings them
 //! (a CI post, the demo data, the legacy import): store them, count them,
-//! and move the incidents their cells' streaks decide. Cell changes reach
+//! and move the incidents their cells' streaks decide, and tell watchers
+//! when a stale cell reports again. Cell changes reach
 //! open pages through the store's change feed.
 
 use app::model::Build;
+use chrono::Utc;
 
 use super::{Service, ServiceError};
 use crate::store::{IngestOutcome, Poster};
@@ -29,6 +31,9 @@ impl Service {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot update incidents"),
+        }
+        if let Err(e) = self.announce_reporting(&outcome.moves, Utc::now()).await {
+            tracing::warn!(error = %e, "cannot queue the messages of cells reporting again");
         }
         Ok(outcome)
     }

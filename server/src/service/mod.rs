@@ -46,6 +46,7 @@ pub mod overview;
 pub mod recent;
 mod release;
 pub mod report;
+mod stale;
 pub mod test_results;
 
 #[derive(Clone)]

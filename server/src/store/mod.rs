@@ -384,6 +384,12 @@ pub trait Store: Send + Sync + 'static {
         hooks: &[WebhookRef],
     ) -> Result<Option<Incident>, StoreError>;
 
+    /// Queues each delivery unless one of its id is already queued (by
+    /// this server or another, pending or done): what makes messages that
+    /// several servers decide on at once go out once. Returns how many
+    /// were new.
+    async fn queue_deliveries(&self, deliveries: &[Delivery]) -> Result<usize, StoreError>;
+
     /// Leases to `owner`, until `until`, at most `limit` pending deliveries
     /// due at `now`, oldest due first: a lease is taken atomically, so no
     /// other claim (by any server) gets them before it ends. Returned as

@@ -373,6 +373,9 @@ impl Store for WritesDown {
     ) -> Result<Option<app::model::Incident>, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
+    async fn queue_deliveries(&self, _: &[app::model::Delivery]) -> Result<usize, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
     async fn claim_deliveries(
         &self,
         _: &str,

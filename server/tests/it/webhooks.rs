@@ -452,3 +452,67 @@ async fn messages_and_the_incident_page_name_the_failing_tests() {
     );
     assert!(page.contains("s1ap::test_attach"));
 }
+
+/// Builds of agw/arm64 on master every three hours, the last `hours_ago`
+/// hours ago, commit numbers from `first`.
+fn every_three_hours(first: u32, hours_ago: i64) -> Vec<Value> {
+    (0..5)
+        .map(|i| {
+            let start = chrono::Utc::now() - chrono::TimeDelta::hours(hours_ago + 3 * (4 - i));
+            let mut b = build("arm64", "pass");
+            b["commit"] = json!(format!("{:0>40}", first + i as u32));
+            b["started_at"] = json!(start.to_rfc3339());
+            b["finished_at"] = json!((start + chrono::TimeDelta::minutes(5)).to_rfc3339());
+            b
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stale_cell_is_told_once_across_servers_and_once_when_it_reports_again() {
+    let receiver = Receiver::start(0, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = notify_config(dir.path(), &receiver.url());
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let flags = [config.as_str(), "--stale-check-interval=1"];
+    // Two servers on one store, both looking for stale cells every second.
+    let first = spawn_configured(store.clone(), settings_with(&flags)).await;
+    let _second = spawn_configured(store.clone(), settings_with(&flags)).await;
+
+    // Silent for a day after a build every three hours: stale.
+    let (status, _) = first.post(&json!(every_three_hours(1, 24))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let stale = receiver.wait_for(1, Duration::from_secs(10)).await;
+    verify(&stale[0]);
+    assert_eq!(stale[0].header("x-ci-dashboard-event"), "cell.stale");
+    let body = stale[0].json();
+    assert_eq!(body["cell"]["arch"], "arm64");
+    assert_eq!(body["cell"]["build_type"], "bazel-build");
+    assert!(body["cell"]["stale_since"].is_string());
+    // Both servers looked again and again: still one message.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.messages().len(), 1);
+
+    // A build now: the cell reports again, told once.
+    let mut now = build("arm64", "pass");
+    now["commit"] = json!(format!("{:0>40}", 9));
+    now["started_at"] = json!(chrono::Utc::now().to_rfc3339());
+    now["finished_at"] = json!(chrono::Utc::now().to_rfc3339());
+    assert_eq!(first.post(&now).await.0, StatusCode::CREATED);
+    let both = receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(both[1].header("x-ci-dashboard-event"), "cell.reporting");
+    assert_eq!(
+        both[1].json()["cell"]["last_build"],
+        body["cell"]["last_build"]
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.messages().len(), 2);
+    // An unwatched branch's silence is nobody's business.
+    let mut elsewhere = every_three_hours(20, 24);
+    for b in &mut elsewhere {
+        b["branch"] = json!("feature/x");
+    }
+    assert_eq!(first.post(&json!(elsewhere)).await.0, StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.messages().len(), 2);
+}

@@ -244,3 +244,34 @@ pub async fn records_manual_freezes(store: &dyn Store) {
     );
     assert!(store.freeze_events("master", 5).await.unwrap().is_empty());
 }
+
+/// A message several servers decide on at once is queued once.
+pub async fn queues_a_delivery_once(store: &dyn Store) {
+    use app::model::{CellNotice, NotifyEvent};
+    let notice = CellNotice {
+        cell: crate::store::CellId::new("master", "agw", "arm64", "bazel"),
+        last_build: Utc::now() - TimeDelta::days(1),
+        stale_since: Utc::now() - TimeDelta::hours(12),
+    };
+    let hooks = [crate::domain::notification::WebhookRef {
+        key: "k1".into(),
+        target: "hooks.example".into(),
+    }];
+    let deliveries = crate::domain::notification::cell_deliveries(
+        NotifyEvent::CellStale,
+        &notice,
+        &hooks,
+        notice.stale_since,
+    );
+    assert_eq!(store.queue_deliveries(&deliveries).await.unwrap(), 1);
+    assert_eq!(store.queue_deliveries(&deliveries).await.unwrap(), 0);
+    let claimed = store
+        .claim_deliveries("me", Utc::now(), Utc::now() + TimeDelta::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].cell.as_ref(), Some(&notice));
+    // Queued again while leased, or after it went out: still the one.
+    assert_eq!(store.queue_deliveries(&deliveries).await.unwrap(), 0);
+    assert_eq!(store.deliveries(None, 10).await.unwrap().len(), 1);
+}

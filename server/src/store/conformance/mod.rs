@@ -27,6 +27,7 @@ macro_rules! conformance_suite {
             builds_belong_to_the_token_that_posted_them,
             keeps_incidents,
             queues_and_leases_deliveries,
+            queues_a_delivery_once,
             keeps_test_results,
             reports_what_an_upload_moved,
             stores_builds_at_the_validation_limits,

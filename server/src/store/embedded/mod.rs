@@ -260,6 +260,26 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn queue_deliveries(&self, deliveries: &[Delivery]) -> Result<usize, StoreError> {
+        let deliveries = deliveries.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut new = 0;
+            for delivery in &deliveries {
+                let known = tx
+                    .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?
+                    .exists([&delivery.id])?;
+                if !known {
+                    put_delivery(&tx, delivery, None, "INSERT")?;
+                    new += 1;
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
     async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> Result<bool, StoreError> {
         let (delivery, owner) = (delivery.clone(), owner.to_string());
         self.write(move |conn| {

@@ -434,6 +434,29 @@ impl Store for FirestoreStore {
         incidents::claim_deliveries(&self.db, &self.reads, owner, now, until, limit).await
     }
 
+    async fn queue_deliveries(&self, deliveries: &[Delivery]) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for delivery in deliveries {
+            // An insert fails on an existing document: the first server's
+            // queued message is the message.
+            let inserted: Result<DeliveryDoc, FirestoreError> = self
+                .db
+                .fluent()
+                .insert()
+                .into(DELIVERIES)
+                .document_id(&delivery.id)
+                .object(&DeliveryDoc::of(delivery, None)?)
+                .execute()
+                .await;
+            match inserted {
+                Ok(_) => new += 1,
+                Err(FirestoreError::DataConflictError(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(new)
+    }
+
     async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> Result<bool, StoreError> {
         incidents::finish_delivery(&self.db, delivery, owner).await
     }
