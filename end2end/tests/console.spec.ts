@@ -155,3 +155,26 @@ test.describe("without JavaScript", () => {
     await expect(page.locator(".console-grid thead tr").nth(2).locator("th")).toHaveCount(1);
   });
 });
+
+test("a cell that stopped reporting shows as stale on the overview and the console", async ({ page, request }) => {
+  const branch = `${BRANCH}-stale`;
+  // A build every three hours until a day ago on arm64; amd64 reports on.
+  const data = [];
+  for (let i = 0; i < 5; i++) {
+    const quiet = 24 * 60 + (4 - i) * 180;
+    data.push(build(100 + i, "agw", "arm64", "pass", { branch, started_at: at(quiet), finished_at: at(quiet - 5) }));
+    data.push(build(100 + i, "agw", "amd64", "pass", { branch, started_at: at(20 + i), finished_at: at(19 + i) }));
+  }
+  await post(request, data);
+  await page.goto(`/?branch=${branch}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+  const arm = page.locator('[data-cell="agw/arm64/bazel-build"]');
+  await expect(arm).toHaveAttribute("data-stale", "true");
+  await expect(arm).toContainText("stale: last build 1d ago");
+  await expect(page.locator('[data-cell="agw/amd64/bazel-build"]')).not.toHaveAttribute("data-stale", "true");
+  await page.goto(`/console?branch=${branch}`);
+  const header = page.locator(".console-grid th.bt-col.stale");
+  await expect(header).toHaveCount(1);
+  await expect(header).toHaveAttribute("title", "agw bazel-build arm64");
+  await expect(header).toContainText("stale: last build 1d ago");
+});

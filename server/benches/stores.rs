@@ -1,6 +1,6 @@
 //! The stores side by side through the real HTTP app: ingestion rate
 //! (single posts and batches of 100, 16 concurrent clients) against the
-//! `/healthz` ceiling, overview and commit page latency at 1,000, 100,000
+//! `/healthz` ceiling, overview, commit page and console API latency at 1,000, 100,000
 //! and (embedded) 1,000,000 stored builds, and Firestore document reads per
 //! page view. Run with `./scripts/bench` (starts the emulator); results go
 //! to BENCHMARKS.md.
@@ -338,6 +338,8 @@ struct Results {
     hot: Option<Hot>,
     healthz: f64,
     overview: Vec<(usize, f64, f64, Option<u64>)>,
+    /// The console API's first page of 50 commits.
+    console: Vec<(usize, f64, f64, Option<u64>)>,
     commit: Vec<(usize, f64, f64, Option<u64>)>,
 }
 
@@ -492,6 +494,7 @@ async fn measure(
     let server = serve(store.clone()).await;
     let mut overview_rows = Vec::new();
     let mut commit_rows = Vec::new();
+    let mut console_rows = Vec::new();
     let mut stored = 0;
     let cell = "data-cell=\"agw/amd64/bazel-build\"";
     for &size in sizes {
@@ -511,6 +514,12 @@ async fn measure(
         let (p50, p95) = page(&server, &path, views, &sha[..7]).await;
         let per_view = counts.then(|| (reads() - before) / views as u64);
         commit_rows.push((size, p50, p95, per_view));
+        let console = "/api/v1/console?branch=master";
+        page(&server, console, views / 10, &sha).await;
+        let before = reads();
+        let (p50, p95) = page(&server, console, views, &sha).await;
+        let per_view = counts.then(|| (reads() - before) / views as u64);
+        console_rows.push((size, p50, p95, per_view));
     }
     Results {
         name,
@@ -522,6 +531,7 @@ async fn measure(
         healthz,
         overview: overview_rows,
         commit: commit_rows,
+        console: console_rows,
     }
 }
 
@@ -699,6 +709,14 @@ fn print_report(all: &[Results]) {
             &format!("Firestore reads per commit page at {size} builds"),
             &|r| or_dash(r.commit.get(i).and_then(|c| c.3).map(|n| n.to_string())),
         );
+        row(
+            &format!("console API (50 commits × 48 cells) p50 / p95 ms at {size} builds"),
+            &|r| or_dash(r.console.get(i).map(|c| format!("{:.1} / {:.1}", c.1, c.2))),
+        );
+        row(
+            &format!("Firestore reads per console page at {size} builds"),
+            &|r| or_dash(r.console.get(i).and_then(|c| c.3).map(|n| n.to_string())),
+        );
     }
     if all[0].overview.is_empty() {
         return;
@@ -708,5 +726,8 @@ fn print_report(all: &[Results]) {
     });
     row("commit page p50: largest ÷ 1000 builds", &|r| {
         format!("{:.2}", r.commit.last().unwrap().1 / r.commit[0].1)
+    });
+    row("console API p50: largest ÷ 1000 builds", &|r| {
+        format!("{:.2}", r.console.last().unwrap().1 / r.console[0].1)
     });
 }
