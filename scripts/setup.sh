@@ -76,9 +76,10 @@ ensure_promtool() {
 }
 
 build_release() {
-  step "Building the dashboard (cargo leptos build --release --precompress)"
-  # Precompressed .br/.gz assets are served as they are, at maximum quality.
-  cargo leptos build --release --precompress
+  step "Building the dashboard (cargo leptos build --release --precompress --split)"
+  # Precompressed .br/.gz assets are served as they are, at maximum quality;
+  # --split puts each lazy page's code in a WASM file of its own.
+  cargo leptos build --release --precompress --split
 }
 
 BIN="$CARGO_TARGET_DIR/release/ci-dashboard"

@@ -18,5 +18,6 @@ pub use root::{shell, App};
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Lazy routes: the page's own WASM file is loaded before it hydrates.
+    leptos::mount::hydrate_lazy(App);
 }

@@ -2,12 +2,13 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode, StaticSegment,
+    path, Lazy, SsrMode, StaticSegment,
 };
 
 use crate::pages::{
-    CommitPage, ConsolePage, FlakyPage, HistoryPage, IncidentPage, NotFound, OverviewPage,
-    ReleasePage, ReleasesPage, ReportPage, SearchPage, TestHistoryPage,
+    CommitRoute, ConsoleRoute, FlakyRoute, HistoryRoute, Hydrated, IncidentRoute, MarkHydrated,
+    NotFound, OverviewPage, ReleaseRoute, ReleasesRoute, ReportRoute, SearchRoute,
+    TestHistoryRoute,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -58,10 +59,11 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Set once the WASM app has taken over the page: browser tests wait for
-    // it, and it is harmless for people.
+    // Set once the WASM app has taken over the page, its route's view
+    // included (a lazy route's hydrates after its file arrives): browser
+    // tests wait for it, and it is harmless for people.
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    provide_context(Hydrated(hydrated));
 
     view! {
         <Title formatter=|text| format!("{text} · ci-dashboard")/>
@@ -83,24 +85,30 @@ pub fn App() -> impl IntoView {
             </header>
             <main data-hydrated=move || hydrated.get().then_some("true")>
                 // Async: pages arrive fully rendered, so they work without JavaScript.
+                // The overview is in the main WASM file; every other page's code is
+                // loaded with the page (`cargo leptos build --split`).
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
-                    <Route path=path!("/console") view=ConsolePage ssr=SsrMode::Async/>
-                    <Route path=path!("/commit/:sha") view=CommitPage ssr=SsrMode::Async/>
-                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
                     <Route
-                        path=path!("/history/:component/:arch/:build_type")
-                        view=HistoryPage
+                        path=StaticSegment("")
+                        view=|| view! { <MarkHydrated/> <OverviewPage/> }
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/release") view=ReleasePage ssr=SsrMode::Async/>
-                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/incident/:id") view=IncidentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/report") view=ReportPage ssr=SsrMode::Async/>
-                    <Route path=path!("/flaky") view=FlakyPage ssr=SsrMode::Async/>
+                    <Route path=path!("/console") view={Lazy::<ConsoleRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/commit/:sha") view={Lazy::<CommitRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/history/:component/:arch/:build_type")
+                        view={Lazy::<HistoryRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/release") view={Lazy::<ReleaseRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/releases") view={Lazy::<ReleasesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/incident/:id") view={Lazy::<IncidentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/report") view={Lazy::<ReportRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/flaky") view={Lazy::<FlakyRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=path!("/test/:component/:build_type")
-                        view=TestHistoryPage
+                        view={Lazy::<TestHistoryRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -31,6 +31,8 @@ fn settings() -> Settings {
         "--store-timeout=30".into(),
         "--rate-limit=0".into(),
         "--build-rate-limit=0".into(),
+        // Pages are timed here, not refused.
+        "--read-rate-limit=0".into(),
     ];
     if std::env::var("BENCH_INCIDENTS").is_ok_and(|v| v == "off") {
         let path = std::env::temp_dir().join("ci-dashboard-bench-no-incidents.toml");

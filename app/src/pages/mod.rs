@@ -9,17 +9,57 @@ mod release;
 mod report;
 mod tests;
 
-pub use commit::{CommitPage, SearchPage};
-pub use console::ConsolePage;
-pub use history::HistoryPage;
-pub use incident::IncidentPage;
 pub use overview::OverviewPage;
-pub use release::{ReleasePage, ReleasesPage};
-pub use report::ReportPage;
-pub use tests::{FlakyPage, TestHistoryPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// A page whose code the WASM app loads with it, not with the first page
+/// visited: a route type whose view is split into its own WASM file.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                view! { <MarkHydrated/> {$page()} }.into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(ConsoleRoute, console::ConsolePage);
+lazy_page!(CommitRoute, commit::CommitPage);
+lazy_page!(SearchRoute, commit::SearchPage);
+lazy_page!(HistoryRoute, history::HistoryPage);
+lazy_page!(ReleaseRoute, release::ReleasePage);
+lazy_page!(ReleasesRoute, release::ReleasesPage);
+lazy_page!(IncidentRoute, incident::IncidentPage);
+lazy_page!(ReportRoute, report::ReportPage);
+lazy_page!(FlakyRoute, tests::FlakyPage);
+lazy_page!(TestHistoryRoute, tests::TestHistoryPage);
+
+/// Whether the WASM app has hydrated the page's view.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub RwSignal<bool>);
+
+/// Says, once its route's view has hydrated, that the page has.
+#[component]
+pub fn MarkHydrated() -> impl IntoView {
+    let hydrated = use_context::<Hydrated>();
+    Effect::new(move |_| {
+        if let Some(Hydrated(hydrated)) = hydrated {
+            hydrated.set(true);
+        }
+    });
+}
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -30,6 +70,7 @@ pub fn NotFound() -> impl IntoView {
         }
     }
     view! {
+        <MarkHydrated/>
         <Title text="Not found"/>
         <h1>"Page not found"</h1>
         <p><a href="/">"Back to the overview"</a></p>
