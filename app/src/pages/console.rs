@@ -293,11 +293,7 @@ fn Grid(page: Console, now: DateTime<Utc>) -> impl IntoView {
             }
         })
         .collect_view();
-    let rows = page
-        .commits
-        .iter()
-        .map(|commit| row(&page, commit, now))
-        .collect_view();
+    let rows = rows_html(&page, now);
     view! {
         <div class="console-scroll" tabindex="0" role="region" aria-label="Commits and builds">
             <table class="console-grid">
@@ -309,114 +305,174 @@ fn Grid(page: Console, now: DateTime<Utc>) -> impl IntoView {
                     <tr>{arches}</tr>
                     <tr>{build_types}</tr>
                 </thead>
-                <tbody>{rows}</tbody>
+                <tbody inner_html=rows></tbody>
             </table>
         </div>
     }
     .into_any()
 }
 
-fn row(page: &Console, commit: &ConsoleCommit, now: DateTime<Utc>) -> impl IntoView {
-    let sha = commit.commit.clone();
-    let short = short_sha(&sha).to_string();
-    let pr = commit.pr.filter(|_| !commit.repository.is_empty()).map(|pr| {
-        view! { " " <a class="pr" href=github::pull(&commit.repository, pr)>{format!("#{pr}")}</a> }
-    });
-    let title = commit.title.clone().unwrap_or_default();
-    let author = commit
-        .author
-        .clone()
-        .map(|a| view! { <span class="author">{a}</span> " · " });
-    let cells = page
-        .columns
-        .iter()
-        .zip(&commit.results)
-        .enumerate()
-        .map(|(i, (column, results))| {
-            let mark = page.mark(i, &sha);
-            grid_cell(column, results, &short, mark)
-        })
-        .collect_view();
-    view! {
-        <tr data-commit=sha.clone()>
-            <th scope="row" class="commit-col">
-                <a href=format!("/commit/{sha}") title=sha.clone()><code>{short.clone()}</code></a>
-                {pr}
-                <span class="commit-title" title=title.clone()>{title.clone()}</span>
-                <span class="commit-meta">
-                    {author}
-                    <time datetime=commit.at.to_rfc3339() title=exact_time(commit.at)>
-                        {ago(commit.at, now)}
-                    </time>
-                </span>
-            </th>
-            {cells}
-        </tr>
+/// The grid's rows as HTML: thousands of cells a page, written as one
+/// string that hydration sets at once instead of walking cell by cell
+/// (which kept a phone's main thread busy for seconds). Every text and
+/// attribute from a post goes through [`escape`].
+fn rows_html(page: &Console, now: DateTime<Utc>) -> String {
+    let mut html = String::new();
+    for commit in &page.commits {
+        row_html(&mut html, page, commit, now);
     }
+    html
 }
 
-fn grid_cell(
+fn row_html(html: &mut String, page: &Console, commit: &ConsoleCommit, now: DateTime<Utc>) {
+    let sha = escape(&commit.commit);
+    let short = escape(short_sha(&commit.commit));
+    let title = escape(commit.title.as_deref().unwrap_or_default());
+    html.push_str(&format!(
+        r#"<tr data-commit="{sha}"><th scope="row" class="commit-col"><a href="/commit/{sha}" title="{sha}"><code>{short}</code></a>"#
+    ));
+    if let Some(pr) = commit.pr.filter(|_| !commit.repository.is_empty()) {
+        let href = escape(&github::pull(&commit.repository, pr));
+        html.push_str(&format!(r#" <a class="pr" href="{href}">#{pr}</a>"#));
+    }
+    html.push_str(&format!(
+        r#"<span class="commit-title" title="{title}">{title}</span><span class="commit-meta">"#
+    ));
+    if let Some(author) = &commit.author {
+        html.push_str(&format!(
+            r#"<span class="author">{}</span> · "#,
+            escape(author)
+        ));
+    }
+    html.push_str(&format!(
+        r#"<time datetime="{}" title="{}">{}</time></span></th>"#,
+        commit.at.to_rfc3339(),
+        exact_time(commit.at),
+        ago(commit.at, now)
+    ));
+    for (i, (column, results)) in page.columns.iter().zip(&commit.results).enumerate() {
+        cell_html(html, column, results, &short, page.mark(i, &commit.commit));
+    }
+    html.push_str("</tr>");
+}
+
+fn cell_html(
+    html: &mut String,
     column: &ConsoleColumn,
     results: &[ConsoleResult],
     short: &str,
     mark: Option<&'static str>,
-) -> impl IntoView {
-    let name = column.cell.label();
+) {
+    let name = escape(&column.cell.label());
     let class = match mark {
         Some(mark) => format!("gc mark-{mark}"),
         None => "gc".to_string(),
     };
-    if results.is_empty() {
+    let Some(newest) = results.first() else {
         let label = format!("{name} at {short}: not built");
-        return view! {
-            <td class=class data-state="none">
-                <span class="r state-none" role="img" title=label.clone() aria-label=label>"·"</span>
-            </td>
-        }
-        .into_any();
-    }
+        html.push_str(&format!(
+            r#"<td class="{class}" data-state="none"><span class="r state-none" role="img" title="{label}" aria-label="{label}">·</span></td>"#
+        ));
+        return;
+    };
     let differs = disagree(results);
-    let state = results[0].state();
-    let links = results
-        .iter()
-        .map(|r| {
-            let label = format!("{name} at {short}: {}", r.label());
-            let icon = r.icon();
-            let class = format!("r state-{}", r.state());
-            match r.safe_url() {
-                Some(url) => view! {
-                    <a class=class href=url.to_string() rel="noopener nofollow" title=label.clone() aria-label=label>
-                        {icon}
-                    </a>
-                }
-                .into_any(),
-                None => view! {
-                    <span class=class role="img" title=label.clone() aria-label=label>{icon}</span>
-                }
-                .into_any(),
-            }
-        })
-        .collect_view();
-    let disagreement = differs.then(|| {
-        view! {
-            <span class="r disagree-mark" role="img" title="reruns disagree" aria-label="reruns disagree">
-                "±"
-            </span>
+    html.push_str(&format!(
+        r#"<td class="{class}" data-state="{}"{}>"#,
+        newest.state(),
+        if differs {
+            r#" data-disagree="true""#
+        } else {
+            ""
         }
-    });
-    view! {
-        <td class=class data-state=state data-disagree=differs.then_some("true")>
-            {links}
-            {disagreement}
-        </td>
+    ));
+    for r in results {
+        let label = format!("{name} at {short}: {}", r.label());
+        let (class, icon) = (format!("r state-{}", r.state()), r.icon());
+        match r.safe_url() {
+            Some(url) => html.push_str(&format!(
+                r#"<a class="{class}" href="{}" rel="noopener nofollow" title="{label}" aria-label="{label}">{icon}</a>"#,
+                escape(url)
+            )),
+            None => html.push_str(&format!(
+                r#"<span class="{class}" role="img" title="{label}" aria-label="{label}">{icon}</span>"#
+            )),
+        }
     }
-    .into_any()
+    if differs {
+        html.push_str(
+            r#"<span class="r disagree-mark" role="img" title="reruns disagree" aria-label="reruns disagree">±</span>"#,
+        );
+    }
+    html.push_str("</td>");
+}
+
+/// Text or an attribute value, safe in HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CellKey;
+    use crate::model::{CellKey, ConsoleFilter};
+
+    #[test]
+    fn rows_escape_what_posts_wrote() {
+        use crate::model::BuildResult;
+        let page = Console {
+            branch: "master".into(),
+            columns: vec![ConsoleColumn {
+                cell: CellKey::new("agw", "arm64", "bazel-build"),
+                stale_since: None,
+                last_build: None,
+            }],
+            commits: vec![ConsoleCommit {
+                commit: "a1b2c3d4e5".into(),
+                repository: "magma/magma".into(),
+                pr: Some(7),
+                title: Some("<img src=x onerror=alert(1)> \"quoted\" & 'single'".into()),
+                author: Some("<b>dev</b>".into()),
+                at: chrono::Utc::now(),
+                results: vec![vec![ConsoleResult {
+                    id: "b1".into(),
+                    result: BuildResult::Fail,
+                    flaky: false,
+                    url: Some("https://ci.example/run?a=1&b=\"2\"".into()),
+                }]],
+            }],
+            incidents: Vec::new(),
+            next_before: None,
+            filter: ConsoleFilter::default(),
+            older: false,
+            components: Vec::new(),
+            architectures: Vec::new(),
+            generated_at: chrono::Utc::now(),
+        };
+        let html = rows_html(&page, page.generated_at);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        assert!(html.contains(
+            "&lt;img src=x onerror=alert(1)&gt; &quot;quoted&quot; &amp; &#39;single&#39;"
+        ));
+        assert!(html.contains(r#"href="https://ci.example/run?a=1&amp;b=&quot;2&quot;""#));
+        assert!(html.contains(r#"aria-label="agw bazel-build arm64 at a1b2c3d: failed""#));
+        // A link that is not http(s) is never one.
+        let mut unsafe_link = page.clone();
+        unsafe_link.commits[0].results[0][0].url = Some("javascript:alert(1)".into());
+        let html = rows_html(&unsafe_link, page.generated_at);
+        assert!(!html.contains("javascript:"), "{html}");
+    }
 
     #[test]
     fn headers_span_the_columns_they_group() {
