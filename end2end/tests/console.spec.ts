@@ -156,7 +156,7 @@ test.describe("without JavaScript", () => {
   });
 });
 
-test("a cell that stopped reporting shows as stale on the overview and the console", async ({ page, request }) => {
+test("a cell that stopped reporting shows as stale on the overview, the console and the release page", async ({ page, request }) => {
   const branch = `${BRANCH}-stale`;
   // A build every three hours until a day ago on arm64; amd64 reports on.
   const data = [];
@@ -177,4 +177,8 @@ test("a cell that stopped reporting shows as stale on the overview and the conso
   await expect(header).toHaveCount(1);
   await expect(header).toHaveAttribute("title", "agw bazel-build arm64");
   await expect(header).toContainText("stale: last build 1d ago");
+  // A required cell of a release branch: its release page says so too.
+  await page.goto(`/release?branch=${branch}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeVisible();
+  await expect(page.locator(".stale-cells")).toContainText("agw bazel-build arm64: stale: last build 1d ago");
 });

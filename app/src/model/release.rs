@@ -66,7 +66,19 @@ pub struct ReleaseReport {
     pub blockers: Vec<Blocker>,
     pub last_green_commit: Option<String>,
     pub version_conflicts: Vec<VersionConflict>,
+    /// Required cells that stopped reporting: their results may be old.
+    #[serde(default)]
+    pub stale: Vec<StaleCell>,
     pub generated_at: DateTime<Utc>,
+}
+
+/// A cell that stopped reporting, and since when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleCell {
+    #[serde(flatten)]
+    pub cell: CellKey,
+    pub last_build: DateTime<Utc>,
+    pub stale_since: DateTime<Utc>,
 }
 
 impl ReleaseReport {
@@ -112,6 +124,14 @@ impl ReleaseReport {
                     b.reason.as_str()
                 ));
             }
+        }
+        for c in &self.stale {
+            out.push_str(&format!(
+                "\nStale: {} has not reported since {}: {}.\n",
+                c.cell.label(),
+                c.last_build.date_naive(),
+                stale_text(Some(c.last_build), self.generated_at)
+            ));
         }
         for c in &self.version_conflicts {
             out.push_str(&format!(

@@ -54,9 +54,19 @@ fn release_markdown_escapes_what_posts_contain() {
             version: "``1.8".into(),
             commits: vec!["b".repeat(40), "c".repeat(40)],
         }],
+        stale: vec![StaleCell {
+            cell: CellKey::new("agw", "amd64", "lab-hil-test"),
+            last_build: Utc::now() - chrono::TimeDelta::hours(50),
+            stale_since: Utc::now() - chrono::TimeDelta::hours(20),
+        }],
         generated_at: Utc::now(),
     };
     let md = report.markdown();
+    assert!(
+        md.contains("Stale: agw lab-hil-test amd64 has not reported since")
+            && md.contains("stale: last build 2d ago."),
+        "{md}"
+    );
     assert!(md.contains("``v1.8`) **x**``: NOT READY"), "{md}");
     assert!(
         md.contains("[logs](https://ci.example/run%281%29%7Cx%20%5By%5D)"),

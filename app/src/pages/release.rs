@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::{get_release, get_releases};
-use crate::model::{release_path, CellId, ReleaseReport};
+use crate::model::{release_path, stale_text, CellId, ReleaseReport};
 
 #[component]
 pub fn ReleasePage() -> impl IntoView {
@@ -93,6 +93,30 @@ fn Release(report: ReleaseReport) -> impl IntoView {
             view! { <p class="notice error version-conflict">{text}</p> }
         })
         .collect_view();
+    let stale = (!report.stale.is_empty()).then(|| {
+        let items = report
+            .stale
+            .iter()
+            .map(|c| {
+                let text = format!(
+                    "{}: {}",
+                    c.cell.label(),
+                    stale_text(Some(c.last_build), report.generated_at)
+                );
+                view! {
+                    <li class="stale-note" data-stale=c.cell.label()>
+                        <span aria-hidden="true">"⌛ "</span>
+                        {text}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <h2>"Stale cells"</h2>
+            <p>"Required cells that stopped reporting: their last result may no longer hold."</p>
+            <ul class="stale-cells">{items}</ul>
+        }
+    });
     let markdown = report.markdown();
     let value = markdown.clone();
     view! {
@@ -103,6 +127,7 @@ fn Release(report: ReleaseReport) -> impl IntoView {
             {head}
             {green}
             {blockers}
+            {stale}
             {conflicts}
             <h2><label for="markdown">"Copy as Markdown"</label></h2>
             // The text is the server's rendering; the value property is what

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use app::model::{BuildSummary, Cell, ReleaseReport, ReleaseSummary};
+use app::model::{BuildSummary, Cell, ReleaseReport, ReleaseSummary, StaleCell};
 use chrono::Utc;
 
 use super::{group_by_cell, Service, ServiceError};
@@ -55,6 +55,18 @@ impl Service {
             })
             .collect();
         let version_conflicts = release::version_conflicts(&self.store.versions(&branch).await?);
+        let now = Utc::now();
+        let stale = required
+            .iter()
+            .filter_map(|id| {
+                let cell = by_key.get(id)?;
+                Some(StaleCell {
+                    cell: id.key(),
+                    last_build: cell.cadence.as_ref()?.last_start,
+                    stale_since: self.stale.stale_since(cell, now)?,
+                })
+            })
+            .collect();
         let repository = cells
             .iter()
             .find_map(|c| c.latest.as_ref().or(c.running.as_ref()))
@@ -68,7 +80,8 @@ impl Service {
             head,
             blockers,
             version_conflicts,
-            generated_at: Utc::now(),
+            stale,
+            generated_at: now,
         })
     }
 

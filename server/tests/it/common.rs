@@ -86,6 +86,18 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// A page's HTML, as anyone gets it.
+    pub async fn page(&self, path: &str) -> String {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        resp.text().await.unwrap()
+    }
+
     pub async fn cell(&self, branch: &str, component: &str, arch: &str) -> Option<Value> {
         self.health(branch).await["cells"]
             .as_array()
@@ -112,6 +124,24 @@ pub fn build(arch: &str, result: &str) -> Value {
         b["finished_at"] = json!("2026-01-10T10:20:00Z");
     }
     b
+}
+
+/// Passing builds of master's agw `arch` cell every three hours, the last
+/// `hours_ago` hours ago, at commits numbered from `first`: a cell with a
+/// rhythm, which goes stale when it stops.
+pub fn every_three_hours(arch: &str, first: u32, hours_ago: i64) -> Vec<Value> {
+    (0..5u32)
+        .map(|i| {
+            let start =
+                chrono::Utc::now() - chrono::TimeDelta::hours(hours_ago + 3 * (4 - i64::from(i)));
+            let mut b = build(arch, "pass");
+            b["id"] = json!(format!("{arch}-{}", first + i));
+            b["commit"] = json!(format!("{:0>40}", first + i));
+            b["started_at"] = json!(start.to_rfc3339());
+            b["finished_at"] = json!((start + chrono::TimeDelta::minutes(5)).to_rfc3339());
+            b
+        })
+        .collect()
 }
 
 /// The i-th of a run of passing builds, alternating amd64 and arm64.

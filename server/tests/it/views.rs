@@ -793,53 +793,24 @@ async fn the_console_pages_commits_against_builds() {
     }
 }
 
-/// Builds of `arch` every three hours, the last `hours_ago` hours ago.
-fn rhythm(arch: &str, hours_ago: i64) -> Vec<Value> {
-    (0..5)
-        .map(|i| {
-            let start = chrono::Utc::now() - chrono::TimeDelta::hours(hours_ago + 3 * (4 - i));
-            let mut b = build(&format!("{:0>40}", 100 + i), "master", arch, 0, "pass");
-            b["id"] = json!(format!("{arch}-{i}"));
-            b["started_at"] = json!(start.to_rfc3339());
-            b["finished_at"] = json!((start + chrono::TimeDelta::minutes(5)).to_rfc3339());
-            b
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_cell_that_stops_reporting_is_stale() {
     let app = spawn().await;
     // arm64 went quiet two days ago; amd64 built an hour ago.
-    app.post(json!(rhythm("arm64", 48))).await;
-    app.post(json!(rhythm("amd64", 1))).await;
-    let health = app.health("master").await;
-    let cell = |arch: &str| {
-        health["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["arch"] == arch)
-            .unwrap()
-            .clone()
-    };
-    let arm = cell("arm64");
+    app.post(json!(common::every_three_hours("arm64", 100, 48)))
+        .await;
+    app.post(json!(common::every_three_hours("amd64", 100, 1)))
+        .await;
+    let arm = app.cell("master", "agw", "arm64").await.unwrap();
     assert_eq!(arm["stale"], true, "{arm}");
     // Nine hours (three usual gaps) after its last build.
     let last = chrono::DateTime::parse_from_rfc3339(arm["cadence"]["last_start"].as_str().unwrap())
         .unwrap();
     let since = chrono::DateTime::parse_from_rfc3339(arm["stale_since"].as_str().unwrap()).unwrap();
     assert_eq!(since - last, chrono::TimeDelta::hours(9));
-    assert!(cell("amd64").get("stale").is_none());
-    let page = app
-        .client
-        .get(format!("{}/?branch=master", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let amd = app.cell("master", "agw", "amd64").await.unwrap();
+    assert!(amd.get("stale").is_none(), "{amd}");
+    let page = app.page("/?branch=master").await;
     assert!(page.contains("data-stale=\"true\""), "{page}");
     assert!(page.contains("stale: last build 2d ago"));
 
@@ -857,7 +828,9 @@ async fn a_cell_that_stops_reporting_is_stale() {
         ..common::settings()
     };
     let configured = common::spawn_configured(store, settings).await;
-    configured.post(&json!(rhythm("arm64", 48))).await;
+    configured
+        .post(&json!(common::every_three_hours("arm64", 100, 48)))
+        .await;
     let arm = configured.cell("master", "agw", "arm64").await.unwrap();
     assert!(arm.get("stale").is_none(), "{arm}");
 }

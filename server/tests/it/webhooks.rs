@@ -18,7 +18,7 @@ use server::store::Store;
 use sha2::Sha256;
 use tokio::net::TcpListener;
 
-use crate::common::{build, settings_with, spawn_configured, TestApp};
+use crate::common::{build, every_three_hours, settings_with, spawn_configured, TestApp};
 
 pub const SECRET: &str = "s3cret";
 
@@ -453,21 +453,6 @@ async fn messages_and_the_incident_page_name_the_failing_tests() {
     assert!(page.contains("s1ap::test_attach"));
 }
 
-/// Builds of agw/arm64 on master every three hours, the last `hours_ago`
-/// hours ago, commit numbers from `first`.
-fn every_three_hours(first: u32, hours_ago: i64) -> Vec<Value> {
-    (0..5)
-        .map(|i| {
-            let start = chrono::Utc::now() - chrono::TimeDelta::hours(hours_ago + 3 * (4 - i));
-            let mut b = build("arm64", "pass");
-            b["commit"] = json!(format!("{:0>40}", first + i as u32));
-            b["started_at"] = json!(start.to_rfc3339());
-            b["finished_at"] = json!((start + chrono::TimeDelta::minutes(5)).to_rfc3339());
-            b
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_stale_cell_is_told_once_across_servers_and_once_when_it_reports_again() {
     let receiver = Receiver::start(0, 0).await;
@@ -480,7 +465,7 @@ async fn a_stale_cell_is_told_once_across_servers_and_once_when_it_reports_again
     let _second = spawn_configured(store.clone(), settings_with(&flags)).await;
 
     // Silent for a day after a build every three hours: stale.
-    let (status, _) = first.post(&json!(every_three_hours(1, 24))).await;
+    let (status, _) = first.post(&json!(every_three_hours("arm64", 1, 24))).await;
     assert_eq!(status, StatusCode::CREATED);
     let stale = receiver.wait_for(1, Duration::from_secs(10)).await;
     verify(&stale[0]);
@@ -508,7 +493,7 @@ async fn a_stale_cell_is_told_once_across_servers_and_once_when_it_reports_again
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(receiver.messages().len(), 2);
     // An unwatched branch's silence is nobody's business.
-    let mut elsewhere = every_three_hours(20, 24);
+    let mut elsewhere = every_three_hours("arm64", 20, 24);
     for b in &mut elsewhere {
         b["branch"] = json!("feature/x");
     }
