@@ -232,7 +232,7 @@ impl Application {
             });
         }
         let state = AppState {
-            cell_changes: fanout::fan_out(&store),
+            cell_changes: fanout::fan_out(&store, service.stale.clone()),
             streams: Slots::new(
                 "event_streams",
                 settings.max_streams as usize,

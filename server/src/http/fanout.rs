@@ -12,7 +12,9 @@ use app::model::Cell;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use crate::domain::stale::StaleConfig;
 use crate::store::Store;
+use chrono::Utc;
 
 /// Changes are gathered this long into one event.
 pub const BATCH: Duration = Duration::from_millis(250);
@@ -27,7 +29,10 @@ pub enum Batch {
 }
 
 /// Starts gathering the store's changes; streams subscribe to the result.
-pub fn fan_out(store: &Arc<dyn Store>) -> broadcast::Sender<Arc<Batch>> {
+/// Cells go out judged stale or not, as the health API shows them: a change
+/// does not always mean the cell reports again (a late build, a test
+/// upload).
+pub fn fan_out(store: &Arc<dyn Store>, stale: Arc<StaleConfig>) -> broadcast::Sender<Arc<Batch>> {
     let (sender, _) = broadcast::channel(256);
     let mut changes = store.subscribe();
     let out = sender.clone();
@@ -52,7 +57,9 @@ pub fn fan_out(store: &Arc<dyn Store>) -> broadcast::Sender<Arc<Batch>> {
                 }
             }
             // No open stream is not an error.
-            for batch in batches(gathered) {
+            let now = Utc::now();
+            let judged = gathered.into_iter().map(|c| stale.judge(c, now)).collect();
+            for batch in batches(judged) {
                 let _ = out.send(Arc::new(batch));
             }
             if lagged {
