@@ -789,3 +789,32 @@ async fn a_build_belongs_to_its_token_and_revoked_tokens_stop_working() {
     let revoked = post_as(&other, &build("amd64", "pass")).await.unwrap();
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A change that is not a newer build (here the test results of a stale
+/// cell's last build) reaches open pages with the cell still stale, as the
+/// health API shows it.
+#[tokio::test]
+async fn cell_events_say_whether_the_cell_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(dir.path()).await;
+    let (status, _) = app
+        .post(&json!(crate::common::every_three_hours("arm64", 1, 24)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The newest of the five.
+    let last = "arm64-5";
+    let events = app.events("master").await;
+    let upload = app
+        .client
+        .post(format!("{}/api/v1/builds/{last}/tests", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/xml")
+        .body(r#"<testsuite name="t"><testcase classname="a" name="b"/></testsuite>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), StatusCode::CREATED);
+    let event = await_event(events, "event: cells", std::time::Duration::from_secs(5)).await;
+    assert!(event.contains(r#""latest_tests""#), "{event}");
+    assert!(event.contains(r#""stale":true"#), "{event}");
+}
