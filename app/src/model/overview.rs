@@ -38,6 +38,18 @@ fn arch_rank(arch: &str) -> (u8, &str) {
     }
 }
 
+/// A branch's components (by name) and architectures (the usual first),
+/// each once.
+pub fn components_and_architectures(cells: &[Cell]) -> (Vec<String>, Vec<String>) {
+    let mut components: Vec<String> = cells.iter().map(|c| c.cell.component.clone()).collect();
+    components.sort();
+    components.dedup();
+    let mut architectures: Vec<String> = cells.iter().map(|c| c.cell.arch.clone()).collect();
+    architectures.sort_by(|a, b| arch_rank(a).cmp(&arch_rank(b)).then_with(|| a.cmp(b)));
+    architectures.dedup();
+    (components, architectures)
+}
+
 impl HealthMatrix {
     pub fn new(
         branch: String,
@@ -57,11 +69,7 @@ impl HealthMatrix {
                     b.cell.build_type.as_str(),
                 ))
         });
-        let mut components: Vec<String> = cells.iter().map(|c| c.cell.component.clone()).collect();
-        components.dedup();
-        let mut architectures: Vec<String> = cells.iter().map(|c| c.cell.arch.clone()).collect();
-        architectures.sort_by(|a, b| arch_rank(a).cmp(&arch_rank(b)));
-        architectures.dedup();
+        let (components, architectures) = components_and_architectures(&cells);
         let summary = architectures
             .iter()
             .map(|arch| {

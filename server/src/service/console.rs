@@ -1,10 +1,11 @@
 //! The console: a page of a branch's commits × its builds, read through the
 //! commit index (one read for the page, one per commit), never a scan.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use app::model::{
-    BuildResult, Cell, Console, ConsoleFilter, ConsoleParams, CONSOLE_PAGE, MAX_CONSOLE_PAGE,
+    components_and_architectures, BuildResult, Console, ConsoleFilter, ConsoleParams, CONSOLE_PAGE,
+    MAX_CONSOLE_PAGE,
 };
 use chrono::Utc;
 
@@ -97,10 +98,7 @@ impl Service {
             self.store.test_totals(&failed),
             self.store.cells(branch),
         )?;
-        let distinct = |field: fn(&Cell) -> &String| {
-            let names: BTreeSet<&String> = cells.iter().map(field).collect();
-            names.into_iter().cloned().collect()
-        };
+        let (components, architectures) = components_and_architectures(&cells);
         let flaky: HashSet<String> = totals
             .into_iter()
             .filter(|(_, t)| t.counts().only_flaky())
@@ -124,8 +122,8 @@ impl Service {
                 .flatten(),
             filter: query.filter,
             older: query.before.is_some(),
-            components: distinct(|c| &c.cell.component),
-            architectures: distinct(|c| &c.cell.arch),
+            components,
+            architectures,
             generated_at: now,
         })
     }

@@ -90,14 +90,11 @@ impl CommitCursor {
     /// A cursor this server could have issued: a time and a commit SHA.
     pub fn decode(text: &str) -> Option<Self> {
         let (micros, commit) = text.split_once(':')?;
-        let sha = (7..=40).contains(&commit.len())
-            && commit
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        sha.then_some(())?;
         Some(CommitCursor {
             at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            commit: commit.to_string(),
+            commit: crate::domain::ids::CommitSha::parse("before", commit)
+                .ok()?
+                .into_string(),
         })
     }
 }
