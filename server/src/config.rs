@@ -13,6 +13,30 @@ fn parse_branch(value: &str) -> Result<Branch, String> {
     Branch::parse(value).map_err(|e| e.message)
 }
 
+/// A credential from the environment: never printed, not even in a
+/// debug dump of the settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    if value.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(Secret(value.trim().to_string()))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
     /// SQLite file in the data directory.
@@ -167,6 +191,22 @@ pub struct Settings {
     /// messages then go out.
     #[arg(long, env = "CI_DASHBOARD_STALE_CHECK_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub stale_check_interval: u64,
+    /// GitHub (TOML: `api`, `[statuses]` `branches`, `cells`, `group`;
+    /// `[[job]]` `workflow`, `job`, `component`, `arch`, `build_type`):
+    /// the commit statuses builds set, the jobs the webhook maps [default:
+    /// neither]
+    #[arg(long, env = "CI_DASHBOARD_GITHUB_CONFIG", global = true)]
+    pub github_config: Option<PathBuf>,
+    /// Token that sets commit statuses (a GitHub App installation token or
+    /// a fine-grained token with commit statuses write); set it in the
+    /// environment, not on the command line
+    #[arg(long, env = "CI_DASHBOARD_GITHUB_TOKEN", hide_env_values = true, value_parser = parse_secret, global = true)]
+    pub github_token: Option<Secret>,
+    /// Secret of GitHub's webhook (`POST /api/v1/github/webhook`, checked
+    /// against `X-Hub-Signature-256`); set it in the environment [default:
+    /// the webhook answers 404]
+    #[arg(long, env = "CI_DASHBOARD_GITHUB_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret, global = true)]
+    pub github_webhook_secret: Option<Secret>,
     /// The dashboard's address as people reach it, for links in
     /// notifications [default: http://<listen address>]
     #[arg(long, env = "CI_DASHBOARD_PUBLIC_URL", global = true)]

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Settings, StoreKind};
+use crate::domain::github::GithubConfig;
 use crate::domain::incident::{IncidentConfig, IncidentRules};
 use crate::domain::notification::{NotifyConfig, Webhook};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
@@ -25,6 +26,7 @@ use crate::http::serve::{serve, ConnectionLimits};
 use crate::http::slots::Slots;
 use crate::http::state::AppState;
 use crate::http::{fanout, metrics};
+use crate::notify::github::StatusSender;
 use crate::notify::Deliverer;
 use crate::service::recent::Recent;
 use crate::service::Service;
@@ -87,6 +89,24 @@ pub fn load_stale_config(settings: &Settings) -> anyhow::Result<StaleConfig> {
     }
 }
 
+/// `--github-config`; commit statuses need the token to set them.
+pub fn load_github_config(settings: &Settings) -> anyhow::Result<Option<GithubConfig>> {
+    let Some(path) = &settings.github_config else {
+        return Ok(None);
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config =
+        GithubConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if config.statuses.is_some() && settings.github_token.is_none() {
+        anyhow::bail!(
+            "{}: [statuses] needs a token to set them: set CI_DASHBOARD_GITHUB_TOKEN",
+            path.display()
+        );
+    }
+    Ok(Some(config))
+}
+
 /// Which branches incidents watch, when they open, and which webhooks
 /// hear of them.
 pub fn load_notify_config(
@@ -134,6 +154,7 @@ fn wire(
         release,
         stale: Arc::new(load_stale_config(settings)?),
         repository: settings.repository.clone(),
+        github: load_github_config(settings)?.map(Arc::new),
     };
     Ok((service, Arc::new(webhooks)))
 }
@@ -195,8 +216,15 @@ impl Application {
             .hash_files(asset_hashes_exist())
             .build();
         let (service, webhooks) = wire(&settings, store.clone())?;
-        // Without webhooks there is nothing to deliver and no queue to poll.
-        let deliverer = if webhooks.is_empty() {
+        let statuses = service
+            .github
+            .as_ref()
+            .filter(|g| g.statuses.is_some())
+            .zip(settings.github_token.clone())
+            .map(|(github, token)| StatusSender::new(github.api.clone(), token));
+        // Without webhooks or statuses there is nothing to deliver and no
+        // queue to poll.
+        let deliverer = if webhooks.is_empty() && statuses.is_none() {
             None
         } else {
             let dashboard_url = settings
@@ -209,6 +237,7 @@ impl Application {
                 webhooks,
                 dashboard_url,
                 Duration::from_secs(settings.stale_check_interval),
+                statuses,
             )?)
         };
         let (stopping, shutdown) = watch::channel(false);

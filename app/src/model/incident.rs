@@ -78,6 +78,9 @@ pub enum NotifyEvent {
     /// A stale cell reports again.
     #[serde(rename = "cell.reporting")]
     CellReporting,
+    /// A build's state set as a commit status on GitHub.
+    #[serde(rename = "commit.status")]
+    CommitStatus,
 }
 
 impl NotifyEvent {
@@ -87,6 +90,7 @@ impl NotifyEvent {
             NotifyEvent::Resolved => "incident.resolved",
             NotifyEvent::CellStale => "cell.stale",
             NotifyEvent::CellReporting => "cell.reporting",
+            NotifyEvent::CommitStatus => "commit.status",
         }
     }
 }
@@ -110,6 +114,24 @@ pub enum DeliveryState {
     Delivered,
     /// Given up: the receiver refused it or never answered in every attempt.
     Failed,
+    /// Not sent: a newer state of the same thing was queued after it
+    /// (a commit status whose build has finished since).
+    Superseded,
+}
+
+/// A commit status to set on GitHub: the build whose change queued it, as
+/// it was then. What is sent is the status of its context when it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusNotice {
+    pub repository: String,
+    pub commit: String,
+    /// The build's cell, with its branch (whose verdicts the status tells).
+    #[serde(flatten)]
+    pub cell: CellId,
+    /// `ci-dashboard/<component>/<arch>/<build_type>`, or a grouping of it.
+    pub context: String,
+    pub build: String,
+    pub result: BuildResult,
 }
 
 /// One event for one webhook, queued in the store with the incident change
@@ -135,6 +157,10 @@ pub struct Delivery {
     /// cell, not an incident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<CellNotice>,
+    /// The commit status a `commit.status` event sets (its `incident`
+    /// then names the commit and context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusNotice>,
 }
 
 impl Delivery {

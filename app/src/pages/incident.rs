@@ -42,6 +42,7 @@ fn notified(delivery: &Delivery) -> String {
         // Never an incident's: cells' own messages.
         NotifyEvent::CellStale => "Stale cell",
         NotifyEvent::CellReporting => "Cell reporting again",
+        NotifyEvent::CommitStatus => "Commit status",
     };
     let tries = |n: u32| format!("{n} attempt{}", if n == 1 { "" } else { "s" });
     let why = delivery
@@ -61,6 +62,9 @@ fn notified(delivery: &Delivery) -> String {
             delivery.target,
             tries(delivery.attempts)
         ),
+        (DeliveryState::Superseded, _) => {
+            format!("{what} for {} superseded by a newer one", delivery.target)
+        }
         _ if delivery.attempts == 0 => format!("{what} queued for {}", delivery.target),
         _ => format!(
             "{what} to {}: retrying at {} after {}{why}",

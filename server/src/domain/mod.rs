@@ -4,6 +4,7 @@
 pub mod badge;
 pub mod console;
 pub mod field_error;
+pub mod github;
 pub mod health;
 pub mod history;
 pub mod ids;

@@ -208,6 +208,7 @@ pub fn deliveries(
                     last_error: None,
                     delivered_at: None,
                     cell: None,
+                    status: None,
                 }
             })
         })
@@ -256,6 +257,7 @@ pub fn cell_deliveries(
                 last_error: None,
                 delivered_at: None,
                 cell: Some(notice.clone()),
+                status: None,
             }
         })
         .collect()
@@ -392,8 +394,9 @@ fn slack_text(
             }
             text
         }
-        // Cells' own messages have their own body ([`cell_body`]).
-        NotifyEvent::CellStale | NotifyEvent::CellReporting => {
+        // Cells' own messages have their own body ([`cell_body`]); commit
+        // statuses go to GitHub, not to webhooks.
+        NotifyEvent::CellStale | NotifyEvent::CellReporting | NotifyEvent::CommitStatus => {
             format!("{} ({link})", event.as_str())
         }
         NotifyEvent::Resolved => {
@@ -433,12 +436,27 @@ pub enum Attempt {
     NoAnswer(String),
     /// Nothing can make it succeed (its webhook left the config).
     Abandoned(String),
+    /// The receiver asked to wait (GitHub's rate limits): tried again then,
+    /// an hour later at most.
+    RateLimited { status: u16, until: DateTime<Utc> },
+    /// Not sent: a newer state of the same thing is queued.
+    Superseded(String),
 }
+
+/// The longest wait a rate-limited receiver can ask for.
+const MAX_RATE_LIMIT_WAIT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Waits after the `attempts`th failed attempt: 1 s, 2 s, 4 s, ... up to
 /// five minutes.
 pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(1u64 << attempts.saturating_sub(1).min(16)).min(MAX_BACKOFF)
+}
+
+/// The delivery held back, without an attempt, until its receiver's rate
+/// limit ends (another delivery met it).
+pub fn deferred(mut delivery: Delivery, until: DateTime<Utc>, now: DateTime<Utc>) -> Delivery {
+    delivery.next_attempt_at = until.clamp(now, now + MAX_RATE_LIMIT_WAIT);
+    delivery
 }
 
 /// The delivery after an attempt: delivered on 2xx; retried with backoff on
@@ -465,6 +483,21 @@ pub fn after_attempt(mut delivery: Delivery, attempt: Attempt, now: DateTime<Utc
         Attempt::Abandoned(why) => {
             delivery.last_error = Some(why.clone());
             false
+        }
+        Attempt::RateLimited { status, until } => {
+            delivery.last_status = Some(*status);
+            delivery.last_error = Some(format!("rate limited ({status}) until {until}"));
+            if delivery.attempts < MAX_ATTEMPTS {
+                delivery.state = DeliveryState::Pending;
+                delivery.next_attempt_at = (*until).clamp(now, now + MAX_RATE_LIMIT_WAIT);
+                return delivery;
+            }
+            false
+        }
+        Attempt::Superseded(why) => {
+            delivery.last_error = Some(why.clone());
+            delivery.state = DeliveryState::Superseded;
+            return delivery;
         }
     };
     if retry && delivery.attempts < MAX_ATTEMPTS {
@@ -644,6 +677,37 @@ mod tests {
             DeliveryState::Failed
         );
         assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn a_rate_limit_waits_as_asked_and_a_superseded_delivery_stops() {
+        let open = incident(IncidentState::Open);
+        let first = deliveries(None, Some(&open), &hooks(), at(0)).remove(0);
+        let limited = Attempt::RateLimited {
+            status: 403,
+            until: at(40),
+        };
+        let waits = after_attempt(first.clone(), limited, at(10));
+        assert_eq!(
+            (waits.state, waits.next_attempt_at, waits.last_status),
+            (DeliveryState::Pending, at(40), Some(403))
+        );
+        let far = Attempt::RateLimited {
+            status: 429,
+            until: at(0) + chrono::TimeDelta::days(1),
+        };
+        let capped = after_attempt(first.clone(), far, at(0));
+        assert_eq!(capped.next_attempt_at, at(0) + MAX_RATE_LIMIT_WAIT);
+        let deferred = deferred(first.clone(), at(50), at(10));
+        assert_eq!(
+            (deferred.state, deferred.attempts, deferred.next_attempt_at),
+            (DeliveryState::Pending, 0, at(50))
+        );
+        let done = after_attempt(first, Attempt::Superseded("finished".into()), at(10));
+        assert_eq!(
+            (done.state, done.delivered_at),
+            (DeliveryState::Superseded, None)
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum ApiError {
     Invalid(#[from] FieldError),
     #[error("missing or invalid token: send 'Authorization: Bearer <token>'")]
     Unauthorized,
+    #[error("X-Hub-Signature-256 is missing or does not sign this body with the webhook's secret")]
+    BadSignature,
     #[error("body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("Content-Type must be application/json")]
@@ -112,7 +114,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, field, index) = match &self {
             ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, e.field.clone(), e.index),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, None),
+            ApiError::Unauthorized | ApiError::BadSignature => {
+                (StatusCode::UNAUTHORIZED, None, None)
+            }
             ApiError::RateLimited(_) | ApiError::ReadsLimited(_) | ApiError::ClientFull(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, None, None)
             }

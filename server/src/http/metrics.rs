@@ -14,6 +14,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::domain::github::Ignored;
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -39,12 +41,13 @@ fn handle() -> &'static PrometheusHandle {
 /// Every label value a counter of [`init`] takes, so each series exists
 /// from the start.
 const RESULTS: [&str; 5] = ["running", "pass", "fail", "error", "cancelled"];
-const REFUSALS: [(&str, &str); 5] = [
+const REFUSALS: [(&str, &str); 6] = [
     ("connection", "full"),
     ("connection", "client"),
     ("event streams", "full"),
     ("event streams", "client"),
     ("request", "client"),
+    ("github_webhook", "signature"),
 ];
 
 fn process() -> &'static metrics_process::Collector {
@@ -81,6 +84,10 @@ fn init() {
         "webhook_attempts_total",
         "Webhook delivery attempts, by the delivery's state after"
     );
+    describe_counter!(
+        "github_webhook_ignored_total",
+        "GitHub webhook events that stored no build, by why (unmapped: no [[job]] entry)"
+    );
     describe_gauge!("ci_dashboard_build_info", "The running version (always 1)");
     for result in RESULTS {
         metrics::counter!("builds_ingested_total", "result" => result).absolute(0);
@@ -89,7 +96,11 @@ fn init() {
         metrics::counter!("http_refused_total", "what" => what, "reason" => reason).absolute(0);
     }
     metrics::counter!("store_errors_total").absolute(0);
-    for state in ["pending", "delivered", "failed"] {
+    let ignored = Ignored::ALL.map(Ignored::as_str);
+    for reason in ignored.into_iter().chain(super::github::OTHER_REASONS) {
+        metrics::counter!("github_webhook_ignored_total", "reason" => reason).absolute(0);
+    }
+    for state in ["pending", "delivered", "failed", "superseded"] {
         metrics::counter!("webhook_attempts_total", "state" => state).absolute(0);
     }
     metrics::gauge!("ci_dashboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);

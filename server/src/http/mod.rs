@@ -9,6 +9,7 @@ pub mod console;
 pub mod error;
 pub mod events;
 pub mod fanout;
+pub mod github;
 pub mod incidents;
 pub mod metrics;
 pub mod moved;

@@ -18,7 +18,7 @@ use tracing::Level;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, console, events, incidents, metrics, moved, report, test_results};
+use super::{api, console, events, github, incidents, metrics, moved, report, test_results};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = std::time::Duration::from_secs(state.settings.request_timeout);
     Router::new()
         .route("/api/v1/builds", post(api::post_builds))
+        .route("/api/v1/github/webhook", post(github::webhook))
         .route("/api/v1/health", get(api::get_health))
         .route("/api/v1/console", get(console::console))
         .route("/api/v1/events", get(events::cell_events))
@@ -120,8 +121,9 @@ async fn limit_anonymous(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = request.uri().path();
-    let posts =
-        path == "/api/v1/builds" || path.starts_with("/api/v1/builds/") && path.ends_with("/tests");
+    let posts = path == "/api/v1/builds"
+        || path == "/api/v1/github/webhook"
+        || path.starts_with("/api/v1/builds/") && path.ends_with("/tests");
     let exempt = request.method() == axum::http::Method::POST && posts
         || path.starts_with("/pkg/")
         || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg");

@@ -100,7 +100,7 @@ impl Service {
         }
     }
 
-    async fn commit_report(
+    pub(super) async fn commit_report(
         &self,
         commit: &str,
         branch: &str,

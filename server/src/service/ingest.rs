@@ -20,6 +20,7 @@ impl Service {
         poster: &Poster,
     ) -> Result<IngestOutcome, ServiceError> {
         let results: Vec<&'static str> = builds.iter().map(|b| b.result.as_str()).collect();
+        let statuses = self.github.is_some().then(|| builds.clone());
         let outcome = self.store.ingest_as(builds, poster).await?;
         for result in results {
             metrics::counter!("builds_ingested_total", "result" => result).increment(1);
@@ -34,6 +35,11 @@ impl Service {
         }
         if let Err(e) = self.announce_reporting(&outcome.moves, Utc::now()).await {
             tracing::warn!(error = %e, "cannot queue the messages of cells reporting again");
+        }
+        if let Some(builds) = statuses.filter(|_| outcome.changed) {
+            if let Err(e) = self.queue_statuses(&builds, "build").await {
+                tracing::warn!(error = %e, "cannot queue commit statuses");
+            }
         }
         Ok(outcome)
     }

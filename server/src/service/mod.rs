@@ -9,6 +9,7 @@ use std::sync::Arc;
 use app::model::{Build, BuildSummary, HealthReport};
 
 use crate::domain::field_error::FieldError;
+use crate::domain::github::GithubConfig;
 use crate::domain::ids::Branch;
 use crate::domain::incident::IncidentRules;
 use crate::domain::notification::WebhookRef;
@@ -39,6 +40,7 @@ pub enum ServiceError {
 
 mod commit;
 pub mod console;
+pub mod github;
 mod history;
 pub mod incidents;
 pub mod ingest;
@@ -65,6 +67,9 @@ pub struct Service {
     pub stale: Arc<StaleConfig>,
     /// Commit links of pages without any build name this repository.
     pub repository: String,
+    /// `--github-config`: the commit statuses builds set, the jobs GitHub's
+    /// webhook maps to cells.
+    pub github: Option<Arc<GithubConfig>>,
 }
 
 fn group_by_cell(builds: &[Build], branch: &str) -> HashMap<CellId, Vec<BuildSummary>> {

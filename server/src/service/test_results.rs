@@ -134,6 +134,16 @@ impl Service {
         };
         let outcome = self.store.add_tests(&upload).await?;
         let new = outcome.is_some();
+        // Tests can turn a failure into a flaky one: its status is told again.
+        if new {
+            let cause = format!("tests:{}", upload.hash);
+            if let Err(e) = self
+                .queue_statuses(std::slice::from_ref(build), &cause)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot queue commit statuses");
+            }
+        }
         if let Some(outcome) = outcome {
             // Stored: an incident that cannot be updated is logged, as
             // ingestion does; the test's next run applies it.

@@ -11,7 +11,7 @@ use server::store::Store;
 
 use crate::common::*;
 
-async fn firestore(project: &str) -> Arc<dyn Store> {
+pub async fn firestore(project: &str) -> Arc<dyn Store> {
     assert!(
         std::env::var("FIRESTORE_EMULATOR_HOST").is_ok_and(|h| !h.is_empty()),
         "the Firestore tests need the emulator: run ./scripts/test, or start it and set \

@@ -11,6 +11,7 @@ mod client;
 mod connections;
 mod durability;
 mod firestore;
+mod github;
 mod hostile;
 mod junit;
 mod layers;

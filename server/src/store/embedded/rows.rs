@@ -326,6 +326,7 @@ pub(super) fn state_word(state: DeliveryState) -> &'static str {
         DeliveryState::Pending => "pending",
         DeliveryState::Delivered => "delivered",
         DeliveryState::Failed => "failed",
+        DeliveryState::Superseded => "superseded",
     }
 }
 

@@ -1,5 +1,6 @@
 //! The delivery worker: now and then queues the messages of cells that went
-//! stale, and takes due webhook deliveries from the store's queue
+//! stale, and takes due webhook deliveries and GitHub commit statuses from
+//! the store's queue
 //! under a lease, sends them, and stores how each attempt went. Posts only
 //! queue deliveries (in their incident transaction) and ring a bell, so a
 //! slow or dead receiver never slows ingestion; the lease makes one server
@@ -16,9 +17,14 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 
+use crate::domain::github::STATUS_WEBHOOK;
 use crate::domain::notification::{self, Attempt, Webhook};
 use crate::service::Service;
 use crate::store::Store;
+
+pub mod github;
+
+use github::StatusSender;
 
 /// How long a claimed delivery is this server's: longer than an attempt.
 const LEASE: Duration = Duration::from_secs(60);
@@ -42,6 +48,8 @@ pub struct Deliverer {
     /// How often stale cells are looked for.
     stale_check: Duration,
     client: reqwest::Client,
+    /// Sets commit statuses, when they are configured.
+    statuses: Option<StatusSender>,
 }
 
 impl Deliverer {
@@ -50,6 +58,7 @@ impl Deliverer {
         webhooks: Arc<Vec<Webhook>>,
         dashboard_url: String,
         stale_check: Duration,
+        statuses: Option<StatusSender>,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
@@ -67,6 +76,7 @@ impl Deliverer {
             owner: uuid::Uuid::new_v4().to_string(),
             stale_check,
             client,
+            statuses,
         })
     }
 
@@ -114,8 +124,16 @@ impl Deliverer {
     }
 
     async fn deliver(&self, delivery: Delivery) {
-        let attempt = self.attempt(&delivery).await;
-        let after = notification::after_attempt(delivery, attempt, Utc::now());
+        let now = Utc::now();
+        let github = delivery.webhook == STATUS_WEBHOOK;
+        let paused = self.statuses.as_ref().and_then(|s| s.paused(now));
+        let after = match paused.filter(|_| github) {
+            Some(until) => notification::deferred(delivery, until, now),
+            None => {
+                let attempt = self.attempt(&delivery).await;
+                notification::after_attempt(delivery, attempt, Utc::now())
+            }
+        };
         metrics::counter!("webhook_attempts_total", "state" => format!("{:?}", after.state).to_lowercase())
             .increment(1);
         match self.store.finish_delivery(&after, &self.owner).await {
@@ -134,6 +152,16 @@ impl Deliverer {
     }
 
     async fn attempt(&self, delivery: &Delivery) -> Attempt {
+        if delivery.webhook == STATUS_WEBHOOK {
+            return match &self.statuses {
+                Some(sender) => {
+                    sender
+                        .send(&self.client, &self.service, &self.dashboard_url, delivery)
+                        .await
+                }
+                None => Attempt::Abandoned("commit statuses are no longer configured".into()),
+            };
+        }
         let Some(hook) = self.webhooks.iter().find(|h| h.key() == delivery.webhook) else {
             return Attempt::Abandoned("the webhook is no longer configured".into());
         };
