@@ -7,34 +7,15 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::domain::ids::Branch;
+use crate::domain::token::Secret;
 
 /// A branch flag, parsed once at start-up as posts parse branches.
 fn parse_branch(value: &str) -> Result<Branch, String> {
     Branch::parse(value).map_err(|e| e.message)
 }
 
-/// A credential from the environment: never printed, not even in a
-/// debug dump of the settings.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
 fn parse_secret(value: &str) -> Result<Secret, String> {
-    if value.trim().is_empty() {
-        return Err("is empty".into());
-    }
-    Ok(Secret(value.trim().to_string()))
+    Secret::parse(value)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Outcome of a build as stored. CI systems use other words for the same
 /// outcomes; [`BuildResult::parse`] maps them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BuildResult {
     Running,
@@ -79,6 +80,7 @@ impl BuildResult {
 
 /// What a health cell needs to know about one build.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BuildSummary {
     pub id: String,
     pub repository: String,
@@ -116,6 +118,7 @@ impl BuildSummary {
 
 /// The current red streak of a cell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailStreak {
     /// The first failing build of the streak: "failing since".
     pub since: BuildSummary,
@@ -127,6 +130,7 @@ pub struct FailStreak {
 /// Fields are validated at ingestion; order sorts by branch, component,
 /// arch, build type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellId {
     pub branch: String,
     pub component: String,
@@ -181,6 +185,7 @@ impl CellId {
 
 /// Precomputed health of one (branch, component, arch, build_type).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Cell {
     /// Its cell.
     #[serde(flatten)]
@@ -220,6 +225,7 @@ pub struct Cell {
 /// When a cell's builds start: the newest start, and the gaps (seconds)
 /// between the starts before it, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Cadence {
     pub last_start: DateTime<Utc>,
     pub gaps_s: Vec<u32>,
@@ -236,6 +242,7 @@ impl Cell {
 /// (UTC): `runs[0]` on `last_day`, `runs[i]` `i` days before it. What a
 /// test's record counts as its runs before its first failure.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResultDays {
     pub last_day: DateTime<Utc>,
     pub runs: Vec<u32>,
@@ -244,6 +251,7 @@ pub struct ResultDays {
 /// How many of a build's tests passed, failed (errors included) and were
 /// skipped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestCounts {
     pub passed: usize,
     pub failed: usize,
@@ -328,6 +336,7 @@ impl Cell {
 
 /// One cell of a branch: component, architecture and build type.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellKey {
     pub component: String,
     pub arch: String,
@@ -352,6 +361,7 @@ impl CellKey {
 /// One build as validated at ingestion, stored, and listed on history
 /// pages and by `GET /api/v1/builds`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Build {
     pub id: String,
     pub repository: String,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// What one commit did to one cell, compared with the cell's baseline: the
 /// nearest earlier build of the same cell on the same branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Fails here, passed at the baseline: the headline.
@@ -78,6 +79,7 @@ impl Verdict {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellVerdict {
     /// Its cell within the branch.
     #[serde(flatten)]
@@ -95,6 +97,7 @@ pub struct CellVerdict {
 
 /// Fails on one architecture and passes on another at the same commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Divergence {
     pub component: String,
     pub build_type: String,
@@ -106,6 +109,7 @@ pub struct Divergence {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommitReport {
     pub repository: String,
     pub commit: String,
@@ -129,6 +133,7 @@ impl CommitReport {
 
 /// A commit matching a search, for choosing among several.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommitCandidate {
     pub commit: String,
     pub branch: String,
@@ -139,6 +144,7 @@ pub struct CommitCandidate {
 
 /// The answer to a commit search: one report, or the candidates to pick.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum CommitLookup {
     Report(Box<CommitReport>),
     Candidates(Vec<CommitCandidate>),

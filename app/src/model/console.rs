@@ -14,6 +14,7 @@ pub const MAX_CONSOLE_PAGE: usize = 100;
 
 /// The console's parameters as a URL gives them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleParams {
     pub branch: Option<String>,
     pub component: Option<String>,
@@ -25,6 +26,7 @@ pub struct ConsoleParams {
 
 /// What the grid is narrowed to, from the page's URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleFilter {
     pub component: Option<String>,
     pub arch: Option<String>,
@@ -43,6 +45,7 @@ impl ConsoleFilter {
 
 /// One column: a cell of the branch, and whether it stopped reporting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleColumn {
     #[serde(flatten)]
     pub cell: CellKey,
@@ -55,6 +58,7 @@ pub struct ConsoleColumn {
 
 /// One build in a grid cell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleResult {
     pub id: String,
     pub result: BuildResult,
@@ -100,6 +104,7 @@ impl ConsoleResult {
 
 /// One row: a commit and its builds, one list per column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleCommit {
     pub commit: String,
     pub repository: String,
@@ -124,6 +129,7 @@ pub fn disagree(results: &[ConsoleResult]) -> bool {
 
 /// An open incident on the grid: its columns and commits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleIncident {
     pub id: String,
     /// Indexes into the console's columns.
@@ -151,6 +157,7 @@ impl ConsoleIncident {
 
 /// A page of the console.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Console {
     pub branch: String,
     pub columns: Vec<ConsoleColumn>,

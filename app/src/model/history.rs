@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a cell behaved over a window of days.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellStats {
     pub days: u32,
     pub builds: usize,
@@ -26,6 +27,7 @@ pub struct CellStats {
 
 /// The history page of one cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HistoryView {
     /// Its cell.
     #[serde(flatten)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IncidentState {
     Open,
@@ -15,6 +16,7 @@ pub enum IncidentState {
 /// results, tests) whose red streaks began at the same commit and reached
 /// the opening threshold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Incident {
     pub id: String,
     pub branch: String,
@@ -49,6 +51,7 @@ pub struct Incident {
 
 /// A test of an incident, in its cell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentTest {
     /// Its cell within the branch.
     #[serde(flatten)]
@@ -67,6 +70,7 @@ impl IncidentTest {
 
 /// What a webhook is told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum NotifyEvent {
     #[serde(rename = "incident.opened")]
     Opened,
@@ -99,6 +103,7 @@ impl NotifyEvent {
 /// the cell, when its last build before the silence started, and since
 /// when it is stale.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellNotice {
     #[serde(flatten)]
     pub cell: CellId,
@@ -107,6 +112,7 @@ pub struct CellNotice {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Waiting for its first or next attempt.
@@ -122,6 +128,7 @@ pub enum DeliveryState {
 /// A commit status to set on GitHub: the build whose change queued it, as
 /// it was then. What is sent is the status of its context when it is sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusNotice {
     pub repository: String,
     pub commit: String,
@@ -137,6 +144,7 @@ pub struct StatusNotice {
 /// One event for one webhook, queued in the store with the incident change
 /// that caused it, and its attempts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub id: String,
     pub incident: String,
@@ -181,6 +189,7 @@ impl Delivery {
 
 /// An incident with the notifications it caused, for its page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentDetail {
     pub incident: Incident,
     pub deliveries: Vec<Delivery>,
@@ -192,6 +201,7 @@ pub struct IncidentDetail {
 
 /// A cell's failing tests at one commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellTestFailures {
     pub cell: CellKey,
     pub tests: Vec<String>,
@@ -199,6 +209,7 @@ pub struct CellTestFailures {
 
 /// A commit that may have caused an incident, with what builds said of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Suspect {
     pub commit: String,
     pub pr: Option<u64>,
@@ -208,6 +219,7 @@ pub struct Suspect {
 
 /// Whether merges to a branch should wait.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Freeze {
     pub branch: String,
     pub frozen: bool,
@@ -222,6 +234,7 @@ pub struct Freeze {
 
 /// A person (through a token) freezing or unfreezing a branch by hand.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FreezeEvent {
     pub branch: String,
     pub frozen: bool,

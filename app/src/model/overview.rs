@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Per-architecture count of red cells, for the summary line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ArchSummary {
     pub arch: String,
     pub red: usize,
@@ -16,6 +17,7 @@ pub struct ArchSummary {
 /// The overview of one branch: components × architectures, each broken
 /// down by build type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HealthMatrix {
     pub branch: String,
     pub branches: Vec<String>,

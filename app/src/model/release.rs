@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a required cell blocks a release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BlockerReason {
     Failing,
@@ -34,6 +35,7 @@ impl BlockerReason {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Blocker {
     /// Its cell within the branch.
     #[serde(flatten)]
@@ -50,12 +52,14 @@ pub struct Blocker {
 
 /// One package version reported by builds of several commits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionConflict {
     pub version: String,
     pub commits: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReleaseReport {
     pub branch: String,
     pub repository: String,
@@ -74,6 +78,7 @@ pub struct ReleaseReport {
 
 /// A cell that stopped reporting, and since when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StaleCell {
     #[serde(flatten)]
     pub cell: CellKey,
@@ -151,6 +156,7 @@ impl ReleaseReport {
 
 /// A release branch in the `/releases` index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReleaseSummary {
     pub branch: String,
     pub head: Option<String>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One cell's line of the CI health report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CellReport {
     /// Its cell within the branch.
     #[serde(flatten)]
@@ -22,6 +23,7 @@ pub struct CellReport {
 
 /// One week of the report's window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WeekReport {
     pub start: DateTime<Utc>,
     pub builds: usize,
@@ -31,6 +33,7 @@ pub struct WeekReport {
 
 /// p017's CI health table for a branch over a window of days.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     pub branch: String,
     pub days: u32,
@@ -55,6 +58,7 @@ pub struct HealthReport {
 
 /// A test of the report's "most failing tests".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReportTest {
     /// Its cell within the branch.
     #[serde(flatten)]
@@ -66,6 +70,7 @@ pub struct ReportTest {
 
 /// The report with its server-drawn charts, for its page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReportView {
     pub report: HealthReport,
     /// SVG (plotters); they contain no user strings.

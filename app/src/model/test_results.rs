@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TestStatus {
     Passed,
@@ -32,6 +33,7 @@ fn is_zero(n: &usize) -> bool {
 
 /// One test case of a build, as its JUnit XML reported it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestCase {
     pub suite: String,
     /// `classname::name` when the file gives a class, else the name.
@@ -44,6 +46,7 @@ pub struct TestCase {
 
 /// Counts of a build's test cases over every file uploaded for it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestTotals {
     pub passed: usize,
     pub failed: usize,
@@ -84,6 +87,7 @@ impl TestTotals {
 /// A failing test of a build, kept apart from the build's full results so
 /// pages read failures without reading every passing test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestFailure {
     pub build: String,
     pub suite: String,
@@ -101,6 +105,7 @@ pub struct TestFailure {
 
 /// `GET /api/v1/builds/<id>/tests`: failures first, then by suite and name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BuildTests {
     pub totals: TestTotals,
     pub tests: Vec<TestCase>,
@@ -109,6 +114,7 @@ pub struct BuildTests {
 
 /// What a failing test means against its cell's baseline build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TestVerdict {
     /// It passed (or did not fail) in the baseline build.
@@ -121,6 +127,7 @@ pub enum TestVerdict {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailingTest {
     pub name: String,
     pub verdict: TestVerdict,
@@ -130,6 +137,7 @@ pub struct FailingTest {
 
 /// A verdict's test counts and failing tests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VerdictTests {
     pub passed: usize,
     pub failed: usize,
@@ -139,6 +147,7 @@ pub struct VerdictTests {
 
 /// One run of a test in its cell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestRun {
     pub build: String,
     pub commit: String,
@@ -149,6 +158,7 @@ pub struct TestRun {
 
 /// A test's runs, failures and flips on one day (UTC).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestDay {
     pub day: DateTime<Utc>,
     pub runs: u32,
@@ -159,6 +169,7 @@ pub struct TestDay {
 /// A test's record in one cell, kept from its first failure there on; its
 /// runs before that are counted from the cell's runs with results.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestStats {
     /// Its cell.
     #[serde(flatten)]
@@ -186,6 +197,7 @@ pub struct TestStats {
 
 /// A test of the flaky ranking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FlakyTest {
     /// Its cell within the branch.
     #[serde(flatten)]
@@ -212,6 +224,7 @@ impl FlakyTest {
 
 /// The flaky-tests page of a branch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FlakyTests {
     pub branch: String,
     pub days: u32,
@@ -220,6 +233,7 @@ pub struct FlakyTests {
 
 /// One test's history page: its record on each architecture that ran it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestHistory {
     pub branch: String,
     pub component: String,

@@ -338,14 +338,21 @@ pub enum Ignored {
     NoArch,
     /// Not a branch's job (a tag's), or the payload lacks a field.
     Unusable,
+    /// An earlier state of a job whose later one is stored (GitHub does
+    /// not promise order).
+    OlderState,
+    /// Another event than `workflow_job`.
+    OtherEvent,
 }
 
 impl Ignored {
-    pub const ALL: [Ignored; 4] = [
+    pub const ALL: [Ignored; 6] = [
         Ignored::Unmapped,
         Ignored::NotRun,
         Ignored::NoArch,
         Ignored::Unusable,
+        Ignored::OlderState,
+        Ignored::OtherEvent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -354,6 +361,8 @@ impl Ignored {
             Ignored::NotRun => "not_run",
             Ignored::NoArch => "no_arch",
             Ignored::Unusable => "unusable",
+            Ignored::OlderState => "older_state",
+            Ignored::OtherEvent => "other_event",
         }
     }
 }

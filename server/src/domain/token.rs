@@ -74,6 +74,30 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// A credential from the environment (GitHub's token, a webhook's
+/// secret): never printed, not even in a debug dump of the settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn parse(value: &str) -> Result<Secret, String> {
+        match value.trim() {
+            "" => Err("is empty".into()),
+            value => Ok(Secret(value.to_string())),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

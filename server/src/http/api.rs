@@ -3,14 +3,17 @@
 use axum::body::Body;
 use std::collections::HashMap;
 
-use app::model::{BuildResult, CommitLookup};
+use app::model::{
+    Build, BuildResult, CommitCandidate, CommitLookup, CommitReport, HealthMatrix, ReleaseReport,
+    ReleaseSummary,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::state::AppState;
 use crate::domain::badge;
@@ -18,14 +21,59 @@ use crate::domain::field_error::FieldError;
 use crate::domain::ids::{Branch, Name};
 use crate::domain::validation::{self, Context};
 use crate::http::auth::Caller;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::service::overview::badge_state;
 use crate::service::PAGE_SIZE;
 use crate::store::BuildFilter;
 
+/// What a post stored (or found already stored): the builds' ids, in order.
+#[derive(Serialize, ToSchema)]
+pub struct Posted {
+    pub ids: Vec<String>,
+}
+
+/// Several commits match a SHA prefix or PR number.
+#[derive(Serialize, ToSchema)]
+pub struct Candidates {
+    pub error: String,
+    pub candidates: Vec<CommitCandidate>,
+}
+
+/// A page of builds; `next_cursor` asks for the next one.
+#[derive(Serialize, ToSchema)]
+pub struct BuildPage {
+    pub builds: Vec<Build>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Releases {
+    pub releases: Vec<ReleaseSummary>,
+}
+
+/// Release readiness with the Markdown a release issue takes.
+#[derive(Serialize, ToSchema)]
+pub struct ReleaseAnswer {
+    #[serde(flatten)]
+    pub report: ReleaseReport,
+    pub markdown: String,
+}
+
 /// Largest accepted body: 1000 builds of realistic size fit well within it.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+#[utoipa::path(post, path = "/api/v1/builds", tag = "ingestion",
+    request_body(content = Vec<Build>, description = "A build object or an array of 1 to 1,000; `id`, `finished_at`, `url` and the commit's details may be left out"),
+    responses(
+        (status = 201, description = "Stored", body = Posted),
+        (status = 200, description = "Every build an identical replay", body = Posted),
+        (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 409, description = "A build of that id differs in identity, or another token posted it", body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
+        (status = 429, description = "Over the token's rate limit", body = ErrorBody),
+    ),
+    security(("token" = [])))]
 #[tracing::instrument(skip_all, fields(token, builds))]
 pub async fn post_builds(
     State(state): State<AppState>,
@@ -60,16 +108,20 @@ pub async fn post_builds(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({ "ids": outcome.ids }))).into_response())
+    Ok((status, Json(Posted { ids: outcome.ids })).into_response())
 }
 
 /// The process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Crawlers may read the pages, not the API (every API answer costs a
 /// store read, and none is a page).
+#[utoipa::path(get, path = "/robots.txt", tag = "operations",
+    responses((status = 200, description = "Crawlers may read pages, not the API", body = String, content_type = "text/plain")))]
 pub async fn robots() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -79,6 +131,8 @@ pub async fn robots() -> impl IntoResponse {
 
 /// Browsers and tools that ask for `/favicon.ico` without reading the
 /// page's `<link rel="icon">` get the SVG icon.
+#[utoipa::path(get, path = "/favicon.ico", tag = "operations",
+    responses((status = 308, description = "To /favicon.svg")))]
 pub async fn favicon() -> impl IntoResponse {
     (
         StatusCode::PERMANENT_REDIRECT,
@@ -87,6 +141,11 @@ pub async fn favicon() -> impl IntoResponse {
 }
 
 /// The store answers: load balancers send traffic only then.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The store answers", body = String, content_type = "text/plain"),
+        (status = 503, description = "The store does not answer", body = ErrorBody),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.service.store.ready().await?;
     Ok("ready")
@@ -141,6 +200,9 @@ pub struct HealthQuery {
     branch: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given")),
+    responses((status = 200, description = "The branch's cells, judged stale or not", body = HealthMatrix), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn get_health(
     State(state): State<AppState>,
     Query(query): Query<HealthQuery>,
@@ -150,6 +212,14 @@ pub async fn get_health(
     Ok(Json(matrix).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/commits/{sha}", tag = "reads",
+    params(("sha" = String, Path, description = "A SHA or its prefix (7+ hex digits), or a PR number (#1234)")),
+    responses(
+        (status = 200, description = "Each cell's verdict at the commit", body = CommitReport),
+        (status = 300, description = "Several commits match", body = Candidates),
+        (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody),
+        (status = 404, description = "No build of such a commit", body = ErrorBody),
+    ))]
 pub async fn get_commit(
     State(state): State<AppState>,
     Path(sha): Path<String>,
@@ -158,10 +228,10 @@ pub async fn get_commit(
         CommitLookup::Report(report) => Json(report).into_response(),
         CommitLookup::Candidates(candidates) => (
             StatusCode::MULTIPLE_CHOICES,
-            Json(json!({
-                "error": format!("'{sha}' matches several commits; use a longer prefix"),
-                "candidates": candidates,
-            })),
+            Json(Candidates {
+                error: format!("'{sha}' matches several commits; use a longer prefix"),
+                candidates,
+            }),
         )
             .into_response(),
     })
@@ -218,6 +288,13 @@ const BUILD_PARAMS: [&str; 7] = [
     "cursor",
 ];
 
+#[utoipa::path(get, path = "/api/v1/builds", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given"),
+        ("component" = Option<String>, Query), ("arch" = Option<String>, Query), ("build_type" = Option<String>, Query),
+        ("result" = Option<String>, Query, description = "running, pass, fail, error or cancelled"),
+        ("limit" = Option<usize>, Query, description = "1-500, default 50"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "Builds, newest first", body = BuildPage), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn list_builds(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -252,13 +329,20 @@ pub async fn list_builds(
         .service
         .builds(&filter, params.get("cursor").map(String::as_str), limit)
         .await?;
-    Ok(Json(json!({ "builds": builds, "next_cursor": next_cursor })).into_response())
+    Ok(Json(BuildPage {
+        builds,
+        next_cursor,
+    })
+    .into_response())
 }
 
 const MAX_LIMIT: usize = 500;
 
 /// `GET /api/v1/release?branch=`: release readiness at the branch's head,
 /// with its Markdown (the default branch unless given).
+#[utoipa::path(get, path = "/api/v1/release", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given")),
+    responses((status = 200, description = "Release readiness at the branch's head, with its Markdown", body = ReleaseAnswer), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn get_release(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -269,9 +353,7 @@ pub async fn get_release(
         .release(&branch_param(&state, &params)?)
         .await?;
     let markdown = report.markdown();
-    let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
-    body["markdown"] = json!(markdown);
-    Ok(Json(body).into_response())
+    Ok(Json(ReleaseAnswer { report, markdown }).into_response())
 }
 
 /// `?branch=` as every route of one branch takes it: the default branch
@@ -284,12 +366,18 @@ pub(super) fn branch_param(
     Ok(Branch::parse_or(branch, &state.service.default_branch)?)
 }
 
+#[utoipa::path(get, path = "/api/v1/releases", tag = "reads",
+    responses((status = 200, description = "Release branches and their readiness", body = Releases)))]
 pub async fn list_releases(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(json!({ "releases": state.service.releases().await? })).into_response())
+    let releases = state.service.releases().await?;
+    Ok(Json(Releases { releases }).into_response())
 }
 
 /// `GET /badge.svg?branch=&component=[&arch=]`: a component's state on a
 /// branch (the default branch unless given), or one architecture's.
+#[utoipa::path(get, path = "/badge.svg", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given"), ("component" = String, Query), ("arch" = Option<String>, Query)),
+    responses((status = 200, description = "An SVG badge", body = String, content_type = "image/svg+xml"), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn badge(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,

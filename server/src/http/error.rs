@@ -4,7 +4,8 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::field_error::FieldError;
 use crate::http::slots::Refused;
@@ -13,6 +14,19 @@ use crate::store::StoreError;
 
 /// Seconds a client should wait before retrying when the store is down.
 const RETRY_AFTER_SECS: &str = "5";
+
+/// Every error's body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, in words.
+    pub error: String,
+    /// The field or parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Which element of a posted array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -140,13 +154,11 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, None, None)
             }
         };
-        let mut body = json!({ "error": self.to_string() });
-        if let Some(field) = field {
-            body["field"] = json!(field);
-        }
-        if let Some(index) = index {
-            body["index"] = json!(index);
-        }
+        let body = ErrorBody {
+            error: self.to_string(),
+            field,
+            index,
+        };
         let mut response = (status, Json(body)).into_response();
         match self {
             ApiError::Unavailable(_)

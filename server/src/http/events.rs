@@ -25,7 +25,7 @@ use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 use super::fanout::Batch;
 use super::state::AppState;
 use crate::domain::ids::Branch;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
@@ -39,6 +39,14 @@ fn ready() -> Event {
     Event::default().event("ready").retry(RECONNECT).data("{}")
 }
 
+#[utoipa::path(get, path = "/api/v1/events", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "Only this branch's cells; every branch unless given")),
+    responses(
+        (status = 200, description = "Server-sent events: `cells` (a JSON array of changed cells) and `ready`", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody),
+        (status = 429, description = "Too many streams from this address", body = ErrorBody),
+        (status = 503, description = "The server holds its maximum of streams", body = ErrorBody),
+    ))]
 pub async fn cell_events(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,

@@ -9,10 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::api::read_body;
-use super::error::ApiError;
+use super::api::{read_body, Posted};
+use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
 use crate::domain::github::{self, Ignored};
@@ -23,14 +25,37 @@ use crate::store::Poster;
 /// changes them later.
 pub const POSTER: &str = "github";
 
-/// Why an event stored nothing, besides [`Ignored`]'s reasons.
-pub const OTHER_REASONS: [&str; 2] = ["older_state", "other_event"];
-
-fn ignored(reason: &'static str) -> Response {
-    metrics::counter!("github_webhook_ignored_total", "reason" => reason).increment(1);
-    (StatusCode::OK, Json(json!({ "ignored": reason }))).into_response()
+/// A ping's answer, or why an event stored nothing.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<&'static str>,
 }
 
+fn ignored(why: Ignored) -> Response {
+    let reason = why.as_str();
+    metrics::counter!("github_webhook_ignored_total", "reason" => reason).increment(1);
+    let answer = WebhookAnswer {
+        ok: None,
+        ignored: Some(reason),
+    };
+    (StatusCode::OK, Json(answer)).into_response()
+}
+
+#[utoipa::path(post, path = "/api/v1/github/webhook", tag = "ingestion",
+    params(
+        ("X-Hub-Signature-256" = String, Header, description = "sha256=<HMAC-SHA256 of the body with the webhook's secret>"),
+        ("X-GitHub-Event" = String, Header, description = "ping, workflow_job; others are ignored")),
+    request_body(content = Object, description = "GitHub's event payload"),
+    responses(
+        (status = 201, description = "The job's build stored", body = Posted),
+        (status = 200, description = "A replay, a ping, or ignored (`ignored` says why)", body = WebhookAnswer),
+        (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody),
+        (status = 401, description = "Unsigned or mis-signed: nothing stored", body = ErrorBody),
+        (status = 404, description = "No webhook secret is configured", body = ErrorBody),
+    ))]
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -48,9 +73,13 @@ pub async fn webhook(
         return Err(ApiError::BadSignature);
     }
     match header("x-github-event") {
-        Some("ping") => Ok(Json(json!({ "ok": true })).into_response()),
+        Some("ping") => Ok(Json(WebhookAnswer {
+            ok: Some(true),
+            ignored: None,
+        })
+        .into_response()),
         Some("workflow_job") => workflow_job(&state, &bytes).await,
-        _ => Ok(ignored("other_event")),
+        _ => Ok(ignored(Ignored::OtherEvent)),
     }
 }
 
@@ -64,7 +93,7 @@ async fn workflow_job(state: &AppState, bytes: &[u8]) -> Result<Response, ApiErr
         .map_or(&[][..], |g| g.jobs.as_slice());
     let object = match github::workflow_job_build(&payload, jobs) {
         Ok(object) => object,
-        Err(why) => return Ok(ignored(Ignored::as_str(why))),
+        Err(why) => return Ok(ignored(why)),
     };
     let ctx = Context {
         default_repository: &state.settings.repository,
@@ -76,7 +105,7 @@ async fn workflow_job(state: &AppState, bytes: &[u8]) -> Result<Response, ApiErr
     if let Some(build) = builds.first().filter(|b| b.result == BuildResult::Running) {
         let stored = state.service.store.build(&build.id).await?;
         if stored.is_some_and(|s| s.result.is_finished()) {
-            return Ok(ignored("older_state"));
+            return Ok(ignored(Ignored::OlderState));
         }
     }
     let poster = Poster::Token {
@@ -89,5 +118,5 @@ async fn workflow_job(state: &AppState, bytes: &[u8]) -> Result<Response, ApiErr
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({ "ids": outcome.ids }))).into_response())
+    Ok((status, Json(Posted { ids: outcome.ids })).into_response())
 }

@@ -3,22 +3,46 @@
 
 use std::collections::HashMap;
 
-use app::model::Delivery;
+use app::model::{Delivery, Freeze, Incident};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::api::{branch_param, only_params};
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::service::incidents::StateFilter;
 
+#[derive(Serialize, ToSchema)]
+pub struct Incidents {
+    pub incidents: Vec<Incident>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deliveries {
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A manual freeze or unfreeze, checked field by field so that an error
+/// names its field.
+#[derive(ToSchema)]
+pub struct FreezeRequest {
+    frozen: bool,
+    /// Why: shown on the release page and in the freeze's history.
+    reason: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "on-call",
+    params(("branch" = Option<String>, Query), ("state" = Option<String>, Query, description = "open, resolved or all (default)")),
+    responses((status = 200, description = "Incidents, newest first", body = Incidents), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -34,9 +58,12 @@ pub async fn list(
         }
     };
     let incidents = state.service.incidents(branch.as_ref(), filter).await?;
-    Ok(Json(json!({ "incidents": incidents })).into_response())
+    Ok(Json(Incidents { incidents }).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "on-call",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The incident", body = Incident), (status = 404, description = "No such incident", body = ErrorBody)))]
 pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -47,6 +74,9 @@ pub async fn one(
 /// The latest webhook deliveries (of one incident with `?incident=`):
 /// whether on-call was told. Webhook hosts and error texts only for a
 /// caller with a token.
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "on-call",
+    params(("incident" = Option<String>, Query)),
+    responses((status = 200, description = "The latest webhook deliveries and commit statuses; hosts and errors with a token only", body = Deliveries), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -69,11 +99,14 @@ pub async fn deliveries(
     if !with_token {
         deliveries = deliveries.into_iter().map(Delivery::public).collect();
     }
-    Ok(Json(json!({ "deliveries": deliveries })).into_response())
+    Ok(Json(Deliveries { deliveries }).into_response())
 }
 
 /// `GET /api/v1/freeze?branch=`: whether merges to the branch are frozen
 /// (the default branch unless given).
+#[utoipa::path(get, path = "/api/v1/freeze", tag = "on-call",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given")),
+    responses((status = 200, description = "Whether merges to the branch are frozen", body = Freeze), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn freeze(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -91,6 +124,15 @@ pub async fn freeze(
 /// `POST /api/v1/freeze?branch=` with `{"frozen": true|false, "reason":
 /// "..."}` and a token: a manual freeze or unfreeze, recorded with the
 /// token's name.
+#[utoipa::path(post, path = "/api/v1/freeze", tag = "on-call",
+    params(("branch" = String, Query)),
+    request_body = FreezeRequest,
+    responses(
+        (status = 200, description = "The freeze as it is now", body = Freeze), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not freeze", body = ErrorBody),
+    ),
+    security(("token" = [])))]
 pub async fn set_freeze(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -119,14 +161,17 @@ pub async fn set_freeze(
     let bytes = super::api::read_body(&headers, body).await?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?;
-    let frozen = value
-        .get("frozen")
-        .and_then(Value::as_bool)
-        .ok_or_else(|| FieldError::field("frozen", "frozen must be true or false"))?;
-    let reason = value
-        .get("reason")
-        .and_then(Value::as_str)
-        .ok_or_else(|| FieldError::field("reason", "reason is required: say why"))?;
+    let request = FreezeRequest {
+        frozen: value
+            .get("frozen")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| FieldError::field("frozen", "frozen must be true or false"))?,
+        reason: value
+            .get("reason")
+            .and_then(Value::as_str)
+            .ok_or_else(|| FieldError::field("reason", "reason is required: say why"))?
+            .to_string(),
+    };
     if let Some(unknown) = value.as_object().and_then(|o| {
         o.keys()
             .find(|k| !["frozen", "reason"].contains(&k.as_str()))
@@ -135,8 +180,8 @@ pub async fn set_freeze(
     }
     let freeze = state
         .service
-        .set_freeze(&branch, frozen, reason, &caller.name)
+        .set_freeze(&branch, request.frozen, &request.reason, &caller.name)
         .await?;
-    tracing::info!(branch = %branch.as_str(), frozen, by = %caller.name, "manual freeze");
+    tracing::info!(branch = %branch.as_str(), frozen = request.frozen, by = %caller.name, "manual freeze");
     Ok(Json(freeze).into_response())
 }

@@ -96,9 +96,8 @@ fn init() {
         metrics::counter!("http_refused_total", "what" => what, "reason" => reason).absolute(0);
     }
     metrics::counter!("store_errors_total").absolute(0);
-    let ignored = Ignored::ALL.map(Ignored::as_str);
-    for reason in ignored.into_iter().chain(super::github::OTHER_REASONS) {
-        metrics::counter!("github_webhook_ignored_total", "reason" => reason).absolute(0);
+    for why in Ignored::ALL {
+        metrics::counter!("github_webhook_ignored_total", "reason" => why.as_str()).absolute(0);
     }
     for state in ["pending", "delivered", "failed", "superseded"] {
         metrics::counter!("webhook_attempts_total", "state" => state).absolute(0);
@@ -146,6 +145,8 @@ fn method_label(method: &axum::http::Method) -> String {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn render() -> impl IntoResponse {
     process().collect();
     (

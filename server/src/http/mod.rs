@@ -13,6 +13,7 @@ pub mod github;
 pub mod incidents;
 pub mod metrics;
 pub mod moved;
+pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
 pub mod report;

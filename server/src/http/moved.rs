@@ -28,16 +28,23 @@ fn svg_name(file: &str) -> Result<&str, ApiError> {
 }
 
 /// `/api/v1/releases/{branch}`
+#[utoipa::path(get, path = "/api/v1/releases/{branch}", tag = "moved",
+    params(("branch" = String, Path)), responses((status = 308, description = "To /api/v1/release?branch=")))]
 pub async fn release(Path(branch): Path<String>) -> Response {
     moved(app::model::release_api_path(&branch))
 }
 
 /// `/api/v1/freeze/{branch}`, read or set.
+#[utoipa::path(method(get, post), path = "/api/v1/freeze/{branch}", tag = "moved",
+    params(("branch" = String, Path)), responses((status = 308, description = "To /api/v1/freeze?branch=")))]
 pub async fn freeze(Path(branch): Path<String>, RawQuery(query): RawQuery) -> Response {
     moved(with_query(app::model::freeze_api_path(&branch), query))
 }
 
 /// `/badge/{branch}/{component}.svg`
+#[utoipa::path(get, path = "/badge/{branch}/{component}", tag = "moved",
+    params(("branch" = String, Path), ("component" = String, Path, description = "`<component>.svg`")),
+    responses((status = 308, description = "To /badge.svg?branch=&component=")))]
 pub async fn badge(Path((branch, file)): Path<(String, String)>) -> Result<Response, ApiError> {
     Ok(moved(app::model::badge_path(
         &branch,
@@ -47,6 +54,9 @@ pub async fn badge(Path((branch, file)): Path<(String, String)>) -> Result<Respo
 }
 
 /// `/badge/{branch}/{component}/{arch}.svg`
+#[utoipa::path(get, path = "/badge/{branch}/{component}/{arch}", tag = "moved",
+    params(("branch" = String, Path), ("component" = String, Path), ("arch" = String, Path, description = "`<arch>.svg`")),
+    responses((status = 308, description = "To /badge.svg?branch=&component=&arch=")))]
 pub async fn arch_badge(
     Path((branch, component, file)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {

@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
+use app::model::HealthReport;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::api::only_params;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
 use crate::domain::ids::Branch;
 use crate::service::report;
@@ -28,6 +29,9 @@ pub(super) fn branch_and_days(
 
 /// `GET /api/v1/report?branch=&days=`: the CI health report, with its
 /// Markdown.
+#[utoipa::path(get, path = "/api/v1/report", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given"), ("days" = Option<u32>, Query, description = "The window in days (1-365, default 30)")),
+    responses((status = 200, description = "The CI health report of the window", body = HealthReport), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn report(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,

@@ -18,7 +18,9 @@ use tracing::Level;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, console, events, github, incidents, metrics, moved, report, test_results};
+use super::{
+    api, console, events, github, incidents, metrics, moved, openapi, report, test_results,
+};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/github/webhook", post(github::webhook))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/api/v1/health", get(api::get_health))
         .route("/api/v1/console", get(console::console))
         .route("/api/v1/events", get(events::cell_events))

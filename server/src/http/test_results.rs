@@ -4,16 +4,18 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use app::model::{BuildTests, FlakyTests, TestTotals};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::api::{only_params, read_limited};
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::report::branch_and_days;
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
@@ -71,6 +73,27 @@ fn decoded(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
 
 /// `POST /api/v1/builds/<id>/tests`: one JUnit XML file of a build. 201
 /// when added, 200 when the same file was already there.
+/// What an upload added to its build.
+#[derive(Serialize, ToSchema)]
+pub struct Uploaded {
+    pub build: String,
+    /// Test cases in the file.
+    pub tests: usize,
+    pub totals: TestTotals,
+}
+
+#[utoipa::path(post, path = "/api/v1/builds/{id}/tests", tag = "ingestion",
+    params(("id" = String, Path, description = "The build's id")),
+    request_body(content = String, content_type = "application/xml", description = "One JUnit XML file, plain or gzip (Content-Encoding)"),
+    responses(
+        (status = 201, description = "Added", body = Uploaded),
+        (status = 200, description = "The same file was already there", body = Uploaded),
+        (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such build", body = ErrorBody),
+        (status = 413, description = "Over 10 MiB, or over 32 MiB unpacked", body = ErrorBody),
+    ),
+    security(("token" = [])))]
 pub async fn upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -108,12 +131,19 @@ pub async fn upload(
     };
     Ok((
         status,
-        Json(json!({ "build": id, "tests": uploaded.tests, "totals": uploaded.totals })),
+        Json(Uploaded {
+            build: id,
+            tests: uploaded.tests,
+            totals: uploaded.totals,
+        }),
     )
         .into_response())
 }
 
 /// `GET /api/v1/builds/<id>/tests?cursor=&limit=`.
+#[utoipa::path(get, path = "/api/v1/builds/{id}/tests", tag = "reads",
+    params(("id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, description = "The build's test results, failures first", body = BuildTests), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -135,6 +165,9 @@ pub async fn list(
 }
 
 /// `GET /api/v1/tests/flaky?branch=&days=`: the flaky ranking.
+#[utoipa::path(get, path = "/api/v1/tests/flaky", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given"), ("days" = Option<u32>, Query, description = "The window in days (1-365, default 30)")),
+    responses((status = 200, description = "Tests by flip rate in the window", body = FlakyTests), (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
 pub async fn flaky(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,

@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::json;
 
-use crate::config::Secret;
 use crate::domain::notification::Attempt;
+use crate::domain::token::Secret;
 use crate::service::github::StatusNow;
 use crate::service::Service;
 

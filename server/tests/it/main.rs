@@ -16,5 +16,6 @@ mod hostile;
 mod junit;
 mod layers;
 mod legacy;
+mod openapi;
 mod views;
 mod webhooks;
