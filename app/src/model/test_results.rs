@@ -133,6 +133,9 @@ pub struct FailingTest {
     pub verdict: TestVerdict,
     pub since_commit: String,
     pub message: Option<String>,
+    /// In quarantine in its cell: it opens no incident and fails no gate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quarantined: bool,
 }
 
 /// A verdict's test counts and failing tests.
@@ -240,4 +243,38 @@ pub struct TestHistory {
     pub build_type: String,
     pub name: String,
     pub archs: Vec<TestStats>,
+}
+
+/// A test quarantined in its cell: it keeps running and being recorded,
+/// never opens an incident, and `ci-dashboard gate` passes a job whose
+/// only failures are quarantined tests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct QuarantinedTest {
+    /// Its cell.
+    #[serde(flatten)]
+    pub cell: CellId,
+    pub name: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    /// The token's name that quarantined it, or `auto` (the flaky rule).
+    pub by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub evidence_url: Option<String>,
+    /// Its clean runs in a row since it was quarantined: it leaves after
+    /// the configured number.
+    #[serde(default)]
+    pub clean_runs: u32,
+    /// When it left quarantine, and why; none while it is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_why: Option<String>,
+}
+
+impl QuarantinedTest {
+    /// In quarantine at `now`: not released, not expired.
+    pub fn active(&self, now: DateTime<Utc>) -> bool {
+        self.released_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
 }

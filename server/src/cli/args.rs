@@ -41,6 +41,13 @@ pub enum Command {
     Freeze(super::freeze::SetFreezeArgs),
     /// Lift a manual freeze; an open incident keeps the branch frozen.
     Unfreeze(super::freeze::SetFreezeArgs),
+    /// Exit 0 when every test failing in the job's JUnit files is
+    /// quarantined for its cell, 1 otherwise (naming the failures that
+    /// decided); when the dashboard cannot be asked, the job's own verdict.
+    Gate(super::quarantine::GateArgs),
+    /// Put tests in quarantine, take them out, list them.
+    #[command(subcommand)]
+    Quarantine(super::quarantine::QuarantineCommand),
     /// Import a JSON export of the old magma-ci Firebase database
     /// (`firebase database:get /`); importing twice changes nothing.
     ImportLegacy {

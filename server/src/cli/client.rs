@@ -113,7 +113,7 @@ impl Outcome {
     }
 }
 
-fn this_arch() -> &'static str {
+pub(super) fn this_arch() -> &'static str {
     match std::env::consts::ARCH {
         "aarch64" => "arm64",
         "x86_64" => "amd64",
@@ -255,24 +255,29 @@ pub async fn post(args: &PostArgs, mut body: Value) -> Outcome {
 /// Uploads the JUnit files matching `args.junit` for the posted build
 /// `id`, gzipped, each with the same retries as the build. The first
 /// refusal or outage ends it; no file matching is only a warning.
-pub async fn upload_junit(args: &PostArgs, id: &str) -> Vec<(String, Outcome)> {
+/// The files `--junit` globs name, sorted, each once.
+pub fn junit_files(patterns: &[String]) -> Result<Vec<std::path::PathBuf>, String> {
     let mut files = Vec::new();
-    for pattern in &args.junit {
-        match glob::glob(pattern) {
-            Ok(paths) => files.extend(paths.filter_map(Result::ok).filter(|p| p.is_file())),
-            Err(e) => {
-                return vec![(
-                    pattern.clone(),
-                    Outcome::Rejected {
-                        status: 0,
-                        message: format!("--junit '{pattern}' is not a valid glob: {e}"),
-                    },
-                )]
-            }
-        }
+    for pattern in patterns {
+        let paths = glob::glob(pattern)
+            .map_err(|e| format!("--junit '{pattern}' is not a valid glob: {e}"))?;
+        files.extend(paths.filter_map(Result::ok).filter(|p| p.is_file()));
     }
     files.sort();
     files.dedup();
+    Ok(files)
+}
+
+pub async fn upload_junit(args: &PostArgs, id: &str) -> Vec<(String, Outcome)> {
+    let files = match junit_files(&args.junit) {
+        Ok(files) => files,
+        Err(message) => {
+            return vec![(
+                args.junit.join(" "),
+                Outcome::Rejected { status: 0, message },
+            )]
+        }
+    };
     let Ok(mut endpoint) = url::Url::parse(args.server.trim_end_matches('/')) else {
         return vec![(
             args.server.clone(),

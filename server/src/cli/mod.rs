@@ -22,6 +22,7 @@ pub mod client;
 pub mod demo;
 pub mod freeze;
 pub mod legacy;
+pub mod quarantine;
 
 const DATA_DIR: &str = "./data";
 const DEMO_DATA_DIR: &str = "./demo-data";
@@ -63,6 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::FreezeCheck(args) => return Ok(freeze_check(&args).await),
         Command::Freeze(args) => return Ok(set_freeze(&args, true).await),
         Command::Unfreeze(args) => return Ok(set_freeze(&args, false).await),
+        Command::Gate(args) => return Ok(gate(&args).await),
+        Command::Quarantine(command) => return Ok(manage_quarantine(command).await),
         other => other,
     };
     if let Err(e) = Repository::parse(&settings.repository) {
@@ -103,7 +106,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = crate::startup::service(&settings, store)?;
             import_legacy(&service, &export, &settings.repository).await?;
         }
-        Command::Post(_) | Command::FreezeCheck(_) | Command::Freeze(_) | Command::Unfreeze(_) => {
+        Command::Post(_)
+        | Command::FreezeCheck(_)
+        | Command::Freeze(_)
+        | Command::Unfreeze(_)
+        | Command::Gate(_)
+        | Command::Quarantine(_) => {
             unreachable!("handled above")
         }
     }
@@ -124,6 +132,65 @@ async fn set_freeze(args: &freeze::SetFreezeArgs, frozen: bool) -> ExitCode {
             println!("ci-dashboard: {} is {now}", state.branch);
             if let Some(reason) = state.reason {
                 println!("{reason}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ci-dashboard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn gate(args: &quarantine::GateArgs) -> ExitCode {
+    match quarantine::gate(args).await {
+        Ok((code, why)) => {
+            if code == 0 {
+                println!("ci-dashboard gate: pass: {why}");
+            } else {
+                println!("::error::ci-dashboard gate: {why}");
+                eprintln!("ci-dashboard gate: fail: {why}");
+            }
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            eprintln!("ci-dashboard gate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn manage_quarantine(command: quarantine::QuarantineCommand) -> ExitCode {
+    use quarantine::QuarantineCommand;
+    let done = match command {
+        QuarantineCommand::Add {
+            target,
+            reason,
+            expires_at,
+            evidence_url,
+        } => {
+            let fields = serde_json::json!({
+                "reason": reason, "expires_at": expires_at, "evidence_url": evidence_url,
+            });
+            quarantine::change(&target, Some(fields))
+                .await
+                .map(|e| vec![e])
+        }
+        QuarantineCommand::Remove { target } => {
+            quarantine::change(&target, None).await.map(|e| vec![e])
+        }
+        QuarantineCommand::List { server, branch } => {
+            quarantine::list(&server, &[("branch", branch.as_str())]).await
+        }
+    };
+    match done {
+        Ok(entries) => {
+            for e in entries {
+                let state = match &e.released_why {
+                    Some(why) => format!("out ({why})"),
+                    None => format!("in since {} by {}", e.since.format("%Y-%m-%d %H:%M"), e.by),
+                };
+                println!("{} {}: {state}: {}", e.cell.key().label(), e.name, e.reason);
             }
             ExitCode::SUCCESS
         }

@@ -497,6 +497,7 @@ mod tests {
             failed: 1,
             skipped: 0,
             failing: vec![FailingTest {
+                quarantined: false,
                 name: "test_paging".into(),
                 verdict: TestVerdict::Flaky,
                 since_commit: "0".repeat(40),

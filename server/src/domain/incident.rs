@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use wildmatch::WildMatch;
 
+use super::quarantine::{QuarantineConfig, QuarantineRules};
 use super::signal::{self, SignalConfig, SignalRules};
 
 /// Which branches are watched and when a streak opens an incident.
@@ -23,6 +24,7 @@ pub struct IncidentRules {
     watch: Vec<String>,
     pub failures_to_open: u32,
     pub signal: SignalRules,
+    pub quarantine: QuarantineRules,
 }
 
 /// The incident part of the notification config.
@@ -31,6 +33,7 @@ pub struct IncidentConfig {
     pub watch: Option<Vec<String>>,
     pub failures_to_open: Option<u32>,
     pub signal: SignalConfig,
+    pub quarantine: QuarantineConfig,
 }
 
 impl IncidentRules {
@@ -47,6 +50,7 @@ impl IncidentRules {
                 .unwrap_or_else(|| vec![default_branch.to_string(), release_branches.to_string()]),
             failures_to_open,
             signal: SignalRules::new(&config.signal, failures_to_open)?,
+            quarantine: QuarantineRules::new(&config.quarantine)?,
         })
     }
 
@@ -138,16 +142,18 @@ pub fn changes(
 }
 
 /// The incident changes of a test's record moving from `before` to
-/// `after`, in a cell of `branch` judged by its tests.
+/// `after`, in a cell of `branch` judged by its tests. A quarantined test
+/// is in no incident: it leaves the one it was in.
 pub fn test_changes(
     rules: &IncidentRules,
     branch: &str,
     before: Option<&TestStats>,
     after: &TestStats,
+    quarantined: bool,
     at: DateTime<Utc>,
 ) -> Vec<Change> {
     let was = before.and_then(|b| rules.signal.breakage(b));
-    let is = rules.signal.breakage(after);
+    let is = rules.signal.breakage(after).filter(|_| !quarantined);
     let cell = after.cell.key();
     let last_good = || signal::last_pass_before_streak(after);
     let test = Some(after.name.as_str());
@@ -439,6 +445,7 @@ mod tests {
                     "master",
                     before,
                     after,
+                    false,
                     at(0) + chrono::Duration::minutes(i as i64),
                 ) {
                     incident = apply(incident, &change);

@@ -11,6 +11,8 @@ pub mod ids;
 pub mod incident;
 pub mod junit;
 pub mod notification;
+pub mod quarantine;
+pub mod reason;
 pub mod release;
 pub mod report;
 pub mod signal;

@@ -15,6 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::incident::{Change, IncidentConfig};
+use super::quarantine::QuarantineConfig;
 use super::signal::SignalConfig;
 
 /// Attempts before a delivery is given up.
@@ -32,6 +33,8 @@ pub struct NotifyConfig {
     pub failures_to_open: Option<u32>,
     #[serde(default)]
     pub signal: SignalConfig,
+    #[serde(default)]
+    pub quarantine: QuarantineConfig,
     #[serde(default)]
     pub webhook: Vec<WebhookConfig>,
 }
@@ -134,6 +137,7 @@ impl NotifyConfig {
                 watch: self.watch,
                 failures_to_open: self.failures_to_open,
                 signal: self.signal,
+                quarantine: self.quarantine,
             },
             hooks,
         ))

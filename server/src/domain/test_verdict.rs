@@ -84,6 +84,7 @@ pub fn verdict_tests(cell: &CellTests) -> Option<VerdictTests> {
                 (TestVerdict::NewFailure, f.since_commit.clone())
             };
             FailingTest {
+                quarantined: false,
                 name: f.name.clone(),
                 verdict,
                 since_commit: since,
@@ -247,6 +248,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| FailingTest {
+                    quarantined: false,
                     name: format!("t{i}"),
                     verdict: *v,
                     since_commit: "c".into(),

@@ -269,7 +269,10 @@ pub(super) fn only_params(
 
 /// An identity parameter, parsed as the ingestion parses it (architecture
 /// aliases included: `x86_64` is `amd64`).
-fn name_param(params: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn name_param(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
     let value = params.get(name).filter(|v| !v.is_empty());
     let parse = |v: &String| match name {
         "arch" => Name::arch(v),

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod moved;
 pub mod openapi;
 pub mod pages;
+pub mod quarantine;
 pub mod ratelimit;
 pub mod report;
 pub mod router;

@@ -11,7 +11,9 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, console, events, github, incidents, metrics, moved, report, test_results};
+use super::{
+    api, console, events, github, incidents, metrics, moved, quarantine, report, test_results,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +44,9 @@ use super::{api, console, events, github, incidents, metrics, moved, report, tes
         incidents::freeze,
         incidents::set_freeze,
         report::report,
+        quarantine::list,
+        quarantine::add,
+        quarantine::remove,
         test_results::upload,
         test_results::list,
         test_results::flaky,

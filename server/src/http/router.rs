@@ -19,7 +19,8 @@ use tracing::Level;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{
-    api, console, events, github, incidents, metrics, moved, openapi, report, test_results,
+    api, console, events, github, incidents, metrics, moved, openapi, quarantine, report,
+    test_results,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -31,6 +32,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/github/webhook", post(github::webhook))
         .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route(
+            "/api/v1/quarantine",
+            get(quarantine::list)
+                .post(quarantine::add)
+                .delete(quarantine::remove),
+        )
         .route("/api/v1/health", get(api::get_health))
         .route("/api/v1/console", get(console::console))
         .route("/api/v1/events", get(events::cell_events))

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use app::model::{CommitCandidate, CommitLookup, CommitReport, Verdict};
+use app::model::{CellVerdict, CommitCandidate, CommitLookup, CommitReport, Verdict};
+use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{group_by_cell, Service, ServiceError, BASELINE_LOOKUPS, MAX_SHOWN_INCIDENTS};
@@ -65,6 +66,29 @@ fn distinct_commits(candidates: &[CommitCandidate]) -> usize {
 }
 
 impl Service {
+    /// Marks the failing tests in quarantine now: one read of the branch's
+    /// quarantine, only when a verdict names failing tests.
+    async fn mark_quarantined(
+        &self,
+        branch: &str,
+        verdicts: &mut [CellVerdict],
+    ) -> Result<(), ServiceError> {
+        let failing = |v: &CellVerdict| v.tests.as_ref().is_some_and(|t| !t.failing.is_empty());
+        if !verdicts.iter().any(failing) {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let quarantined = self.store.quarantined(branch).await?;
+        for v in verdicts.iter_mut() {
+            for test in v.tests.iter_mut().flat_map(|t| t.failing.iter_mut()) {
+                test.quarantined = quarantined
+                    .iter()
+                    .any(|q| q.active(now) && q.cell.key() == v.cell && q.name == test.name);
+            }
+        }
+        Ok(())
+    }
+
     pub async fn commit(&self, query: &str) -> Result<CommitLookup, ServiceError> {
         let candidates = match parse_commit_query(query)? {
             CommitQuery::Sha(prefix) => {
@@ -174,6 +198,7 @@ impl Service {
                     &b.cell.arch,
                 ))
         });
+        self.mark_quarantined(branch, &mut verdicts).await?;
         let first = builds.iter().find(|b| b.cell.branch == branch);
         let mut suspect_of = self
             .store

@@ -7,6 +7,7 @@ use app::model::{
     IncidentDetail, IncidentState, Suspect,
 };
 use chrono::Utc;
+use std::collections::HashSet;
 
 use super::{Service, ServiceError, MAX_SHOWN_INCIDENTS};
 use crate::domain::field_error::FieldError;
@@ -44,11 +45,12 @@ impl Service {
     }
 
     /// Applies what a test upload did to the incidents: its tests' streaks
-    /// in a cell judged by its tests.
+    /// in a cell judged by its tests, but for `quarantined` tests.
     pub async fn record_test_incidents(
         &self,
         build: &Build,
         outcome: &UploadOutcome,
+        quarantined: &HashSet<String>,
     ) -> Result<Vec<Incident>, ServiceError> {
         let (rules, now) = (&self.incident_rules, Utc::now());
         let mut changes = Vec::new();
@@ -61,6 +63,7 @@ impl Service {
                 &build.cell.branch,
                 moved.before.as_ref(),
                 &moved.after,
+                quarantined.contains(&moved.after.name),
                 now,
             ));
         }

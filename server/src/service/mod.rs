@@ -45,6 +45,7 @@ mod history;
 pub mod incidents;
 pub mod ingest;
 pub mod overview;
+pub mod quarantine;
 pub mod recent;
 mod release;
 pub mod report;

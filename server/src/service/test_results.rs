@@ -145,9 +145,19 @@ impl Service {
             }
         }
         if let Some(outcome) = outcome {
-            // Stored: an incident that cannot be updated is logged, as
-            // ingestion does; the test's next run applies it.
-            if let Err(e) = self.record_test_incidents(build, &outcome).await {
+            // Stored: an incident or a quarantine that cannot be updated is
+            // logged, as ingestion does; the test's next run applies it.
+            let quarantined = self
+                .quarantine_after_upload(build, &upload, &outcome)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot update the quarantine");
+                    Default::default()
+                });
+            if let Err(e) = self
+                .record_test_incidents(build, &outcome, &quarantined)
+                .await
+            {
                 tracing::warn!(error = %e, "cannot update incidents");
             }
         }

@@ -14,8 +14,8 @@ pub use app::model::CellId;
 use std::collections::HashMap;
 
 use app::model::{
-    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, TestCase,
-    TestFailure, TestRun, TestStats, TestTotals,
+    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident,
+    QuarantinedTest, TestCase, TestFailure, TestRun, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
+use crate::domain::quarantine::{self, QuarantineChange};
 use crate::domain::signal::SignalRules;
 pub use crate::domain::token::{Grants, TokenRecord};
 use app::model::Build;
@@ -380,6 +381,18 @@ pub trait Store: Send + Sync + 'static {
         change: &Change,
         hooks: &[WebhookRef],
     ) -> Result<Option<Incident>, StoreError>;
+
+    /// Applies `change` to its test's quarantine entry atomically (read,
+    /// apply [`crate::domain::quarantine::apply`], write) and returns what
+    /// it did.
+    async fn update_quarantine(
+        &self,
+        change: &QuarantineChange,
+    ) -> Result<quarantine::Applied, StoreError>;
+
+    /// A branch's tests in quarantine: entries not released (some may have
+    /// expired since; [`QuarantinedTest::active`] says).
+    async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError>;
 
     /// Queues each delivery unless one of its id is already queued (by
     /// this server or another, pending or done): what makes messages that

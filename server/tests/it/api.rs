@@ -376,6 +376,18 @@ impl Store for WritesDown {
     async fn queue_deliveries(&self, _: &[app::model::Delivery]) -> Result<usize, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
+    async fn update_quarantine(
+        &self,
+        _: &server::domain::quarantine::QuarantineChange,
+    ) -> Result<server::domain::quarantine::Applied, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn quarantined(
+        &self,
+        branch: &str,
+    ) -> Result<Vec<app::model::QuarantinedTest>, StoreError> {
+        self.0.quarantined(branch).await
+    }
     async fn claim_deliveries(
         &self,
         _: &str,

@@ -17,5 +17,6 @@ mod junit;
 mod layers;
 mod legacy;
 mod openapi;
+mod quarantine;
 mod views;
 mod webhooks;

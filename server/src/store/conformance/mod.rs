@@ -4,6 +4,7 @@
 mod fixtures;
 mod incidents;
 mod ingestion;
+mod quarantine;
 mod reads;
 mod test_results;
 mod tokens;
@@ -11,6 +12,7 @@ mod tokens;
 pub use fixtures::build;
 pub use incidents::*;
 pub use ingestion::*;
+pub use quarantine::*;
 pub use reads::*;
 pub use test_results::*;
 pub use tokens::*;
@@ -28,6 +30,7 @@ macro_rules! conformance_suite {
             keeps_incidents,
             queues_and_leases_deliveries,
             queues_a_delivery_once,
+            keeps_quarantine_entries,
             keeps_test_results,
             reports_what_an_upload_moved,
             stores_builds_at_the_validation_limits,

@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
+use crate::domain::quarantine::{self, QuarantineChange};
 use app::model::{
-    Cell, Delivery, FreezeEvent, Incident, TestCase, TestFailure, TestStats, TestTotals,
+    Cell, Delivery, FreezeEvent, Incident, QuarantinedTest, TestCase, TestFailure, TestStats,
+    TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,9 +30,9 @@ use tokio::sync::broadcast;
 use super::upload;
 use super::UploadOutcome;
 use super::{
-    from_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitBuilds, CommitCursor,
-    CommitsWithBuilds, Cursor, Grants, IngestOutcome, Poster, Store, StoreError, Summaries,
-    TestUpload, TokenRecord,
+    from_doc, to_doc, BuildFilter, Builds, Candidates, CellId, CellScan, CommitBuilds,
+    CommitCursor, CommitsWithBuilds, Cursor, Grants, IngestOutcome, Poster, Store, StoreError,
+    Summaries, TestUpload, TokenRecord,
 };
 use app::model::Build;
 
@@ -256,6 +258,67 @@ impl Store for EmbeddedStore {
             }
             tx.commit()?;
             Ok(due)
+        })
+        .await
+    }
+
+    async fn update_quarantine(
+        &self,
+        change: &QuarantineChange,
+    ) -> Result<quarantine::Applied, StoreError> {
+        let change = change.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (cell, name) = change.key();
+            let key = params![
+                cell.branch,
+                cell.component,
+                cell.arch,
+                cell.build_type,
+                name
+            ];
+            let before: Option<String> = tx
+                .prepare_cached(
+                    "SELECT doc FROM quarantine WHERE branch = ?1 AND component = ?2
+                     AND arch = ?3 AND build_type = ?4 AND name = ?5",
+                )?
+                .query_row(key, |row| row.get(0))
+                .optional()?;
+            let before = before.map(|doc| from_doc(&doc)).transpose()?;
+            let applied = quarantine::apply(before, &change);
+            if let Some(after) = applied.after.as_ref().filter(|_| applied.changed) {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO quarantine
+                     (branch, component, arch, build_type, name, released, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    cell.branch,
+                    cell.component,
+                    cell.arch,
+                    cell.build_type,
+                    name,
+                    after.released_at.is_some(),
+                    to_doc(after)?
+                ])?;
+            }
+            tx.commit()?;
+            Ok(applied)
+        })
+        .await
+    }
+
+    async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError> {
+        let branch = branch.to_string();
+        self.read(move |conn| {
+            let docs = conn
+                .prepare_cached(
+                    "SELECT doc FROM quarantine WHERE branch = ?1 AND released = 0
+                     ORDER BY component, arch, build_type, name",
+                )?
+                .query_map([branch], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            docs.iter().map(|doc| from_doc(doc)).collect()
         })
         .await
     }

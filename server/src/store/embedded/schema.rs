@@ -112,6 +112,17 @@ CREATE TABLE IF NOT EXISTS test_stats (
     PRIMARY KEY (branch, component, arch, build_type, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS test_stats_by_branch ON test_stats (branch, last_run_at);
+CREATE TABLE IF NOT EXISTS quarantine (
+    branch TEXT NOT NULL,
+    component TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    build_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    released INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (branch, component, arch, build_type, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS quarantine_in ON quarantine (branch, released);
 CREATE TABLE IF NOT EXISTS freeze_events (
     branch TEXT NOT NULL,
     at INTEGER NOT NULL,

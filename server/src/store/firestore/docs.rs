@@ -5,7 +5,8 @@ use super::names::{cell_key, seq, test_key};
 use std::time::SystemTime;
 
 use app::model::{
-    BuildResult, Cell, CommitCandidate, Delivery, DeliveryState, Incident, IncidentState, TestCase,
+    BuildResult, Cell, CommitCandidate, Delivery, DeliveryState, Incident, IncidentState,
+    QuarantinedTest, TestCase,
 };
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
@@ -183,6 +184,29 @@ impl IncidentDoc {
     }
 
     pub(super) fn incident(&self) -> Result<Incident, StoreError> {
+        from_doc(&self.doc)
+    }
+}
+
+/// A test's quarantine entry: the fields listings filter on, and the
+/// entry as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct QuarantineDoc {
+    pub(super) branch: String,
+    pub(super) released: bool,
+    pub(super) doc: String,
+}
+
+impl QuarantineDoc {
+    pub(super) fn of(entry: &QuarantinedTest) -> Result<Self, StoreError> {
+        Ok(QuarantineDoc {
+            branch: entry.cell.branch.clone(),
+            released: entry.released_at.is_some(),
+            doc: to_doc(entry)?,
+        })
+    }
+
+    pub(super) fn entry(&self) -> Result<QuarantinedTest, StoreError> {
         from_doc(&self.doc)
     }
 }

@@ -23,9 +23,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
+use crate::domain::quarantine::QuarantineChange;
 use app::model::{
-    Cell, CommitCandidate, Delivery, FreezeEvent, Incident, TestCase, TestFailure, TestStats,
-    TestTotals,
+    Cell, CommitCandidate, Delivery, FreezeEvent, Incident, QuarantinedTest, TestCase, TestFailure,
+    TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,6 +52,7 @@ mod docs;
 mod incidents;
 mod listener;
 mod names;
+mod quarantine;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -432,6 +434,17 @@ impl Store for FirestoreStore {
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         incidents::claim_deliveries(&self.db, &self.reads, owner, now, until, limit).await
+    }
+
+    async fn update_quarantine(
+        &self,
+        change: &QuarantineChange,
+    ) -> Result<crate::domain::quarantine::Applied, StoreError> {
+        quarantine::update_quarantine(&self.db, change).await
+    }
+
+    async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError> {
+        quarantine::quarantined(&self.db, &self.reads, branch).await
     }
 
     async fn queue_deliveries(&self, deliveries: &[Delivery]) -> Result<usize, StoreError> {

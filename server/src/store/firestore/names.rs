@@ -20,6 +20,7 @@ pub(super) const TEST_TOTALS: &str = "test_totals";
 pub(super) const TEST_FAILURES: &str = "test_failures";
 pub(super) const TEST_STATS: &str = "test_stats";
 pub(super) const TEST_CELLS: &str = "test_cells";
+pub(super) const QUARANTINE: &str = "quarantine";
 
 /// A part of a document id: Firestore ids cannot contain `/`, and `|`
 /// separates parts, so both are escaped (and `%`, to keep it reversible).

@@ -1,0 +1,222 @@
+//! Failure reasons: a test failure's message reduced to what stays the same
+//! when the same thing breaks again (numbers, ids, addresses, temporary
+//! paths and times masked), with a stable id, so that the day's forty
+//! failures fall into the few reasons behind them.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+/// Characters kept of a reason.
+const MAX_REASON: usize = 240;
+
+/// A failure's reason: its normalized headline and the id it is known by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// 12 hex digits of the normalized text's SHA-256.
+    pub id: String,
+    pub text: String,
+}
+
+/// Masks, in order: the more specific before the more general (a UUID
+/// before its hex runs, an address before its numbers).
+static MASKS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        // ISO 8601 and log timestamps, durations with units.
+        (
+            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",
+            "<time>",
+        ),
+        (r"\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b", "<time>"),
+        (
+            r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "<uuid>",
+        ),
+        // Temporary files and directories: pytest's, Go's, macOS's, Windows'.
+        (
+            r#"(?i)(/private)?(/tmp|/var/tmp|/var/folders|/dev/shm)(/[^\s'":,)\]]*)?"#,
+            "<tmp>",
+        ),
+        (r#"(?i)[a-z]:\\[^\s'"]*\\temp\\[^\s'":,)\]]*"#, "<tmp>"),
+        // Addresses: IPv4 with its port, bracketed or bare IPv6, hosts:ports.
+        (r"\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b", "<addr>"),
+        (r"\[[0-9a-fA-F:]*:[0-9a-fA-F:]*\](:\d+)?", "<addr>"),
+        (r"\b(localhost|[\w-]+(\.[\w-]+)+):\d{2,5}\b", "<addr>"),
+        // Pointers and hex ids (a commit, an object id): hex runs of 7 or
+        // more holding a digit, and 0x numbers.
+        (r"\b0x[0-9a-fA-F]+\b", "<hex>"),
+        (r"\b[0-9a-fA-F]*\d[0-9a-fA-F]*\b", "<hex?>"),
+        (r"\d+(\.\d+)?", "<n>"),
+    ]
+    .into_iter()
+    .map(|(pattern, mask)| (Regex::new(pattern).expect("a valid pattern"), mask))
+    .collect()
+});
+
+static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").expect("a valid pattern"));
+
+/// The line of a message that says what broke: the exception of a Python
+/// traceback (its last unindented line), the first line of a Java stack
+/// trace or of anything else.
+fn headline(message: &str) -> &str {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let traceback = lines
+        .iter()
+        .any(|l| l.starts_with("Traceback (most recent call last)"));
+    let picked = if traceback {
+        lines
+            .iter()
+            .rev()
+            .find(|l| !l.starts_with(char::is_whitespace) && !l.starts_with("Traceback"))
+    } else {
+        lines.first()
+    };
+    picked.map_or("", |l| l.trim())
+}
+
+/// A failure message's reason. An empty message is the reason "no message".
+pub fn reason(message: Option<&str>) -> Reason {
+    let line = headline(message.unwrap_or_default());
+    let mut text = line.to_string();
+    for (pattern, mask) in MASKS.iter() {
+        text = if *mask == "<hex?>" {
+            // A run of hex is an id when long (7+) or mixed with letters;
+            // a short plain number is a number.
+            pattern
+                .replace_all(&text, |c: &regex::Captures| {
+                    let run = &c[0];
+                    let letters = run.chars().any(|ch| ch.is_ascii_alphabetic());
+                    if run.len() >= 7 && letters || run.len() >= 16 {
+                        "<hex>".to_string()
+                    } else {
+                        run.to_string()
+                    }
+                })
+                .into_owned()
+        } else {
+            pattern.replace_all(&text, *mask).into_owned()
+        };
+    }
+    let mut text = SPACES.replace_all(text.trim(), " ").into_owned();
+    if text.is_empty() {
+        text = "no message".into();
+    }
+    if text.chars().count() > MAX_REASON {
+        text = text.chars().take(MAX_REASON).collect();
+    }
+    let digest = Sha256::digest(text.as_bytes());
+    Reason {
+        id: hex::encode(&digest[..6]),
+        text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &str, b: &str) {
+        let (ra, rb) = (reason(Some(a)), reason(Some(b)));
+        assert_eq!(ra, rb, "\n{a}\n{b}");
+    }
+
+    fn apart(a: &str, b: &str) {
+        let (ra, rb) = (reason(Some(a)), reason(Some(b)));
+        assert_ne!(ra.id, rb.id, "\n{a}\n{b}\nboth: {}", ra.text);
+    }
+
+    #[test]
+    fn python_tracebacks_group_by_their_exception() {
+        let one = "Traceback (most recent call last):\n  File \"/tmp/pytest-of-ci/pytest-17/test_s1ap0/test_attach.py\", line 42, in test_attach\n    assert ue.state == 3\nAssertionError: assert 2 == 3\n +  where 2 = <UE imsi=001010000000001>.state";
+        let two = "Traceback (most recent call last):\n  File \"/tmp/pytest-of-ci/pytest-18/test_s1ap0/test_attach.py\", line 42, in test_attach\n    assert ue.state == 3\nAssertionError: assert 1 == 3\n +  where 1 = <UE imsi=001010000000002>.state";
+        same(one, two);
+        assert_eq!(reason(Some(one)).text, "AssertionError: assert <n> == <n>");
+        let refused = "Traceback (most recent call last):\n  File \"s1ap.py\", line 7, in connect\nConnectionRefusedError: [Errno 111] Connection refused: ('10.0.2.15', 36412)";
+        same(
+            refused,
+            "Traceback (most recent call last):\n  File \"s1ap.py\", line 7, in connect\nConnectionRefusedError: [Errno 111] Connection refused: ('192.168.60.142', 36412)",
+        );
+        apart(one, refused);
+        // pytest's message attribute alone.
+        same("assert 2 == 3", "assert 5 == 7");
+        apart("assert 2 == 3", "assert x is None");
+    }
+
+    #[test]
+    fn go_failures_group_by_their_text() {
+        same(
+            "mme_test.go:118: expected 3 sessions, got 2",
+            "mme_test.go:121: expected 4 sessions, got 1",
+        );
+        same(
+            "panic: runtime error: invalid memory address or nil pointer dereference [signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x4a2f3c]",
+            "panic: runtime error: invalid memory address or nil pointer dereference [signal SIGSEGV: segmentation violation code=0x1 addr=0x30 pc=0x4a3e11]",
+        );
+        apart(
+            "mme_test.go:118: expected 3 sessions, got 2",
+            "store_test.go:40: unexpected error: context deadline exceeded",
+        );
+        same(
+            "dial tcp 127.0.0.1:9090: connect: connection refused",
+            "dial tcp 10.22.0.4:9190: connect: connection refused",
+        );
+        same(
+            "open /tmp/TestStore1234567/001/db.sqlite: no such file or directory",
+            "open /tmp/TestStore98765/001/db.sqlite: no such file or directory",
+        );
+    }
+
+    #[test]
+    fn java_stack_traces_group_by_their_first_line() {
+        same(
+            "java.lang.AssertionError: expected:<200> but was:<503>\n\tat org.junit.Assert.fail(Assert.java:89)\n\tat org.magma.ApiTest.health(ApiTest.java:51)",
+            "java.lang.AssertionError: expected:<200> but was:<500>\n\tat org.junit.Assert.fail(Assert.java:89)\n\tat org.magma.ApiTest.health(ApiTest.java:53)",
+        );
+        same(
+            "java.lang.NullPointerException: Cannot invoke \"Session.id()\" because \"s\" is null\n\tat org.magma.Sessions.find(Sessions.java:12)",
+            "java.lang.NullPointerException: Cannot invoke \"Session.id()\" because \"s\" is null\n\tat org.magma.Sessions.find(Sessions.java:14)",
+        );
+        apart(
+            "java.lang.AssertionError: expected:<200> but was:<503>",
+            "java.lang.NullPointerException: Cannot invoke \"Session.id()\" because \"s\" is null",
+        );
+        same(
+            "org.opentest4j.AssertionFailedError: session 3f2c9a1e-7b4d-4c2a-9e1f-0a2b3c4d5e6f not found",
+            "org.opentest4j.AssertionFailedError: session 9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d not found",
+        );
+    }
+
+    #[test]
+    fn timeouts_ids_and_times_are_masked() {
+        same(
+            "Timeout after 30.5s waiting for attach of IMSI001010000000001",
+            "Timeout after 12.0s waiting for attach of IMSI001010000000042",
+        );
+        same(
+            "2026-12-07T10:15:02.123Z ERROR subscriber db timed out (request 7f3a9c2e1b)",
+            "2026-12-08 04:00:59 ERROR subscriber db timed out (request a1b2c3d4e5)",
+        );
+        same(
+            "Exceeded timeout of 5000 ms for a test.",
+            "Exceeded timeout of 10000 ms for a test.",
+        );
+        apart(
+            "Exceeded timeout of 5000 ms for a test.",
+            "test timed out after 10m0s",
+        );
+        same(
+            "commit 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b not found",
+            "commit ffeeddccbbaa99887766554433221100ffeeddcc not found",
+        );
+        assert_eq!(reason(None).text, "no message");
+        assert_eq!(reason(Some("  \n ")).id, reason(None).id);
+        let long = "x".repeat(1000);
+        assert_eq!(reason(Some(&long)).text.chars().count(), MAX_REASON);
+        assert_eq!(reason(Some("a")).id.len(), 12);
+    }
+}

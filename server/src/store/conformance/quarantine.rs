@@ -1,0 +1,95 @@
+//! Quarantine entries: applied as the domain's rule says, listed per
+//! branch while they are in, kept (with why) when they leave.
+
+use app::model::QuarantinedTest;
+use chrono::{TimeDelta, Utc};
+
+use crate::domain::quarantine::QuarantineChange;
+use crate::store::{CellId, Store};
+
+fn entry(cell: &CellId, name: &str) -> QuarantinedTest {
+    QuarantinedTest {
+        cell: cell.clone(),
+        name: name.into(),
+        reason: "flaky, tracked in #1234".into(),
+        since: Utc::now(),
+        by: "on-call".into(),
+        expires_at: None,
+        evidence_url: Some("https://github.com/magma/magma/issues/1234".into()),
+        clean_runs: 0,
+        released_at: None,
+        released_why: None,
+    }
+}
+
+pub async fn keeps_quarantine_entries(store: &dyn Store) {
+    let lte = CellId::new("master", "lte", "amd64", "integ-test");
+    let paging = entry(&lte, "s1ap::test_paging[uplink-64]");
+    let added = store
+        .update_quarantine(&QuarantineChange::Add(paging.clone()))
+        .await
+        .unwrap();
+    assert!(added.entered);
+    assert_eq!(added.after.as_ref(), Some(&paging));
+    let again = store
+        .update_quarantine(&QuarantineChange::Add(paging.clone()))
+        .await
+        .unwrap();
+    assert!(
+        !again.entered && !again.changed,
+        "the same again changes nothing"
+    );
+    let other_branch = CellId::new("v1.8", "lte", "amd64", "integ-test");
+    let arm = CellId::new("master", "lte", "arm64", "integ-test");
+    for e in [
+        entry(&other_branch, "s1ap::test_paging[uplink-64]"),
+        entry(&arm, "test_attach"),
+    ] {
+        store
+            .update_quarantine(&QuarantineChange::Add(e))
+            .await
+            .unwrap();
+    }
+    let listed = store.quarantined("master").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], paging, "ordered by cell, then name");
+
+    // A clean run counts; the needed number releases it, kept with why.
+    let ran = |clean, needed| QuarantineChange::Ran {
+        cell: lte.clone(),
+        name: paging.name.clone(),
+        clean,
+        at: Utc::now() + TimeDelta::seconds(1),
+        needed,
+    };
+    let once = store.update_quarantine(&ran(true, 2)).await.unwrap();
+    assert_eq!(once.after.unwrap().clean_runs, 1);
+    let out = store.update_quarantine(&ran(true, 2)).await.unwrap();
+    assert_eq!(
+        out.after.unwrap().released_why.as_deref(),
+        Some("2 clean runs in a row")
+    );
+    let listed = store.quarantined("master").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].cell, arm);
+
+    let removed = store
+        .update_quarantine(&QuarantineChange::Remove {
+            cell: arm.clone(),
+            name: "test_attach".into(),
+            by: "on-call".into(),
+            at: Utc::now() + TimeDelta::seconds(1),
+        })
+        .await
+        .unwrap();
+    assert!(removed.changed);
+    assert!(store.quarantined("master").await.unwrap().is_empty());
+    assert_eq!(store.quarantined("v1.8").await.unwrap().len(), 1);
+    // Back in: a new entry, counting from zero.
+    let back = store
+        .update_quarantine(&QuarantineChange::Add(entry(&lte, &paging.name)))
+        .await
+        .unwrap();
+    assert!(back.entered);
+    assert_eq!(store.quarantined("master").await.unwrap().len(), 1);
+}

@@ -1,0 +1,169 @@
+//! Quarantine over HTTP: put in and taken out with a token, checked field
+//! by field, listed for a cell; a quarantined test opens no incident while
+//! another failing beside it does, and the commit API marks it.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::store::embedded::EmbeddedStore;
+
+use crate::common::{settings_with, spawn_configured, TestApp};
+use crate::webhooks::at_commit;
+
+const CELL: [(&str, &str); 4] = [
+    ("branch", "master"),
+    ("component", "agw"),
+    ("arch", "amd64"),
+    ("build_type", "bazel-build"),
+];
+
+fn test(name: &str) -> Value {
+    let mut body: serde_json::Map<String, Value> = CELL
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    body.insert("name".into(), json!(name));
+    Value::Object(body)
+}
+
+async fn send(app: &TestApp, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let resp = request.bearer_auth(&app.token).send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn listed(app: &TestApp, query: &str) -> Vec<Value> {
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/quarantine?{query}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    body["tests"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify.toml");
+    std::fs::write(&notify, "failures_to_open = 2\n").unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let config = format!("--notify-config={}", notify.display());
+    let app = spawn_configured(store, settings_with(&[&config])).await;
+    let url = format!("{}/api/v1/quarantine", app.url);
+
+    let mut paging = test("s1ap::test_paging");
+    paging["reason"] = json!("flaky, tracked in #1234");
+    paging["arch"] = json!("x86_64");
+    let (status, entry) = send(&app, app.client.post(&url).json(&paging)).await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    assert_eq!(
+        entry["arch"], "amd64",
+        "architectures as ingestion names them"
+    );
+    assert_eq!(entry["by"].as_str().unwrap(), app_token_name(&app));
+    let (status, _) = send(&app, app.client.post(&url).json(&paging)).await;
+    assert_eq!(status, StatusCode::OK, "the same again");
+    let mut bad = paging.clone();
+    bad["expires_at"] = json!("yesterday");
+    let (status, error) = send(&app, app.client.post(&url).json(&bad)).await;
+    assert_eq!(
+        (status, &error["field"]),
+        (StatusCode::BAD_REQUEST, &json!("expires_at"))
+    );
+    let anonymous = app.client.post(&url).json(&paging).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        listed(
+            &app,
+            "branch=master&component=agw&arch=amd64&build_type=bazel-build"
+        )
+        .await
+        .len(),
+        1
+    );
+    assert!(listed(&app, "branch=master&arch=arm64").await.is_empty());
+
+    // Both tests fail twice: only the one not quarantined is an incident.
+    for n in [2, 3] {
+        let (_, posted) = app.post(&at_commit(n, "fail")).await;
+        let id = posted["ids"][0].as_str().unwrap().to_string();
+        let upload = app
+            .client
+            .post(format!("{}/api/v1/builds/{id}/tests", app.url))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/xml")
+            .body(r#"<testsuite name="pytest"><testcase classname="s1ap" name="test_paging"><failure message="timeout"/></testcase><testcase classname="s1ap" name="test_attach"><failure message="assert 1 == 2"/></testcase></testsuite>"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(upload.status(), StatusCode::CREATED);
+    }
+    let incidents: Value = app
+        .client
+        .get(format!("{}/api/v1/incidents", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incidents = incidents["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let tests: Vec<&str> = incidents[0]["red_tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tests, ["s1ap::test_attach"]);
+
+    let commit: Value = app
+        .client
+        .get(format!("{}/api/v1/commits/{:0>40}", app.url, 3))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failing = commit["verdicts"][0]["tests"]["failing"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let marked = |name: &str| {
+        failing
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["quarantined"] == true)
+            .unwrap()
+    };
+    assert!(marked("s1ap::test_paging"), "{failing:?}");
+    assert!(!marked("s1ap::test_attach"));
+
+    let (status, out) = send(
+        &app,
+        app.client.delete(&url).json(&test("s1ap::test_paging")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert!(out["released_why"]
+        .as_str()
+        .unwrap()
+        .starts_with("removed by ci-"));
+    assert!(listed(&app, "branch=master").await.is_empty());
+    let (status, _) = send(
+        &app,
+        app.client.delete(&url).json(&test("s1ap::test_paging")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The name `spawn_configured` gave the test's token.
+fn app_token_name(app: &TestApp) -> String {
+    format!("ci-{}", &app.token[4..12])
+}
