@@ -1,6 +1,7 @@
 //! Incidents, their suspects, the notifications they send, the merge freeze.
 
 use super::cell::*;
+use super::test_results::{FailureReason, KnownIssueMatch};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +206,19 @@ pub struct IncidentDetail {
 pub struct CellTestFailures {
     pub cell: CellKey,
     pub tests: Vec<String>,
+    /// The same tests grouped by their failure's reason.
+    #[serde(default)]
+    pub reasons: Vec<ReasonGroup>,
+}
+
+/// Failing tests that share a reason, and the known issue tied to them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReasonGroup {
+    pub reason: FailureReason,
+    pub tests: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_issue: Option<KnownIssueMatch>,
 }
 
 /// A commit that may have caused an incident, with what builds said of it.

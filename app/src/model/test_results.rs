@@ -136,6 +136,12 @@ pub struct FailingTest {
     /// In quarantine in its cell: it opens no incident and fails no gate.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quarantined: bool,
+    /// Its failure's reason: the message with numbers and ids masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    /// The known issue a rule ties it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_issue: Option<KnownIssueMatch>,
 }
 
 /// A verdict's test counts and failing tests.
@@ -276,5 +282,59 @@ impl QuarantinedTest {
     /// In quarantine at `now`: not released, not expired.
     pub fn active(&self, now: DateTime<Utc>) -> bool {
         self.released_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A failure's reason: its message's headline with numbers, ids,
+/// addresses, temporary paths and times masked; failures that differ only
+/// in those share it, and its id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FailureReason {
+    pub id: String,
+    pub text: String,
+}
+
+/// A rule tying failures to an issue: by reason, by a glob over test
+/// names, by a substring of the message, or several (all must match).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct KnownIssue {
+    /// The rule's id: the same rule again is the same rule.
+    pub id: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The token's name that made it.
+    pub by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A failure a known-issue rule matched: the issue and the rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct KnownIssueMatch {
+    pub url: String,
+    pub rule: String,
+}
+
+impl KnownIssueMatch {
+    /// "#1234" for a GitHub issue or pull request, else the link itself.
+    pub fn label(&self) -> String {
+        let path = self.url.trim_end_matches('/');
+        match path.rsplit_once('/') {
+            Some((rest, number))
+                if number.chars().all(|c| c.is_ascii_digit())
+                    && !number.is_empty()
+                    && (rest.ends_with("/issues") || rest.ends_with("/pull")) =>
+            {
+                format!("#{number}")
+            }
+            _ => self.url.clone(),
+        }
     }
 }

@@ -7,8 +7,8 @@ use leptos_router::hooks::use_params_map;
 use super::common::{use_query_param, ErrorNotice, Sha};
 use crate::api::get_commit;
 use crate::model::{
-    github, short_sha, test_history_path, CellId, CellKey, CommitCandidate, CommitLookup,
-    CommitReport, TestVerdict, Verdict,
+    github, is_http_url, short_sha, test_history_path, CellId, CellKey, CommitCandidate,
+    CommitLookup, CommitReport, FailingTest, FailureReason, TestVerdict, Verdict,
 };
 
 /// `/commit/<sha>`.
@@ -138,10 +138,7 @@ fn Report(report: CommitReport) -> impl IntoView {
                 format!("{} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped)
             });
             let failing = v.tests.as_ref().filter(|t| !t.failing.is_empty()).map(|t| {
-                let items = t
-                    .failing
-                    .iter()
-                    .map(|f| {
+                let test_item = |f: &FailingTest| {
                         let (class, label) = match f.verdict {
                             TestVerdict::NewFailure => ("verdict-new_failure", "new failure"),
                             TestVerdict::StillFailing => ("verdict-still_failing", "still failing"),
@@ -150,6 +147,9 @@ fn Report(report: CommitReport) -> impl IntoView {
                         let since = (f.verdict == TestVerdict::StillFailing).then(|| {
                             view! { " since " <Sha repository=report.repository.clone() commit=f.since_commit.clone()/> }
                         });
+                        let quarantined = f.quarantined.then(|| {
+                            view! { " " <span class="pill quarantined" title="in quarantine: opens no incident, fails no gate">"quarantined"</span> }
+                        });
                         view! {
                             <li data-test-verdict=label>
                                 <a href=test_history_path(&report.branch, &v.cell.component, &v.cell.build_type, &f.name)>
@@ -157,8 +157,30 @@ fn Report(report: CommitReport) -> impl IntoView {
                                 </a>
                                 " "
                                 <span class=format!("pill {class}")>{label}</span>
+                                {quarantined}
                                 {since}
                                 {f.message.clone().map(|m| view! { <div class="message">{m}</div> })}
+                            </li>
+                        }
+                };
+                let items = by_reason(&t.failing)
+                    .into_iter()
+                    .map(|(reason, tests)| {
+                        let known = tests.iter().find_map(|f| f.known_issue.clone()).filter(|k| is_http_url(&k.url)).map(|k| {
+                            view! { " " <a class="known-issue" href=k.url.clone() rel="noopener nofollow">{format!("known: {}", k.label())}</a> }
+                        });
+                        let count = tests.len();
+                        let tests = tests.into_iter().map(test_item).collect_view();
+                        let id = reason.as_ref().map(|r| r.id.clone());
+                        let text = reason.map_or_else(|| "no message".to_string(), |r| r.text);
+                        view! {
+                            <li class="reason" data-reason=id>
+                                <div class="reason-head">
+                                    <span class="reason-text">{text}</span>
+                                    {known}
+                                    {format!(" · {count} test{}", if count == 1 { "" } else { "s" })}
+                                </div>
+                                <ul>{tests}</ul>
                             </li>
                         }
                     })
@@ -224,4 +246,17 @@ fn Report(report: CommitReport) -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// Failing tests grouped by their reason, in the order reasons first
+/// appear.
+fn by_reason(failing: &[FailingTest]) -> Vec<(Option<FailureReason>, Vec<&FailingTest>)> {
+    let mut groups: Vec<(Option<FailureReason>, Vec<&FailingTest>)> = Vec::new();
+    for test in failing {
+        match groups.iter_mut().find(|(reason, _)| *reason == test.reason) {
+            Some((_, tests)) => tests.push(test),
+            None => groups.push((test.reason.clone(), vec![test])),
+        }
+    }
+    groups
 }

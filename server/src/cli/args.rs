@@ -48,6 +48,9 @@ pub enum Command {
     /// Put tests in quarantine, take them out, list them.
     #[command(subcommand)]
     Quarantine(super::quarantine::QuarantineCommand),
+    /// Rules that tie failures to an issue ("known: #1234").
+    #[command(subcommand)]
+    KnownIssue(super::known_issue::KnownIssueCommand),
     /// Import a JSON export of the old magma-ci Firebase database
     /// (`firebase database:get /`); importing twice changes nothing.
     ImportLegacy {

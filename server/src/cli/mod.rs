@@ -21,6 +21,7 @@ pub mod args;
 pub mod client;
 pub mod demo;
 pub mod freeze;
+pub mod known_issue;
 pub mod legacy;
 pub mod quarantine;
 
@@ -66,6 +67,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unfreeze(args) => return Ok(set_freeze(&args, false).await),
         Command::Gate(args) => return Ok(gate(&args).await),
         Command::Quarantine(command) => return Ok(manage_quarantine(command).await),
+        Command::KnownIssue(command) => {
+            return Ok(match known_issue::run(command).await {
+                Ok(lines) => {
+                    lines.iter().for_each(|l| println!("{l}"));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ci-dashboard: {e}");
+                    ExitCode::FAILURE
+                }
+            })
+        }
         other => other,
     };
     if let Err(e) = Repository::parse(&settings.repository) {
@@ -111,7 +124,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Freeze(_)
         | Command::Unfreeze(_)
         | Command::Gate(_)
-        | Command::Quarantine(_) => {
+        | Command::Quarantine(_)
+        | Command::KnownIssue(_) => {
             unreachable!("handled above")
         }
     }

@@ -160,7 +160,8 @@ fn quarantine_url(server: &str) -> String {
     format!("{}/api/v1/quarantine", server.trim_end_matches('/'))
 }
 
-async fn answer(response: reqwest::Response, url: &str) -> Result<Value, String> {
+/// A JSON answer, or the error it carries.
+pub(super) async fn answer(response: reqwest::Response, url: &str) -> Result<Value, String> {
     let status = response.status();
     let body: Value = response
         .json()

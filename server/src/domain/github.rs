@@ -498,6 +498,8 @@ mod tests {
             skipped: 0,
             failing: vec![FailingTest {
                 quarantined: false,
+                reason: None,
+                known_issue: None,
                 name: "test_paging".into(),
                 verdict: TestVerdict::Flaky,
                 since_commit: "0".repeat(40),

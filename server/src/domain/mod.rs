@@ -10,6 +10,7 @@ pub mod history;
 pub mod ids;
 pub mod incident;
 pub mod junit;
+pub mod known_issue;
 pub mod notification;
 pub mod quarantine;
 pub mod reason;

@@ -389,6 +389,23 @@ fn slack_text(
                 }
                 text.push_str(&format!("\nFailing tests: {line}"));
             }
+            let known: Vec<String> = failing_tests
+                .iter()
+                .flat_map(|c| &c.reasons)
+                .filter_map(|g| {
+                    let issue = g.known_issue.as_ref()?;
+                    let tests = g.tests.len();
+                    Some(format!(
+                        "<{}|known: {}> ({tests} test{})",
+                        slack_escape(&issue.url),
+                        slack_escape(&issue.label()),
+                        if tests == 1 { "" } else { "s" }
+                    ))
+                })
+                .collect();
+            if !known.is_empty() {
+                text.push_str(&format!("\nKnown issues: {}", known.join(", ")));
+            }
             if let Some(compare) = incident
                 .compare_url
                 .as_deref()
@@ -598,6 +615,14 @@ mod tests {
         let failing = [CellTestFailures {
             cell: open.cells[0].clone(),
             tests: vec!["s1ap::test_attach<1>".into()],
+            reasons: vec![app::model::ReasonGroup {
+                reason: crate::domain::reason::reason(Some("timeout")),
+                tests: vec!["s1ap::test_attach<1>".into()],
+                known_issue: Some(app::model::KnownIssueMatch {
+                    url: "https://github.com/magma/magma/issues/1234".into(),
+                    rule: "r1".into(),
+                }),
+            }],
         }];
         let json: serde_json::Value = serde_json::from_slice(&body(
             Format::Json,
@@ -628,6 +653,12 @@ mod tests {
         );
         assert!(
             text.contains("<https://ci.example/incident/0123456789abcdef|"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Known issues: <https://github.com/magma/magma/issues/1234|known: #1234> (1 test)"
+            ),
             "{text}"
         );
         let resolved = body(

@@ -5,19 +5,12 @@
 
 use std::sync::LazyLock;
 
+use app::model::FailureReason;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
 /// Characters kept of a reason.
 const MAX_REASON: usize = 240;
-
-/// A failure's reason: its normalized headline and the id it is known by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reason {
-    /// 12 hex digits of the normalized text's SHA-256.
-    pub id: String,
-    pub text: String,
-}
 
 /// Masks, in order: the more specific before the more general (a UUID
 /// before its hex runs, an address before its numbers).
@@ -79,8 +72,9 @@ fn headline(message: &str) -> &str {
     picked.map_or("", |l| l.trim())
 }
 
-/// A failure message's reason. An empty message is the reason "no message".
-pub fn reason(message: Option<&str>) -> Reason {
+/// A failure message's reason: its normalized headline, and 12 hex digits
+/// of its SHA-256 as its id. An empty message is the reason "no message".
+pub fn reason(message: Option<&str>) -> FailureReason {
     let line = headline(message.unwrap_or_default());
     let mut text = line.to_string();
     for (pattern, mask) in MASKS.iter() {
@@ -110,7 +104,7 @@ pub fn reason(message: Option<&str>) -> Reason {
         text = text.chars().take(MAX_REASON).collect();
     }
     let digest = Sha256::digest(text.as_bytes());
-    Reason {
+    FailureReason {
         id: hex::encode(&digest[..6]),
         text,
     }

@@ -85,6 +85,8 @@ pub fn verdict_tests(cell: &CellTests) -> Option<VerdictTests> {
             };
             FailingTest {
                 quarantined: false,
+                reason: None,
+                known_issue: None,
                 name: f.name.clone(),
                 verdict,
                 since_commit: since,
@@ -249,6 +251,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, v)| FailingTest {
                     quarantined: false,
+                    reason: None,
+                    known_issue: None,
                     name: format!("t{i}"),
                     verdict: *v,
                     since_commit: "c".into(),

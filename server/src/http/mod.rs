@@ -11,6 +11,7 @@ pub mod events;
 pub mod fanout;
 pub mod github;
 pub mod incidents;
+pub mod known_issues;
 pub mod metrics;
 pub mod moved;
 pub mod openapi;

@@ -12,7 +12,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api, console, events, github, incidents, metrics, moved, quarantine, report, test_results,
+    api, console, events, github, incidents, known_issues, metrics, moved, quarantine, report,
+    test_results,
 };
 
 #[derive(OpenApi)]
@@ -44,6 +45,9 @@ use super::{
         incidents::freeze,
         incidents::set_freeze,
         report::report,
+        known_issues::list,
+        known_issues::add,
+        known_issues::remove,
         quarantine::list,
         quarantine::add,
         quarantine::remove,

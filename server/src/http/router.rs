@@ -5,7 +5,7 @@ use std::sync::Arc;
 use app::ssr::DashboardContext;
 use app::{shell, App};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -19,8 +19,8 @@ use tracing::Level;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{
-    api, console, events, github, incidents, metrics, moved, openapi, quarantine, report,
-    test_results,
+    api, console, events, github, incidents, known_issues, metrics, moved, openapi, quarantine,
+    report, test_results,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -32,6 +32,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/builds", post(api::post_builds))
         .route("/api/v1/github/webhook", post(github::webhook))
         .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route(
+            "/api/v1/known-issues",
+            get(known_issues::list).post(known_issues::add),
+        )
+        .route("/api/v1/known-issues/{id}", delete(known_issues::remove))
         .route(
             "/api/v1/quarantine",
             get(quarantine::list)

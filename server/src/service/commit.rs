@@ -9,6 +9,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{group_by_cell, Service, ServiceError, BASELINE_LOOKUPS, MAX_SHOWN_INCIDENTS};
 use crate::domain::field_error::FieldError;
+use crate::domain::known_issue;
+use crate::domain::reason::reason;
 use crate::domain::{test_verdict, verdict};
 use crate::store::{walk, CellId, Cursor};
 
@@ -66,9 +68,10 @@ fn distinct_commits(candidates: &[CommitCandidate]) -> usize {
 }
 
 impl Service {
-    /// Marks the failing tests in quarantine now: one read of the branch's
+    /// Each failing test's reason, its known issue, and whether it is in
+    /// quarantine now: one read of the rules and one of the branch's
     /// quarantine, only when a verdict names failing tests.
-    async fn mark_quarantined(
+    async fn annotate_failures(
         &self,
         branch: &str,
         verdicts: &mut [CellVerdict],
@@ -79,11 +82,16 @@ impl Service {
         }
         let now = Utc::now();
         let quarantined = self.store.quarantined(branch).await?;
+        let rules = self.store.known_issues().await?;
         for v in verdicts.iter_mut() {
             for test in v.tests.iter_mut().flat_map(|t| t.failing.iter_mut()) {
                 test.quarantined = quarantined
                     .iter()
                     .any(|q| q.active(now) && q.cell.key() == v.cell && q.name == test.name);
+                let why = reason(test.message.as_deref());
+                test.known_issue =
+                    known_issue::find(&rules, &test.name, test.message.as_deref(), &why);
+                test.reason = Some(why);
             }
         }
         Ok(())
@@ -198,7 +206,7 @@ impl Service {
                     &b.cell.arch,
                 ))
         });
-        self.mark_quarantined(branch, &mut verdicts).await?;
+        self.annotate_failures(branch, &mut verdicts).await?;
         let first = builds.iter().find(|b| b.cell.branch == branch);
         let mut suspect_of = self
             .store

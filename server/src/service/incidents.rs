@@ -13,6 +13,7 @@ use super::{Service, ServiceError, MAX_SHOWN_INCIDENTS};
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
 use crate::domain::incident::{self, Change};
+use crate::domain::known_issue;
 use crate::store::{CellMove, UploadOutcome};
 
 /// Commits walked back through `parent` looking for the last good one.
@@ -202,16 +203,29 @@ impl Service {
         }
         let ids: Vec<String> = judged.iter().map(|(_, b)| b.id.clone()).collect();
         let failures = self.store.test_failures(&ids).await?;
+        let rules = if failures.is_empty() {
+            Vec::new()
+        } else {
+            self.store.known_issues().await?
+        };
         Ok(judged
             .into_iter()
-            .map(|(cell, build)| CellTestFailures {
-                cell,
-                tests: failures
+            .map(|(cell, build)| {
+                let named: Vec<_> = failures
                     .iter()
                     .filter(|f| f.build == build.id)
-                    .map(|f| f.name.clone())
                     .take(MAX_NAMED_TESTS)
-                    .collect(),
+                    .collect();
+                CellTestFailures {
+                    cell,
+                    tests: named.iter().map(|f| f.name.clone()).collect(),
+                    reasons: known_issue::group(
+                        named
+                            .iter()
+                            .map(|f| (f.name.as_str(), f.message.as_deref())),
+                        &rules,
+                    ),
+                }
             })
             .filter(|c| !c.tests.is_empty())
             .collect())

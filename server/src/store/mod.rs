@@ -14,7 +14,7 @@ pub use app::model::CellId;
 use std::collections::HashMap;
 
 use app::model::{
-    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident,
+    BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, KnownIssue,
     QuarantinedTest, TestCase, TestFailure, TestRun, TestStats, TestTotals,
 };
 use async_trait::async_trait;
@@ -393,6 +393,16 @@ pub trait Store: Send + Sync + 'static {
     /// A branch's tests in quarantine: entries not released (some may have
     /// expired since; [`QuarantinedTest::active`] says).
     async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError>;
+
+    /// Stores a known-issue rule unless one of its id is there; true when
+    /// it was new.
+    async fn put_known_issue(&self, rule: &KnownIssue) -> Result<bool, StoreError>;
+
+    /// Every known-issue rule, oldest first.
+    async fn known_issues(&self) -> Result<Vec<KnownIssue>, StoreError>;
+
+    /// Removes a rule; false when there was none of that id.
+    async fn remove_known_issue(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Queues each delivery unless one of its id is already queued (by
     /// this server or another, pending or done): what makes messages that

@@ -382,6 +382,15 @@ impl Store for WritesDown {
     ) -> Result<server::domain::quarantine::Applied, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
+    async fn put_known_issue(&self, _: &app::model::KnownIssue) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn known_issues(&self) -> Result<Vec<app::model::KnownIssue>, StoreError> {
+        self.0.known_issues().await
+    }
+    async fn remove_known_issue(&self, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
     async fn quarantined(
         &self,
         branch: &str,

@@ -1,6 +1,7 @@
 //! Quarantine over HTTP: put in and taken out with a token, checked field
 //! by field, listed for a cell; a quarantined test opens no incident while
-//! another failing beside it does, and the commit API marks it.
+//! another failing beside it does, and the commit API marks it; a
+//! known-issue rule ties past failures to their issue.
 
 use std::sync::Arc;
 
@@ -143,6 +144,66 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
     };
     assert!(marked("s1ap::test_paging"), "{failing:?}");
     assert!(!marked("s1ap::test_attach"));
+
+    // A known-issue rule: the commit API and page tie the failure to it,
+    // under its reason, past failures included.
+    let rules = format!("{}/api/v1/known-issues", app.url);
+    let rule =
+        json!({"url": "https://github.com/magma/magma/issues/1234", "test": "s1ap::test_attach"});
+    let (status, made) = send(&app, app.client.post(&rules).json(&rule)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(
+        send(&app, app.client.post(&rules).json(&rule)).await.0,
+        StatusCode::OK
+    );
+    let (status, error) = send(
+        &app,
+        app.client
+            .post(&rules)
+            .json(&json!({"url": "https://x.org/1"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &error["field"]),
+        (StatusCode::BAD_REQUEST, &json!("reason_id"))
+    );
+    let commit: Value = app
+        .client
+        .get(format!("{}/api/v1/commits/{:0>40}", app.url, 3))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attach = commit["verdicts"][0]["tests"]["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "s1ap::test_attach")
+        .unwrap()
+        .clone();
+    assert_eq!(attach["known_issue"]["url"], rule["url"]);
+    assert_eq!(attach["known_issue"]["rule"], made["id"]);
+    assert_eq!(attach["reason"]["text"], "assert <n> == <n>");
+    let page = app.page(&format!("/commit/{:0>40}", 3)).await;
+    assert!(
+        page.contains("known: #1234"),
+        "the commit page links the issue"
+    );
+    assert!(
+        page.contains("assert &lt;n&gt; == &lt;n&gt;"),
+        "under its reason"
+    );
+    let rule_url = format!("{rules}/{}", made["id"].as_str().unwrap());
+    assert_eq!(
+        send(&app, app.client.delete(&rule_url)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, app.client.delete(&rule_url)).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let (status, out) = send(
         &app,

@@ -93,3 +93,34 @@ pub async fn keeps_quarantine_entries(store: &dyn Store) {
     assert!(back.entered);
     assert_eq!(store.quarantined("master").await.unwrap().len(), 1);
 }
+
+pub async fn keeps_known_issue_rules(store: &dyn Store) {
+    use crate::domain::known_issue::parse;
+    let now = Utc::now();
+    let first = parse(
+        &serde_json::json!({"url": "https://github.com/magma/magma/issues/1234", "test": "s1ap::*"}),
+        "on-call",
+        now,
+    )
+    .unwrap();
+    let second = parse(
+        &serde_json::json!({"url": "https://github.com/magma/magma/issues/77", "message": "SCTP"}),
+        "on-call",
+        now + TimeDelta::seconds(1),
+    )
+    .unwrap();
+    assert!(store.put_known_issue(&second).await.unwrap());
+    assert!(store.put_known_issue(&first).await.unwrap());
+    assert!(
+        !store.put_known_issue(&first).await.unwrap(),
+        "the same rule once"
+    );
+    assert_eq!(
+        store.known_issues().await.unwrap(),
+        [first.clone(), second.clone()],
+        "oldest first"
+    );
+    assert!(store.remove_known_issue(&first.id).await.unwrap());
+    assert!(!store.remove_known_issue(&first.id).await.unwrap());
+    assert_eq!(store.known_issues().await.unwrap(), [second]);
+}

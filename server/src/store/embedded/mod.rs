@@ -19,8 +19,8 @@ use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
 use crate::domain::quarantine::{self, QuarantineChange};
 use app::model::{
-    Cell, Delivery, FreezeEvent, Incident, QuarantinedTest, TestCase, TestFailure, TestStats,
-    TestTotals,
+    Cell, Delivery, FreezeEvent, Incident, KnownIssue, QuarantinedTest, TestCase, TestFailure,
+    TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -319,6 +319,41 @@ impl Store for EmbeddedStore {
                 .query_map([branch], |row| row.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
             docs.iter().map(|doc| from_doc(doc)).collect()
+        })
+        .await
+    }
+
+    async fn put_known_issue(&self, rule: &KnownIssue) -> Result<bool, StoreError> {
+        let (id, created, doc) = (rule.id.clone(), micros(rule.created_at), to_doc(rule)?);
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO known_issues (id, created_at, doc) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, created, doc])?
+                == 1)
+        })
+        .await
+    }
+
+    async fn known_issues(&self) -> Result<Vec<KnownIssue>, StoreError> {
+        self.read(move |conn| {
+            let docs = conn
+                .prepare_cached("SELECT doc FROM known_issues ORDER BY created_at, id")?
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            docs.iter().map(|doc| from_doc(doc)).collect()
+        })
+        .await
+    }
+
+    async fn remove_known_issue(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached("DELETE FROM known_issues WHERE id = ?1")?
+                .execute([id])?
+                == 1)
         })
         .await
     }

@@ -123,6 +123,11 @@ CREATE TABLE IF NOT EXISTS quarantine (
     PRIMARY KEY (branch, component, arch, build_type, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS quarantine_in ON quarantine (branch, released);
+CREATE TABLE IF NOT EXISTS known_issues (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS freeze_events (
     branch TEXT NOT NULL,
     at INTEGER NOT NULL,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use app::model::{
     BuildResult, Cell, CommitCandidate, Delivery, DeliveryState, Incident, IncidentState,
-    QuarantinedTest, TestCase,
+    KnownIssue, QuarantinedTest, TestCase,
 };
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
@@ -207,6 +207,27 @@ impl QuarantineDoc {
     }
 
     pub(super) fn entry(&self) -> Result<QuarantinedTest, StoreError> {
+        from_doc(&self.doc)
+    }
+}
+
+/// A known-issue rule: its creation time to list rules in order, and the
+/// rule as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct KnownIssueDoc {
+    pub(super) created_micros: i64,
+    pub(super) doc: String,
+}
+
+impl KnownIssueDoc {
+    pub(super) fn of(rule: &KnownIssue) -> Result<Self, StoreError> {
+        Ok(KnownIssueDoc {
+            created_micros: rule.created_at.timestamp_micros(),
+            doc: to_doc(rule)?,
+        })
+    }
+
+    pub(super) fn rule(&self) -> Result<KnownIssue, StoreError> {
         from_doc(&self.doc)
     }
 }

@@ -25,8 +25,8 @@ use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
 use crate::domain::quarantine::QuarantineChange;
 use app::model::{
-    Cell, CommitCandidate, Delivery, FreezeEvent, Incident, QuarantinedTest, TestCase, TestFailure,
-    TestStats, TestTotals,
+    Cell, CommitCandidate, Delivery, FreezeEvent, Incident, KnownIssue, QuarantinedTest, TestCase,
+    TestFailure, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -445,6 +445,18 @@ impl Store for FirestoreStore {
 
     async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError> {
         quarantine::quarantined(&self.db, &self.reads, branch).await
+    }
+
+    async fn put_known_issue(&self, rule: &KnownIssue) -> Result<bool, StoreError> {
+        quarantine::put_known_issue(&self.db, rule).await
+    }
+
+    async fn known_issues(&self) -> Result<Vec<KnownIssue>, StoreError> {
+        quarantine::known_issues(&self.db, &self.reads).await
+    }
+
+    async fn remove_known_issue(&self, id: &str) -> Result<bool, StoreError> {
+        quarantine::remove_known_issue(&self.db, id).await
     }
 
     async fn queue_deliveries(&self, deliveries: &[Delivery]) -> Result<usize, StoreError> {

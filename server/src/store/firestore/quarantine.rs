@@ -1,18 +1,20 @@
-//! Quarantine entries: one document per test of a cell, changed in a
-//! transaction as the domain's rule says.
+//! Quarantine entries (one document per test of a cell, changed in a
+//! transaction as the domain's rule says) and known-issue rules (one
+//! document each, by id).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use app::model::QuarantinedTest;
-use firestore::errors::BackoffError;
+use app::model::{KnownIssue, QuarantinedTest};
+use firestore::errors::{BackoffError, FirestoreError};
 use firestore::FirestoreDb;
 use futures::FutureExt;
 
-use super::docs::QuarantineDoc;
-use super::names::{test_stats_id, QUARANTINE};
+use super::docs::{KnownIssueDoc, QuarantineDoc};
+use super::names::{doc_id, test_stats_id, KNOWN_ISSUES, QUARANTINE};
 use super::queries::counted;
 use super::transactions::in_transaction;
+use crate::domain::known_issue::MAX_RULES;
 use crate::domain::quarantine::{self, QuarantineChange};
 use crate::store::StoreError;
 
@@ -82,4 +84,71 @@ pub(super) async fn quarantined(
         .collect::<Result<Vec<_>, _>>()?;
     entries.sort_by(|a, b| (&a.cell, &a.name).cmp(&(&b.cell, &b.name)));
     Ok(entries)
+}
+
+pub(super) async fn put_known_issue(
+    db: &FirestoreDb,
+    rule: &KnownIssue,
+) -> Result<bool, StoreError> {
+    // An insert fails on an existing document: the same rule is kept once.
+    let inserted: Result<KnownIssueDoc, FirestoreError> = db
+        .fluent()
+        .insert()
+        .into(KNOWN_ISSUES)
+        .document_id(doc_id(&[&rule.id]))
+        .object(&KnownIssueDoc::of(rule)?)
+        .execute()
+        .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(FirestoreError::DataConflictError(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn known_issues(
+    db: &FirestoreDb,
+    reads: &AtomicU64,
+) -> Result<Vec<KnownIssue>, StoreError> {
+    let docs: Vec<KnownIssueDoc> = db
+        .fluent()
+        .select()
+        .from(KNOWN_ISSUES)
+        .order(|o| o.fields([o.field("created_micros").asc()]))
+        .limit(MAX_RULES as u32 + 1)
+        .obj()
+        .query()
+        .await?;
+    counted(reads, docs)
+        .iter()
+        .map(KnownIssueDoc::rule)
+        .collect()
+}
+
+pub(super) async fn remove_known_issue(db: &FirestoreDb, id: &str) -> Result<bool, StoreError> {
+    let id = doc_id(&[id]);
+    let existed = db
+        .run_transaction(|db, tx| {
+            let id = id.clone();
+            async move {
+                let doc: Option<KnownIssueDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(KNOWN_ISSUES)
+                    .obj()
+                    .one(&id)
+                    .await?;
+                if doc.is_some() {
+                    db.fluent()
+                        .delete()
+                        .from(KNOWN_ISSUES)
+                        .document_id(&id)
+                        .add_to_transaction(tx)?;
+                }
+                Ok(doc.is_some())
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(existed)
 }
