@@ -48,6 +48,58 @@ pub struct Incident {
     /// The tests still failing; a cell stays red while one of its tests is.
     #[serde(default)]
     pub red_tests: Vec<IncidentTest>,
+    /// Who is on it, and whether its notifications are held back.
+    #[serde(flatten)]
+    pub triage: Triage,
+}
+
+/// What people did about an incident.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Triage {
+    /// The latest acknowledgement, with who it is assigned to and its issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<Ack>,
+    /// No notification until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_until: Option<DateTime<Utc>>,
+    /// No notification for so many more changes of the incident (a cell
+    /// or test joining or clearing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_changes: Option<u32>,
+    /// Every acknowledgement, assignment, link and silence, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<IncidentNote>,
+}
+
+impl Triage {
+    /// Whether a notification at `at` is held back.
+    pub fn silenced(&self, at: DateTime<Utc>) -> bool {
+        self.silenced_until.is_some_and(|until| at < until)
+            || self.silenced_changes.is_some_and(|n| n > 0)
+    }
+}
+
+/// An incident acknowledged: by whom, when, and what they said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Ack {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+    pub assignee: Option<String>,
+    pub issue_url: Option<String>,
+}
+
+/// One line of an incident's timeline that a person wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IncidentNote {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    /// "acknowledged: <note>", "assigned to <who>", "linked to <url>",
+    /// "silenced until <time>", "silenced for <n> changes".
+    pub what: String,
 }
 
 /// A test of an incident, in its cell.

@@ -178,10 +178,24 @@ fn IncidentView(
     let resolved = incident
         .resolved_at
         .map(|at| view! { <li>{format!("Resolved {}", exact_time(at))}</li> });
+    let notes = incident
+        .triage
+        .notes
+        .iter()
+        .map(|n| view! { <li class="note">{format!("{} by {} {}", capitalized(&n.what), n.by, exact_time(n.at))}</li> })
+        .collect_view();
+    let on_it = incident.triage.ack.clone().map(|ack| {
+        let issue = ack.issue_url.clone().filter(|u| is_http_url(u)).map(|u| {
+            view! { " · " <a href=u.clone() rel="noopener nofollow">"issue"</a> }
+        });
+        let who = ack.assignee.clone().unwrap_or_else(|| ack.by.clone());
+        view! { <p class="on-it">{format!("On it: {who} (acknowledged by {} {})", ack.by, exact_time(ack.at))}{issue}</p> }
+    });
     view! {
         <Title text=format!("Incident on {}", incident.branch)/>
         <h1>"Incident on " <code>{incident.branch.clone()}</code></h1>
         <p class=if open { "headline bad" } else { "headline good" }>{headline}</p>
+        {on_it}
         <p>
             "First bad commit "
             <a href=format!("/commit/{}", incident.first_bad_commit)><code>{short_sha(&incident.first_bad_commit).to_string()}</code></a>
@@ -198,8 +212,18 @@ fn IncidentView(
         <ul class="timeline">
             <li>{format!("Opened {}", exact_time(incident.opened_at))}</li>
             {opening}
+            {notes}
             {resolved}
             {resolution}
         </ul>
     }
+}
+
+/// "acknowledged: looking" as a timeline line starts: "Acknowledged: looking".
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

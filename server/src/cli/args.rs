@@ -48,6 +48,9 @@ pub enum Command {
     /// Put tests in quarantine, take them out, list them.
     #[command(subcommand)]
     Quarantine(super::quarantine::QuarantineCommand),
+    /// On-call's commands on incidents.
+    #[command(subcommand)]
+    Incident(super::incident::IncidentCommand),
     /// Rules that tie failures to an issue ("known: #1234").
     #[command(subcommand)]
     KnownIssue(super::known_issue::KnownIssueCommand),

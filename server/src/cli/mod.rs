@@ -21,6 +21,7 @@ pub mod args;
 pub mod client;
 pub mod demo;
 pub mod freeze;
+pub mod incident;
 pub mod known_issue;
 pub mod legacy;
 pub mod quarantine;
@@ -67,6 +68,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unfreeze(args) => return Ok(set_freeze(&args, false).await),
         Command::Gate(args) => return Ok(gate(&args).await),
         Command::Quarantine(command) => return Ok(manage_quarantine(command).await),
+        Command::Incident(incident::IncidentCommand::Ack(args)) => {
+            return Ok(match incident::ack(&args).await {
+                Ok(incident) => {
+                    for note in &incident.triage.notes {
+                        println!(
+                            "{} {}: {}",
+                            note.at.format("%Y-%m-%d %H:%M"),
+                            note.by,
+                            note.what
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ci-dashboard: {e}");
+                    ExitCode::FAILURE
+                }
+            })
+        }
         Command::KnownIssue(command) => {
             return Ok(match known_issue::run(command).await {
                 Ok(lines) => {
@@ -125,7 +145,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Unfreeze(_)
         | Command::Gate(_)
         | Command::Quarantine(_)
-        | Command::KnownIssue(_) => {
+        | Command::KnownIssue(_)
+        | Command::Incident(_) => {
             unreachable!("handled above")
         }
     }

@@ -269,6 +269,7 @@ mod tests {
             compare_url: None,
             tests: Vec::new(),
             red_tests: Vec::new(),
+            triage: Default::default(),
         };
         let grid = grid(
             &page(),

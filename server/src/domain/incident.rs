@@ -10,7 +10,13 @@
 //! its branch and first bad commit, so the same breakage seen again, by any
 //! server, is the same incident.
 
-use app::model::{Cell, CellKey, Incident, IncidentState, IncidentTest, Suspect, TestStats};
+use app::model::{
+    is_http_url, Ack, Cell, CellKey, Incident, IncidentNote, IncidentState, IncidentTest, Suspect,
+    TestStats,
+};
+use serde_json::Value;
+
+use super::field_error::FieldError;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use wildmatch::WildMatch;
@@ -86,6 +92,14 @@ pub enum Change {
         test: Option<String>,
         at: DateTime<Utc>,
     },
+    /// Someone is on it: acknowledged (assigned, linked to an issue), its
+    /// notifications perhaps silenced for a while.
+    Ack {
+        id: String,
+        ack: Ack,
+        silence_changes: Option<u32>,
+        silence_until: Option<DateTime<Utc>>,
+    },
     /// The commits that may have caused it, found when it opened.
     Suspects {
         id: String,
@@ -98,7 +112,10 @@ pub enum Change {
 impl Change {
     pub fn id(&self) -> &str {
         match self {
-            Change::Red { id, .. } | Change::Cleared { id, .. } | Change::Suspects { id, .. } => id,
+            Change::Red { id, .. }
+            | Change::Cleared { id, .. }
+            | Change::Ack { id, .. }
+            | Change::Suspects { id, .. } => id,
         }
     }
 
@@ -106,9 +123,102 @@ impl Change {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
             Change::Red { at, .. } | Change::Cleared { at, .. } => *at,
+            Change::Ack { ack, .. } => ack.at,
             Change::Suspects { .. } => DateTime::UNIX_EPOCH,
         }
     }
+}
+
+/// Longest silence by changes, and by time.
+const MAX_SILENCE_CHANGES: u64 = 1000;
+const MAX_SILENCE: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
+/// `POST /api/v1/incidents/<id>/ack`'s body, by `by` at `now`.
+pub fn parse_ack(
+    id: &str,
+    body: &Value,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Change, FieldError> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| FieldError::body("the body must be a JSON object"))?;
+    let fields = [
+        "note",
+        "assignee",
+        "issue_url",
+        "silence_builds",
+        "silence_until",
+    ];
+    if let Some(unknown) = body.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(FieldError::field(
+            unknown,
+            format!("unknown field '{unknown}'"),
+        ));
+    }
+    let text = |field: &str, max: usize| -> Result<Option<String>, FieldError> {
+        match body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.trim().to_string())),
+            Some(Value::String(_)) => Err(FieldError::field(
+                field,
+                format!("{field} is longer than {max} characters"),
+            )),
+            Some(_) => Err(FieldError::field(
+                field,
+                format!("{field} must be a string"),
+            )),
+        }
+    };
+    let issue_url = text("issue_url", 2048)?;
+    if issue_url.as_deref().is_some_and(|u| !is_http_url(u)) {
+        return Err(FieldError::field(
+            "issue_url",
+            "issue_url must be an http(s) URL",
+        ));
+    }
+    let silence_changes = match body.get("silence_builds") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_u64()
+                .filter(|n| (1..=MAX_SILENCE_CHANGES).contains(n))
+                .ok_or_else(|| {
+                    FieldError::field(
+                        "silence_builds",
+                        format!(
+                            "silence_builds must be an integer from 1 to {MAX_SILENCE_CHANGES}"
+                        ),
+                    )
+                })? as u32,
+        ),
+    };
+    let silence_until = text("silence_until", 64)?
+        .map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .filter(|t| *t > now && *t <= now + MAX_SILENCE)
+                .ok_or_else(|| {
+                    FieldError::field(
+                        "silence_until",
+                        "silence_until must be an RFC 3339 time within the next 30 days",
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(Change::Ack {
+        id: id.to_string(),
+        ack: Ack {
+            by: by.to_string(),
+            at: now,
+            note: text("note", 500)?,
+            assignee: text("assignee", 100)?,
+            issue_url,
+        },
+        silence_changes,
+        silence_until,
+    })
 }
 
 /// The first bad commit of a cell in incident, if it is in one.
@@ -215,6 +325,15 @@ pub fn became_tested(rules: &IncidentRules, before: &Cell, at: DateTime<Utc>) ->
 /// The incident after a change: the one read-modify-write step both stores
 /// run atomically.
 pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
+    // A silence for some changes counts the cells and tests joining or
+    // clearing.
+    let incident = incident.map(|mut i| {
+        if matches!(change, Change::Red { .. } | Change::Cleared { .. }) {
+            let left = i.triage.silenced_changes.map(|n| n.saturating_sub(1));
+            i.triage.silenced_changes = left.filter(|n| *n > 0);
+        }
+        i
+    });
     match change {
         Change::Red {
             id,
@@ -240,6 +359,7 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
                 compare_url: None,
                 tests: Vec::new(),
                 red_tests: Vec::new(),
+                triage: Default::default(),
             });
             if !incident.cells.contains(cell) {
                 incident.cells.push(cell.clone());
@@ -280,6 +400,55 @@ pub fn apply(incident: Option<Incident>, change: &Change) -> Option<Incident> {
                 incident.state = IncidentState::Resolved;
                 incident.resolved_at = Some(*at);
             }
+            Some(incident)
+        }
+        Change::Ack {
+            ack,
+            silence_changes,
+            silence_until,
+            ..
+        } => {
+            let mut incident = incident?;
+            let triage = &mut incident.triage;
+            let previous = triage.ack.take();
+            let kept = |new: &Option<String>, old: Option<&Option<String>>| {
+                new.clone().or_else(|| old.cloned().flatten())
+            };
+            let note = |what: String| IncidentNote {
+                at: ack.at,
+                by: ack.by.clone(),
+                what,
+            };
+            let said = ack
+                .note
+                .as_ref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            triage.notes.push(note(format!("acknowledged{said}")));
+            if let Some(who) = &ack.assignee {
+                triage.notes.push(note(format!("assigned to {who}")));
+            }
+            if let Some(url) = &ack.issue_url {
+                triage.notes.push(note(format!("linked to {url}")));
+            }
+            if let Some(until) = silence_until {
+                triage.silenced_until = Some(*until);
+                triage.notes.push(note(format!(
+                    "silenced until {}",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                )));
+            }
+            if let Some(n) = silence_changes {
+                triage.silenced_changes = Some(*n);
+                triage.notes.push(note(format!("silenced for {n} changes")));
+            }
+            triage.ack = Some(Ack {
+                by: ack.by.clone(),
+                at: ack.at,
+                note: ack.note.clone(),
+                assignee: kept(&ack.assignee, previous.as_ref().map(|p| &p.assignee)),
+                issue_url: kept(&ack.issue_url, previous.as_ref().map(|p| &p.issue_url)),
+            });
             Some(incident)
         }
         Change::Suspects {
@@ -370,6 +539,80 @@ mod tests {
             (resolved.state, resolved.resolved_at),
             (IncidentState::Resolved, Some(at(1)))
         );
+    }
+
+    #[test]
+    fn an_acknowledged_incident_says_who_is_on_it_and_stays_silent_as_asked() {
+        use crate::domain::notification::{deliveries, WebhookRef};
+        let two = cell("master", "arm64", Some(("bad", 2)));
+        let three = cell("master", "arm64", Some(("bad", 3)));
+        let opened = run(&[(Some(two.clone()), three.clone())]).unwrap();
+        let body = serde_json::json!({
+            "note": "looking", "assignee": "alice", "issue_url": "https://github.com/magma/magma/issues/9",
+            "silence_builds": 2,
+        });
+        let ack = parse_ack(&opened.id, &body, "on-call", at(5)).unwrap();
+        let acked = apply(Some(opened.clone()), &ack).unwrap();
+        let who = acked.triage.ack.clone().unwrap();
+        assert_eq!(
+            (
+                who.by.as_str(),
+                who.assignee.as_deref(),
+                who.note.as_deref()
+            ),
+            ("on-call", Some("alice"), Some("looking"))
+        );
+        let notes: Vec<&str> = acked.triage.notes.iter().map(|n| n.what.as_str()).collect();
+        assert_eq!(
+            notes,
+            [
+                "acknowledged: looking",
+                "assigned to alice",
+                "linked to https://github.com/magma/magma/issues/9",
+                "silenced for 2 changes"
+            ]
+        );
+        // A second ack keeps the assignee and the issue it does not change.
+        let again = parse_ack(&opened.id, &serde_json::json!({}), "bob", at(6)).unwrap();
+        let again = apply(Some(acked.clone()), &again).unwrap();
+        assert_eq!(
+            again.triage.ack.as_ref().unwrap().assignee.as_deref(),
+            Some("alice")
+        );
+        assert_eq!(again.triage.ack.as_ref().unwrap().by, "bob");
+
+        // Silenced for two changes: resolving (the first) and reopening (the
+        // second) queue nothing; the third change is told again.
+        let hooks = [WebhookRef {
+            key: "k".into(),
+            target: "t".into(),
+        }];
+        let green = cell("master", "arm64", None);
+        let mut incident = Some(acked);
+        let mut told = Vec::new();
+        for (before, after) in [
+            (three.clone(), green.clone()),
+            (green.clone(), three.clone()),
+            (three, green),
+        ] {
+            for change in changes(&rules(), Some(&before), &after, at(7)) {
+                let next = apply(incident.clone(), &change);
+                told.extend(deliveries(incident.as_ref(), next.as_ref(), &hooks, at(7)));
+                incident = next;
+            }
+        }
+        assert_eq!(told.len(), 1, "{told:?}");
+
+        for (field, value) in [
+            ("silence_builds", serde_json::json!(0)),
+            ("silence_until", serde_json::json!("2020-01-01T00:00:00Z")),
+            ("issue_url", serde_json::json!("ftp://x")),
+            ("who", serde_json::json!("x")),
+        ] {
+            let e =
+                parse_ack("x", &serde_json::json!({ field: value }), "on-call", at(1)).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field));
+        }
     }
 
     #[test]

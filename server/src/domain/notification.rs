@@ -172,9 +172,10 @@ pub fn apply(before: Option<Incident>, change: &Change, hooks: &[WebhookRef]) ->
     }
 }
 
-/// The deliveries an incident change queues: one per event per webhook.
-/// Ids come from the incident, event, time and webhook, so a store that
-/// retries its transaction writes the same ones.
+/// The deliveries an incident change queues: one per event per webhook,
+/// none while the incident is silenced. Ids come from the incident, event,
+/// time and webhook, so a store that retries its transaction writes the
+/// same ones.
 pub fn deliveries(
     before: Option<&Incident>,
     after: Option<&Incident>,
@@ -184,6 +185,9 @@ pub fn deliveries(
     let Some(incident) = after else {
         return Vec::new();
     };
+    if before.is_some_and(|b| b.triage.silenced(at)) {
+        return Vec::new();
+    }
     events(before, after)
         .into_iter()
         .flat_map(|event| {
@@ -563,6 +567,7 @@ mod tests {
             compare_url: Some("https://github.com/magma/magma/compare/a...b".into()),
             tests: Vec::new(),
             red_tests: Vec::new(),
+            triage: Default::default(),
         }
     }
 

@@ -451,6 +451,7 @@ mod tests {
             compare_url: None,
             tests: Vec::new(),
             red_tests: Vec::new(),
+            triage: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
 use crate::domain::field_error::FieldError;
 use crate::domain::ids::Branch;
+use crate::domain::incident;
 use crate::service::incidents::StateFilter;
 
 #[derive(Serialize, ToSchema)]
@@ -69,6 +70,48 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.service.incident(&id).await?).into_response())
+}
+
+/// An acknowledgement as posted. It describes the body in the OpenAPI
+/// document only: the handler checks the body field by field
+/// (`domain::incident::parse_ack`), so that an error names its field.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct AckRequest {
+    note: Option<String>,
+    assignee: Option<String>,
+    /// An http(s) link to the issue tracking it.
+    issue_url: Option<String>,
+    /// No notification for so many more changes of the incident (a cell or
+    /// test joining or clearing), 1-1000.
+    silence_builds: Option<u32>,
+    /// No notification until then (RFC 3339, within 30 days).
+    silence_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/ack", tag = "on-call",
+    params(("id" = String, Path)),
+    request_body = AckRequest,
+    responses(
+        (status = 200, description = "The incident, with `ack` and the note on its timeline", body = Incident),
+        (status = 400, description = "A bad field, named in `field`", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ),
+    security(("token" = [])))]
+pub async fn ack(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    super::api::require_json(&headers)?;
+    let bytes = super::api::read_body(&headers, body).await?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?;
+    let change = incident::parse_ack(&id, &value, &caller.name, chrono::Utc::now())?;
+    Ok(Json(state.service.acknowledge(change).await?).into_response())
 }
 
 /// The latest webhook deliveries (of one incident with `?incident=`):

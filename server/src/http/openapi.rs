@@ -41,6 +41,7 @@ use super::{
         github::webhook,
         incidents::list,
         incidents::one,
+        incidents::ack,
         incidents::deliveries,
         incidents::freeze,
         incidents::set_freeze,

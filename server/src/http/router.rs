@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/release", get(api::get_release))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::one))
+        .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
         .route("/api/v1/deliveries", get(incidents::deliveries))
         .route("/api/v1/report", get(report::report))
         .route("/api/v1/tests/flaky", get(test_results::flaky))

@@ -242,6 +242,16 @@ impl Service {
             .await?)
     }
 
+    /// Applies an acknowledgement (`Change::Ack`) to its incident, which
+    /// must exist; the incident after.
+    pub async fn acknowledge(&self, change: Change) -> Result<Incident, ServiceError> {
+        self.incident(change.id()).await?;
+        let after = self.store.update_incident(&change, &self.webhooks).await?;
+        let after = after.ok_or_else(|| ServiceError::NotFound("the incident is gone".into()))?;
+        tracing::info!(id = %after.id, by = ?after.triage.ack.as_ref().map(|a| &a.by), "incident acknowledged");
+        Ok(after)
+    }
+
     pub async fn incident(&self, id: &str) -> Result<Incident, ServiceError> {
         let valid = id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit());
         let found = if valid {

@@ -145,6 +145,49 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
     assert!(marked("s1ap::test_paging"), "{failing:?}");
     assert!(!marked("s1ap::test_attach"));
 
+    // On-call acknowledges the incident: who, a note, its issue; the page's
+    // timeline says so.
+    let id = incidents[0]["id"].as_str().unwrap();
+    let ack_url = format!("{}/api/v1/incidents/{id}/ack", app.url);
+    let ack = json!({"note": "looking", "assignee": "alice", "issue_url": "https://github.com/magma/magma/issues/1234"});
+    let (status, acked) = send(&app, app.client.post(&ack_url).json(&ack)).await;
+    assert_eq!(status, StatusCode::OK, "{acked}");
+    let read: Value = app
+        .client
+        .get(format!("{}/api/v1/incidents/{id}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["ack"]["by"].as_str().unwrap(), app_token_name(&app));
+    assert_eq!(read["ack"]["assignee"], "alice");
+    let page = app.page(&format!("/incident/{id}")).await;
+    assert!(
+        page.contains("Acknowledged: looking by ci-"),
+        "the timeline says who"
+    );
+    assert!(page.contains("Assigned to alice"));
+    let (status, error) = send(
+        &app,
+        app.client
+            .post(&ack_url)
+            .json(&json!({"silence_builds": 0})),
+    )
+    .await;
+    assert_eq!(
+        (status, &error["field"]),
+        (StatusCode::BAD_REQUEST, &json!("silence_builds"))
+    );
+    let unknown = format!("{}/api/v1/incidents/{:0>16}/ack", app.url, 0);
+    assert_eq!(
+        send(&app, app.client.post(&unknown).json(&ack)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let anonymous = app.client.post(&ack_url).json(&ack).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
     // A known-issue rule: the commit API and page tie the failure to it,
     // under its reason, past failures included.
     let rules = format!("{}/api/v1/known-issues", app.url);

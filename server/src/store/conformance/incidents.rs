@@ -275,3 +275,68 @@ pub async fn queues_a_delivery_once(store: &dyn Store) {
     assert_eq!(store.queue_deliveries(&deliveries).await.unwrap(), 0);
     assert_eq!(store.deliveries(None, 10).await.unwrap().len(), 1);
 }
+
+/// An acknowledgement is kept on its incident, and silences it: the
+/// resolution it covers queues no delivery.
+pub async fn keeps_acknowledgements(store: &dyn Store) {
+    use crate::domain::incident::Change;
+    use crate::domain::notification::WebhookRef;
+    use app::model::{CellKey, IncidentState, NotifyEvent};
+    let t = |second: i64| {
+        Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap() + TimeDelta::seconds(second)
+    };
+    let hooks = [WebhookRef {
+        key: "k1".into(),
+        target: "one.example".into(),
+    }];
+    let cell = CellKey {
+        component: "lte".into(),
+        arch: "amd64".into(),
+        build_type: "integ-test".into(),
+    };
+    let id = "00000000000000bb";
+    let red = Change::Red {
+        test: None,
+        id: id.into(),
+        branch: "master".into(),
+        cell: cell.clone(),
+        first_bad_commit: "c".repeat(40),
+        last_good_commit: None,
+        at: t(0),
+    };
+    store.update_incident(&red, &hooks).await.unwrap();
+    let ack = crate::domain::incident::parse_ack(
+        id,
+        &serde_json::json!({"note": "on it", "assignee": "alice", "silence_builds": 1}),
+        "on-call",
+        t(1),
+    )
+    .unwrap();
+    let acked = store.update_incident(&ack, &hooks).await.unwrap().unwrap();
+    assert_eq!(
+        acked.triage.ack.as_ref().unwrap().assignee.as_deref(),
+        Some("alice")
+    );
+    let read = store.incident(id).await.unwrap().unwrap();
+    assert_eq!(read.triage, acked.triage);
+    assert_eq!(read.triage.notes.len(), 3);
+    let clear = Change::Cleared {
+        id: id.into(),
+        cell,
+        test: None,
+        at: t(2),
+    };
+    let resolved = store
+        .update_incident(&clear, &hooks)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resolved.state, IncidentState::Resolved);
+    let queued = store.deliveries(Some(id), 10).await.unwrap();
+    assert_eq!(
+        queued.len(),
+        1,
+        "the opening only: the resolution was silenced"
+    );
+    assert_eq!(queued[0].event, NotifyEvent::Opened);
+}

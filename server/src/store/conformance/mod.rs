@@ -28,6 +28,7 @@ macro_rules! conformance_suite {
             replays_are_no_ops_and_updates_apply,
             builds_belong_to_the_token_that_posted_them,
             keeps_incidents,
+            keeps_acknowledgements,
             queues_and_leases_deliveries,
             queues_a_delivery_once,
             keeps_quarantine_entries,
