@@ -29,21 +29,25 @@ pub(super) enum Work {
     Incident(Change, Vec<WebhookRef>),
 }
 
-/// What it did, one per [`Work`].
+/// What it did, one per [`Work`]. An incident (with its triage) is much
+/// larger than a post's outcome: boxed.
 pub(super) enum Done {
     Post(Ingested),
-    Incident(IncidentDone),
+    Incident(Box<IncidentDone>),
 }
 
 impl Done {
     pub(super) fn failed(&self) -> bool {
-        matches!(self, Done::Post(Err(_)) | Done::Incident(Err(_)))
+        match self {
+            Done::Post(done) => done.is_err(),
+            Done::Incident(done) => done.is_err(),
+        }
     }
 
     fn into_error(self) -> Option<StoreError> {
         match self {
-            Done::Post(Err(e)) | Done::Incident(Err(e)) => Some(e),
-            _ => None,
+            Done::Post(done) => done.err(),
+            Done::Incident(done) => done.err(),
         }
     }
 }
@@ -61,7 +65,7 @@ impl Reply {
                 let _ = reply.send(done);
             }
             (Reply::Incident(reply), Done::Incident(done)) => {
-                let _ = reply.send(done);
+                let _ = reply.send(*done);
             }
             (reply, _) => reply.fail("the writer mixed up its replies"),
         }
@@ -140,7 +144,7 @@ pub(super) fn commit_group(
                 Done::Post(ingest_into(&savepoint, &cells, builds, &poster))
             }
             Work::Incident(change, hooks) => {
-                Done::Incident(incident_into(&savepoint, &change, &hooks))
+                Done::Incident(Box::new(incident_into(&savepoint, &change, &hooks)))
             }
         };
         if done.failed() {
