@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::config::{Settings, StoreKind};
 use crate::domain::github::GithubConfig;
 use crate::domain::incident::{IncidentConfig, IncidentRules};
-use crate::domain::notification::{NotifyConfig, Webhook};
+use crate::domain::notification::{NotifyConfig, Owner, Webhook};
 use crate::domain::release::{ReleaseConfig, MAGMA_DEFAULT};
 use crate::domain::stale::StaleConfig;
 use crate::http::ratelimit::{AddressLimiter, TokenLimiter};
@@ -107,13 +107,13 @@ pub fn load_github_config(settings: &Settings) -> anyhow::Result<Option<GithubCo
     Ok(Some(config))
 }
 
-/// Which branches incidents watch, when they open, and which webhooks
-/// hear of them.
+/// Which branches incidents watch, when they open, which webhooks hear of
+/// them, and whom their messages mention.
 pub fn load_notify_config(
     settings: &Settings,
     release: &ReleaseConfig,
-) -> anyhow::Result<(IncidentRules, Vec<Webhook>)> {
-    let (incidents, webhooks) = match &settings.notify_config {
+) -> anyhow::Result<(IncidentRules, Vec<Webhook>, Vec<Owner>)> {
+    let (incidents, webhooks, owners) = match &settings.notify_config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -121,7 +121,7 @@ pub fn load_notify_config(
                 .and_then(NotifyConfig::split)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
-        None => (IncidentConfig::default(), Vec::new()),
+        None => (IncidentConfig::default(), Vec::new(), Vec::new()),
     };
     let rules = IncidentRules::new(
         incidents,
@@ -129,7 +129,7 @@ pub fn load_notify_config(
         release.release_branches(),
     )
     .map_err(|e| anyhow::anyhow!("notify config: {e}"))?;
-    Ok((rules, webhooks))
+    Ok((rules, webhooks, owners))
 }
 
 /// What pages, the API and ingestion read and write through, as configured.
@@ -137,13 +137,11 @@ pub fn service(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Ser
     Ok(wire(settings, store)?.0)
 }
 
-/// The service, and the webhooks its incidents queue deliveries to.
-fn wire(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-) -> anyhow::Result<(Service, Arc<Vec<Webhook>>)> {
+/// The service, the webhooks its incidents queue deliveries to, and the
+/// owners their messages mention.
+fn wire(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<(Service, Notified)> {
     let release = Arc::new(load_release_config(settings)?);
-    let (rules, webhooks) = load_notify_config(settings, &release)?;
+    let (rules, webhooks, owners) = load_notify_config(settings, &release)?;
     let service = Service {
         incident_rules: Arc::new(rules),
         webhooks: Arc::new(webhooks.iter().map(Webhook::as_ref).collect()),
@@ -156,8 +154,11 @@ fn wire(
         repository: settings.repository.clone(),
         github: load_github_config(settings)?.map(Arc::new),
     };
-    Ok((service, Arc::new(webhooks)))
+    Ok((service, (Arc::new(webhooks), Arc::new(owners))))
 }
+
+/// Who hears of incidents: the webhooks, and the owners messages mention.
+type Notified = (Arc<Vec<Webhook>>, Arc<Vec<Owner>>);
 
 /// The site this binary's pages hydrate with, when `cargo leptos build`
 /// built it (it sets this at compile time, with the build settings the
@@ -215,7 +216,7 @@ impl Application {
             .env(leptos::config::Env::PROD)
             .hash_files(asset_hashes_exist())
             .build();
-        let (service, webhooks) = wire(&settings, store.clone())?;
+        let (service, (webhooks, owners)) = wire(&settings, store.clone())?;
         let statuses = service
             .github
             .as_ref()
@@ -235,6 +236,7 @@ impl Application {
             Some(Deliverer::new(
                 service.clone(),
                 webhooks,
+                owners,
                 dashboard_url,
                 Duration::from_secs(settings.stale_check_interval),
                 statuses,

@@ -586,6 +586,7 @@ mod tests {
         let hooks = [WebhookRef {
             key: "k".into(),
             target: "t".into(),
+            components: None,
         }];
         let green = cell("master", "arm64", None);
         let mut incident = Some(acked);

@@ -6,13 +6,15 @@
 use std::time::Duration;
 
 use app::model::{
-    CellNotice, CellTestFailures, Delivery, DeliveryState, Incident, IncidentState, NotifyEvent,
+    CellKey, CellNotice, CellTestFailures, Delivery, DeliveryState, Incident, IncidentState,
+    NotifyEvent,
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use wildmatch::WildMatch;
 
 use super::incident::{Change, IncidentConfig};
 use super::quarantine::QuarantineConfig;
@@ -37,6 +39,50 @@ pub struct NotifyConfig {
     pub quarantine: QuarantineConfig,
     #[serde(default)]
     pub webhook: Vec<WebhookConfig>,
+    #[serde(default)]
+    pub owner: Vec<OwnerConfig>,
+}
+
+/// The owners of components: mentioned in messages about their cells, and
+/// told on their own webhook when they give one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConfig {
+    /// A glob over component names.
+    pub component: String,
+    /// Added to Slack messages, e.g. `<@U024BE7LH>` or `<!subteam^S0123>`.
+    pub mention: Option<String>,
+    pub webhook: Option<String>,
+    #[serde(default = "slack")]
+    pub format: Format,
+    pub secret: Option<String>,
+}
+
+fn slack() -> Format {
+    Format::Slack
+}
+
+/// A component's owners, as messages mention them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub component: String,
+    pub mention: String,
+}
+
+impl Owner {
+    /// The mentions of the owners of any of `cells`, each once.
+    pub fn mentions(owners: &[Owner], cells: &[CellKey]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for owner in owners {
+            let theirs = cells
+                .iter()
+                .any(|c| WildMatch::new(&owner.component).matches(&c.component));
+            if theirs && !out.contains(&owner.mention) {
+                out.push(owner.mention.clone());
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +106,8 @@ pub struct Webhook {
     pub url: url::Url,
     pub format: Format,
     pub secret: Option<String>,
+    /// Globs over the components it hears of (an owner's); `None`: all.
+    pub components: Option<Vec<String>>,
 }
 
 // The URL and secret are credentials (a Slack URL is one): never logged.
@@ -86,6 +134,7 @@ impl Webhook {
         WebhookRef {
             key: self.key(),
             target: self.target(),
+            components: self.components.clone(),
         }
     }
 }
@@ -95,6 +144,21 @@ impl Webhook {
 pub struct WebhookRef {
     pub key: String,
     pub target: String,
+    /// Globs over the components it hears of; `None`: all.
+    pub components: Option<Vec<String>>,
+}
+
+impl WebhookRef {
+    /// Whether it hears of an incident of these cells.
+    fn hears_of(&self, cells: &[CellKey]) -> bool {
+        self.components.as_ref().is_none_or(|globs| {
+            cells.iter().any(|c| {
+                globs
+                    .iter()
+                    .any(|g| WildMatch::new(g).matches(&c.component))
+            })
+        })
+    }
 }
 
 impl NotifyConfig {
@@ -102,30 +166,57 @@ impl NotifyConfig {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// The incident rules' part, and the webhooks checked one by one.
-    pub fn split(self) -> Result<(IncidentConfig, Vec<Webhook>), String> {
-        let hooks = self
+    /// The incident rules' part, the webhooks checked one by one (owners'
+    /// among them), and the owners' mentions.
+    pub fn split(self) -> Result<(IncidentConfig, Vec<Webhook>, Vec<Owner>), String> {
+        let checked = |what: String, url: &str, format, secret: Option<String>, components| {
+            let url = url::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| format!("{what}: url must be an http(s) URL"))?;
+            if secret.as_deref().is_some_and(str::is_empty) {
+                return Err(format!(
+                    "{what}: secret is empty; leave it out to send unsigned"
+                ));
+            }
+            Ok(Webhook {
+                url,
+                format,
+                secret,
+                components,
+            })
+        };
+        let mut hooks = self
             .webhook
             .into_iter()
             .enumerate()
             .map(|(i, hook)| {
-                let url = url::Url::parse(&hook.url)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                    .ok_or_else(|| format!("webhook {}: url must be an http(s) URL", i + 1))?;
-                if hook.secret.as_deref().is_some_and(str::is_empty) {
-                    return Err(format!(
-                        "webhook {}: secret is empty; leave it out to send unsigned",
-                        i + 1
-                    ));
-                }
-                Ok(Webhook {
-                    url,
-                    format: hook.format,
-                    secret: hook.secret,
-                })
+                checked(
+                    format!("webhook {}", i + 1),
+                    &hook.url,
+                    hook.format,
+                    hook.secret,
+                    None,
+                )
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let mut owners = Vec::new();
+        for (i, owner) in self.owner.into_iter().enumerate() {
+            let what = format!("owner {}", i + 1);
+            if owner.mention.is_none() && owner.webhook.is_none() {
+                return Err(format!("{what}: give a mention, a webhook, or both"));
+            }
+            if let Some(url) = &owner.webhook {
+                let only = Some(vec![owner.component.clone()]);
+                hooks.push(checked(what, url, owner.format, owner.secret, only)?);
+            }
+            if let Some(mention) = owner.mention {
+                owners.push(Owner {
+                    component: owner.component,
+                    mention,
+                });
+            }
+        }
         let mut keys: Vec<String> = hooks.iter().map(Webhook::key).collect();
         keys.sort();
         keys.dedup();
@@ -140,6 +231,7 @@ impl NotifyConfig {
                 quarantine: self.quarantine,
             },
             hooks,
+            owners,
         ))
     }
 }
@@ -188,10 +280,11 @@ pub fn deliveries(
     if before.is_some_and(|b| b.triage.silenced(at)) {
         return Vec::new();
     }
+    let cells = &incident.cells;
     events(before, after)
         .into_iter()
         .flat_map(|event| {
-            hooks.iter().map(move |hook| {
+            hooks.iter().filter(|h| h.hears_of(cells)).map(move |hook| {
                 let digest = Sha256::digest(
                     format!(
                         "{}\n{}\n{}\n{}",
@@ -239,8 +332,10 @@ pub fn cell_deliveries(
         "cell:{}/{}/{}/{}",
         cell.branch, cell.component, cell.arch, cell.build_type
     );
+    let cells = [cell.key()];
     hooks
         .iter()
+        .filter(|h| h.hears_of(&cells))
         .map(|hook| {
             let digest = Sha256::digest(
                 format!(
@@ -301,13 +396,16 @@ pub fn cell_body(
     serde_json::to_vec(&value).expect("JSON values serialize")
 }
 
-/// The body a webhook is sent: the incident, and the failing tests of its
-/// cells at the first bad commit where builds uploaded them.
+/// The body a webhook is sent: the incident, the failing tests of its
+/// cells at the first bad commit where builds uploaded them, and the
+/// mentions of its cells' owners (Slack markup from the config: not
+/// escaped).
 pub fn body(
     format: Format,
     event: NotifyEvent,
     incident: &Incident,
     failing_tests: &[CellTestFailures],
+    mentions: &[String],
     dashboard: &str,
 ) -> Vec<u8> {
     let value = match format {
@@ -315,8 +413,15 @@ pub fn body(
             "event": event.as_str(),
             "incident": incident,
             "failing_tests": failing_tests,
+            "mentions": mentions,
         }),
-        Format::Slack => json!({ "text": slack_text(event, incident, failing_tests, dashboard) }),
+        Format::Slack => {
+            let mut text = slack_text(event, incident, failing_tests, dashboard);
+            if !mentions.is_empty() {
+                text.push_str(&format!("\ncc {}", mentions.join(" ")));
+            }
+            json!({ "text": text })
+        }
     };
     serde_json::to_vec(&value).expect("JSON values serialize")
 }
@@ -580,10 +685,12 @@ mod tests {
             WebhookRef {
                 key: "k1".into(),
                 target: "hooks.slack.com".into(),
+                components: None,
             },
             WebhookRef {
                 key: "k2".into(),
                 target: "example.org".into(),
+                components: None,
             },
         ]
     }
@@ -634,6 +741,7 @@ mod tests {
             NotifyEvent::Opened,
             &open,
             &failing,
+            &[],
             "https://ci.example",
         ))
         .unwrap();
@@ -646,6 +754,7 @@ mod tests {
             NotifyEvent::Opened,
             &open,
             &failing,
+            &["<@U024BE7LH>".to_string()],
             "https://ci.example/",
         ))
         .unwrap();
@@ -666,10 +775,12 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(text.ends_with("\ncc <@U024BE7LH>"), "{text}");
         let resolved = body(
             Format::Slack,
             NotifyEvent::Resolved,
             &incident(IncidentState::Resolved),
+            &[],
             &[],
             "https://ci.example",
         );
@@ -765,7 +876,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let (incidents, hooks) = config.split().unwrap();
+        let (incidents, hooks, _) = config.split().unwrap();
         assert_eq!(incidents.failures_to_open, Some(2));
         assert_eq!(hooks.len(), 2);
         assert!(!format!("{hooks:?}").contains("SECRET"));
@@ -781,5 +892,45 @@ mod tests {
                 .contains("secret")
         );
         assert!(bad("colour = 1").is_err());
+        assert!(bad("[[owner]]\ncomponent = \"lte\"")
+            .unwrap_err()
+            .contains("owner 1: give a mention, a webhook, or both"));
+    }
+
+    #[test]
+    fn owners_hear_of_their_components_and_are_mentioned() {
+        let config = NotifyConfig::parse(
+            r#"
+            [[webhook]]
+            url = "https://hooks.example/all"
+            format = "json"
+            [[owner]]
+            component = "lte"
+            mention = "<!subteam^S0LTE>"
+            webhook = "https://hooks.example/lte"
+            [[owner]]
+            component = "orc8r"
+            mention = "<@U0ORC8R>"
+            "#,
+        )
+        .unwrap();
+        let (_, hooks, owners) = config.split().unwrap();
+        assert_eq!(hooks.len(), 2);
+        assert_eq!(
+            hooks[1].format,
+            Format::Slack,
+            "an owner's webhook is Slack's unless said"
+        );
+        let refs: Vec<WebhookRef> = hooks.iter().map(Webhook::as_ref).collect();
+        let mut open = incident(IncidentState::Open);
+        let queued = |i: &Incident| deliveries(None, Some(i), &refs, at(0)).len();
+        assert_eq!(
+            queued(&open),
+            1,
+            "another component: the general webhook only"
+        );
+        open.cells.push(CellKey::new("lte", "amd64", "integ-test"));
+        assert_eq!(queued(&open), 2, "lte's owners hear of it too");
+        assert_eq!(Owner::mentions(&owners, &open.cells), ["<!subteam^S0LTE>"]);
     }
 }

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 
 use crate::domain::github::STATUS_WEBHOOK;
-use crate::domain::notification::{self, Attempt, Webhook};
+use crate::domain::notification::{self, Attempt, Owner, Webhook};
 use crate::service::Service;
 use crate::store::Store;
 
@@ -40,6 +40,8 @@ pub struct Deliverer {
     /// Reads the failing tests a message names.
     service: Service,
     webhooks: Arc<Vec<Webhook>>,
+    /// Whom incident messages mention, by component.
+    owners: Arc<Vec<Owner>>,
     /// Where incident links in messages point.
     dashboard_url: String,
     outbox: Arc<Notify>,
@@ -56,6 +58,7 @@ impl Deliverer {
     pub fn new(
         service: Service,
         webhooks: Arc<Vec<Webhook>>,
+        owners: Arc<Vec<Owner>>,
         dashboard_url: String,
         stale_check: Duration,
         statuses: Option<StatusSender>,
@@ -72,6 +75,7 @@ impl Deliverer {
             outbox: service.outbox.clone(),
             service,
             webhooks,
+            owners,
             dashboard_url,
             owner: uuid::Uuid::new_v4().to_string(),
             stale_check,
@@ -217,6 +221,7 @@ impl Deliverer {
             delivery.event,
             &incident,
             &failing_tests,
+            &Owner::mentions(&self.owners, &incident.cells),
             &self.dashboard_url,
         ))
     }

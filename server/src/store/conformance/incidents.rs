@@ -82,10 +82,12 @@ pub async fn queues_and_leases_deliveries(store: &dyn Store) {
         WebhookRef {
             key: "k1".into(),
             target: "one.example".into(),
+            components: None,
         },
         WebhookRef {
             key: "k2".into(),
             target: "two.example".into(),
+            components: None,
         },
     ];
     let cell = |arch: &str| CellKey {
@@ -256,6 +258,7 @@ pub async fn queues_a_delivery_once(store: &dyn Store) {
     let hooks = [crate::domain::notification::WebhookRef {
         key: "k1".into(),
         target: "hooks.example".into(),
+        components: None,
     }];
     let deliveries = crate::domain::notification::cell_deliveries(
         NotifyEvent::CellStale,
@@ -288,6 +291,7 @@ pub async fn keeps_acknowledgements(store: &dyn Store) {
     let hooks = [WebhookRef {
         key: "k1".into(),
         target: "one.example".into(),
+        components: None,
     }];
     let cell = CellKey {
         component: "lte".into(),
