@@ -7,8 +7,8 @@ use crate::error::DashboardError;
 #[cfg(feature = "ssr")]
 use crate::model::ConsoleParams;
 use crate::model::{
-    CommitLookup, Console, FlakyTests, HealthMatrix, HistoryView, IncidentDetail, ReleaseReport,
-    ReleaseSummary, ReportView, TestHistory,
+    CommitLookup, Console, Failures, FlakyTests, HealthMatrix, HistoryView, IncidentDetail,
+    ReleaseReport, ReleaseSummary, ReportView, TestHistory,
 };
 
 #[server(prefix = "/_app", output = JsonText)]
@@ -76,6 +76,14 @@ pub async fn get_report(
     days: Option<String>,
 ) -> Result<ReportView, DashboardError> {
     dashboard().report(branch, days).await
+}
+
+#[server(prefix = "/_app", output = JsonText)]
+pub async fn get_failures(
+    branch: Option<String>,
+    days: Option<String>,
+) -> Result<Failures, DashboardError> {
+    dashboard().failures(branch, days).await
 }
 
 #[server(prefix = "/_app", output = JsonText)]

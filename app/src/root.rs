@@ -6,8 +6,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    CommitRoute, ConsoleRoute, FlakyRoute, HistoryRoute, Hydrated, IncidentRoute, MarkHydrated,
-    NotFound, OverviewPage, ReleaseRoute, ReleasesRoute, ReportRoute, SearchRoute,
+    CommitRoute, ConsoleRoute, FailuresRoute, FlakyRoute, HistoryRoute, Hydrated, IncidentRoute,
+    MarkHydrated, NotFound, OverviewPage, ReleaseRoute, ReleasesRoute, ReportRoute, SearchRoute,
     TestHistoryRoute,
 };
 
@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <a href="/releases">"Releases"</a>
                     <a href="/report">"Report"</a>
                     <a href="/flaky">"Flaky tests"</a>
+                    <a href="/failures">"Failures"</a>
                 </nav>
                 <form class="search" method="get" action="/search" role="search">
                     <label for="q" class="visually-hidden">"Commit SHA or PR number"</label>
@@ -106,6 +107,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/incident/:id") view={Lazy::<IncidentRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/report") view={Lazy::<ReportRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/flaky") view={Lazy::<FlakyRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/failures") view={Lazy::<FailuresRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=path!("/test/:component/:build_type")
                         view={Lazy::<TestHistoryRoute>::new()}

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::error::DashboardError;
 use crate::model::{
-    CommitLookup, Console, ConsoleParams, FlakyTests, HealthMatrix, HistoryView, IncidentDetail,
-    ReleaseReport, ReleaseSummary, ReportView, TestHistory,
+    CommitLookup, Console, ConsoleParams, Failures, FlakyTests, HealthMatrix, HistoryView,
+    IncidentDetail, ReleaseReport, ReleaseSummary, ReportView, TestHistory,
 };
 
 #[async_trait::async_trait]
@@ -43,6 +43,14 @@ pub trait Dashboard: Send + Sync {
         branch: Option<String>,
         days: Option<String>,
     ) -> Result<ReportView, DashboardError>;
+
+    /// The failure reasons of `branch` (default: the default branch) over
+    /// `days` (default 30).
+    async fn failures(
+        &self,
+        branch: Option<String>,
+        days: Option<String>,
+    ) -> Result<Failures, DashboardError>;
 
     /// The flaky tests of `branch` (default: the default branch) over
     /// `days` (default 30).

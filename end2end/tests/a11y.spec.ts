@@ -79,6 +79,7 @@ const pages = [
   `/search?q=%237007`,
   `/history/agw/arm64/bazel-build?branch=${BRANCH}`,
   "/releases",
+  "/failures",
   `/release?branch=${BRANCH}`,
   `/report?branch=${BRANCH}&days=7`,
   `/flaky?branch=${BRANCH}&days=7`,

@@ -338,3 +338,70 @@ impl KnownIssueMatch {
         }
     }
 }
+
+/// One reason's failures on a branch, kept up to date as results arrive:
+/// what the failures page sums over its window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReasonRecord {
+    pub branch: String,
+    #[serde(flatten)]
+    pub reason: FailureReason,
+    /// A message that has it, as it was first seen.
+    pub example: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Failures per day and architecture, the last 90 days.
+    pub days: Vec<ReasonDay>,
+    /// Tests that failed with it (the first 50).
+    pub tests: Vec<String>,
+    /// Cells where it happened (the first 50).
+    pub cells: Vec<CellKey>,
+    /// Its latest builds, newest first (20).
+    pub builds: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReasonDay {
+    pub day: DateTime<Utc>,
+    pub arch: String,
+    pub failures: u32,
+}
+
+/// `GET /api/v1/failures`: a branch's failure reasons in a window, most
+/// failures first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Failures {
+    pub branch: String,
+    pub days: u32,
+    pub reasons: Vec<ReasonSummary>,
+}
+
+/// One reason over the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReasonSummary {
+    pub id: String,
+    /// The reason: the message with numbers and ids masked.
+    pub text: String,
+    pub example: String,
+    pub failures: u32,
+    /// Failures in the window per architecture, most first.
+    pub arches: Vec<ArchFailures>,
+    pub tests: Vec<String>,
+    pub cells: Vec<CellKey>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub builds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_issue: Option<KnownIssueMatch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ArchFailures {
+    pub arch: String,
+    pub failures: u32,
+}

@@ -1,6 +1,7 @@
 mod commit;
 mod common;
 mod console;
+mod failures;
 mod history;
 mod incident;
 mod live;
@@ -44,6 +45,7 @@ lazy_page!(ReleasesRoute, release::ReleasesPage);
 lazy_page!(IncidentRoute, incident::IncidentPage);
 lazy_page!(ReportRoute, report::ReportPage);
 lazy_page!(FlakyRoute, tests::FlakyPage);
+lazy_page!(FailuresRoute, failures::FailuresPage);
 lazy_page!(TestHistoryRoute, tests::TestHistoryPage);
 
 /// Whether the WASM app has hydrated the page's view.

@@ -5,7 +5,8 @@
 
 use std::sync::LazyLock;
 
-use app::model::FailureReason;
+use app::model::{ArchFailures, CellKey, FailureReason, ReasonDay, ReasonRecord, ReasonSummary};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
@@ -110,6 +111,146 @@ pub fn reason(message: Option<&str>) -> FailureReason {
     }
 }
 
+/// Days of a reason's failures kept.
+pub const KEPT_DAYS: i64 = 90;
+const KEPT_TESTS: usize = 50;
+const KEPT_BUILDS: usize = 20;
+const MAX_EXAMPLE: usize = 500;
+
+/// What one upload adds to a reason of its branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonUpdate {
+    pub branch: String,
+    pub reason: FailureReason,
+    pub example: String,
+    pub at: DateTime<Utc>,
+    pub cell: CellKey,
+    pub build: String,
+    pub tests: Vec<String>,
+}
+
+/// An upload's failures (name, message) as updates of their reasons.
+pub fn updates<'a>(
+    branch: &str,
+    cell: &CellKey,
+    build: &str,
+    at: DateTime<Utc>,
+    failures: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<ReasonUpdate> {
+    let mut out: Vec<ReasonUpdate> = Vec::new();
+    for (test, message) in failures {
+        let why = reason(message);
+        match out.iter_mut().find(|u| u.reason == why) {
+            Some(update) => update.tests.push(test.to_string()),
+            None => out.push(ReasonUpdate {
+                branch: branch.to_string(),
+                example: message
+                    .unwrap_or("no message")
+                    .chars()
+                    .take(MAX_EXAMPLE)
+                    .collect(),
+                reason: why,
+                at,
+                cell: cell.clone(),
+                build: build.to_string(),
+                tests: vec![test.to_string()],
+            }),
+        }
+    }
+    out
+}
+
+fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::days(1)).unwrap_or(at)
+}
+
+/// A reason's record after an update: one failure per test, on the
+/// update's day and architecture; days older than [`KEPT_DAYS`] before its
+/// newest dropped; tests, cells and builds bounded.
+pub fn merge(record: Option<ReasonRecord>, update: &ReasonUpdate) -> ReasonRecord {
+    let mut record = record.unwrap_or_else(|| ReasonRecord {
+        branch: update.branch.clone(),
+        reason: update.reason.clone(),
+        example: update.example.clone(),
+        first_seen: update.at,
+        last_seen: update.at,
+        days: Vec::new(),
+        tests: Vec::new(),
+        cells: Vec::new(),
+        builds: Vec::new(),
+    });
+    if record.builds.contains(&update.build) {
+        return record;
+    }
+    record.first_seen = record.first_seen.min(update.at);
+    record.last_seen = record.last_seen.max(update.at);
+    let day = day_of(update.at);
+    let failures = update.tests.len() as u32;
+    match record
+        .days
+        .iter_mut()
+        .find(|d| d.day == day && d.arch == update.cell.arch)
+    {
+        Some(d) => d.failures += failures,
+        None => record.days.push(ReasonDay {
+            day,
+            arch: update.cell.arch.clone(),
+            failures,
+        }),
+    }
+    let oldest = day_of(record.last_seen) - TimeDelta::days(KEPT_DAYS);
+    record.days.retain(|d| d.day > oldest);
+    record
+        .days
+        .sort_by(|a, b| (a.day, &a.arch).cmp(&(b.day, &b.arch)));
+    for test in &update.tests {
+        if record.tests.len() < KEPT_TESTS && !record.tests.contains(test) {
+            record.tests.push(test.clone());
+        }
+    }
+    if record.cells.len() < KEPT_TESTS && !record.cells.contains(&update.cell) {
+        record.cells.push(update.cell.clone());
+    }
+    record.builds.insert(0, update.build.clone());
+    record.builds.truncate(KEPT_BUILDS);
+    record
+}
+
+/// A reason over the window from `since`: `None` when it did not fail in
+/// it.
+pub fn summary(record: &ReasonRecord, since: DateTime<Utc>) -> Option<ReasonSummary> {
+    let from = day_of(since);
+    let mut arches: Vec<ArchFailures> = Vec::new();
+    for d in record.days.iter().filter(|d| d.day >= from) {
+        match arches.iter_mut().find(|a| a.arch == d.arch) {
+            Some(a) => a.failures += d.failures,
+            None => arches.push(ArchFailures {
+                arch: d.arch.clone(),
+                failures: d.failures,
+            }),
+        }
+    }
+    arches.sort_by(|a, b| {
+        b.failures
+            .cmp(&a.failures)
+            .then_with(|| a.arch.cmp(&b.arch))
+    });
+    let failures: u32 = arches.iter().map(|a| a.failures).sum();
+    (failures > 0).then(|| ReasonSummary {
+        id: record.reason.id.clone(),
+        text: record.reason.text.clone(),
+        example: record.example.clone(),
+        failures,
+        arches,
+        tests: record.tests.clone(),
+        cells: record.cells.clone(),
+        first_seen: record.first_seen,
+        last_seen: record.last_seen,
+        builds: record.builds.clone(),
+        known_issue: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +324,54 @@ mod tests {
             "org.opentest4j.AssertionFailedError: session 3f2c9a1e-7b4d-4c2a-9e1f-0a2b3c4d5e6f not found",
             "org.opentest4j.AssertionFailedError: session 9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d not found",
         );
+    }
+
+    #[test]
+    fn records_sum_a_window_by_architecture_and_count_a_build_once() {
+        use chrono::TimeZone;
+        let at = |day: u32| Utc.with_ymd_and_hms(2026, 12, day, 10, 0, 0).unwrap();
+        let arm = CellKey::new("lte", "arm64", "integ-test");
+        let amd = CellKey::new("lte", "amd64", "integ-test");
+        let timeouts = |cell: &CellKey, build: &str, day| {
+            updates(
+                "master",
+                cell,
+                build,
+                at(day),
+                [
+                    ("test_attach", Some("Timeout after 30s")),
+                    ("test_detach", Some("Timeout after 12s")),
+                    ("test_paging", Some("assert 1 == 2")),
+                ],
+            )
+        };
+        let first = timeouts(&arm, "b1", 1);
+        assert_eq!(first.len(), 2, "two reasons");
+        assert_eq!(first[0].tests, ["test_attach", "test_detach"]);
+        let mut record = merge(None, &first[0]);
+        record = merge(Some(record), &first[0]);
+        assert_eq!(record.days[0].failures, 2, "a build counts once");
+        record = merge(Some(record), &timeouts(&amd, "b2", 5)[0]);
+        record = merge(Some(record), &timeouts(&arm, "b3", 6)[0]);
+        assert_eq!((record.first_seen, record.last_seen), (at(1), at(6)));
+        assert_eq!(record.builds, ["b3", "b2", "b1"]);
+        let all = summary(&record, at(1)).unwrap();
+        assert_eq!(all.failures, 6);
+        assert_eq!(
+            all.arches,
+            [
+                ArchFailures {
+                    arch: "arm64".into(),
+                    failures: 4
+                },
+                ArchFailures {
+                    arch: "amd64".into(),
+                    failures: 2
+                }
+            ]
+        );
+        assert_eq!(summary(&record, at(5)).unwrap().failures, 4);
+        assert_eq!(summary(&record, at(7)), None);
     }
 
     #[test]

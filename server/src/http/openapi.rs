@@ -46,6 +46,7 @@ use super::{
         incidents::freeze,
         incidents::set_freeze,
         report::report,
+        report::failures,
         known_issues::list,
         known_issues::add,
         known_issues::remove,

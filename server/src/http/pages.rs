@@ -3,8 +3,8 @@
 
 use app::error::DashboardError;
 use app::model::{
-    CommitLookup, Console, ConsoleParams, Delivery, FlakyTests, HealthMatrix, HistoryView,
-    IncidentDetail, ReleaseReport, ReleaseSummary, ReportView, TestHistory,
+    CommitLookup, Console, ConsoleParams, Delivery, Failures, FlakyTests, HealthMatrix,
+    HistoryView, IncidentDetail, ReleaseReport, ReleaseSummary, ReportView, TestHistory,
 };
 use app::ssr::Dashboard;
 
@@ -111,6 +111,19 @@ impl Dashboard for Service {
             branch_and_days(&self.default_branch, branch.as_deref(), days.as_deref())
                 .map_err(bad_request)?;
         Service::report_view(self, &branch, days)
+            .await
+            .map_err(to_dashboard_error)
+    }
+
+    async fn failures(
+        &self,
+        branch: Option<String>,
+        days: Option<String>,
+    ) -> Result<Failures, DashboardError> {
+        let (branch, days) =
+            branch_and_days(&self.default_branch, branch.as_deref(), days.as_deref())
+                .map_err(bad_request)?;
+        Service::failures(self, &branch, days)
             .await
             .map_err(to_dashboard_error)
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use app::model::HealthReport;
+use app::model::{Failures, HealthReport};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,6 +25,19 @@ pub(super) fn branch_and_days(
         params.get("branch").map(String::as_str),
         params.get("days").map(String::as_str),
     )?)
+}
+
+#[utoipa::path(get, path = "/api/v1/failures", tag = "reads",
+    params(("branch" = Option<String>, Query, description = "A branch; the default branch unless given"),
+        ("days" = Option<u32>, Query, description = "The window in days (1-90, default 30)")),
+    responses((status = 200, description = "The branch's failure reasons in the window, most failures first", body = Failures),
+        (status = 400, description = "A bad parameter, named in `field`", body = ErrorBody)))]
+pub async fn failures(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (branch, days) = branch_and_days(&state, &params)?;
+    Ok(Json(state.service.failures(&branch, days).await?).into_response())
 }
 
 /// `GET /api/v1/report?branch=&days=`: the CI health report, with its

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
         .route("/api/v1/deliveries", get(incidents::deliveries))
         .route("/api/v1/report", get(report::report))
+        .route("/api/v1/failures", get(report::failures))
         .route("/api/v1/tests/flaky", get(test_results::flaky))
         .route(
             "/api/v1/builds/{id}/tests",

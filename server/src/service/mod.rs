@@ -44,7 +44,7 @@ pub mod github;
 mod history;
 pub mod incidents;
 pub mod ingest;
-mod known_issues;
+pub mod known_issues;
 pub mod overview;
 pub mod quarantine;
 pub mod recent;

@@ -135,6 +135,11 @@ impl Service {
         let outcome = self.store.add_tests(&upload).await?;
         let new = outcome.is_some();
         // Tests can turn a failure into a flaky one: its status is told again.
+        if new && !upload.infrastructure {
+            if let Err(e) = self.record_reasons(build, &upload.failures).await {
+                tracing::warn!(error = %e, "cannot record failure reasons");
+            }
+        }
         if new {
             let cause = format!("tests:{}", upload.hash);
             if let Err(e) = self

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use app::model::{
     BuildResult, BuildSummary, Cell, CommitCandidate, Delivery, FreezeEvent, Incident, KnownIssue,
-    QuarantinedTest, TestCase, TestFailure, TestRun, TestStats, TestTotals,
+    QuarantinedTest, ReasonRecord, TestCase, TestFailure, TestRun, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +25,7 @@ use crate::domain::field_error::FieldError;
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
 use crate::domain::quarantine::{self, QuarantineChange};
+use crate::domain::reason::ReasonUpdate;
 use crate::domain::signal::SignalRules;
 pub use crate::domain::token::{Grants, TokenRecord};
 use app::model::Build;
@@ -393,6 +394,19 @@ pub trait Store: Send + Sync + 'static {
     /// A branch's tests in quarantine: entries not released (some may have
     /// expired since; [`QuarantinedTest::active`] says).
     async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError>;
+
+    /// Adds an upload's failures to their reasons' records, each merged as
+    /// [`crate::domain::reason::merge`] says in one transaction.
+    async fn record_reasons(&self, updates: &[ReasonUpdate]) -> Result<(), StoreError>;
+
+    /// A branch's reason records last seen from `since`, most recent
+    /// first, at most `limit`.
+    async fn reasons(
+        &self,
+        branch: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ReasonRecord>, StoreError>;
 
     /// Stores a known-issue rule unless one of its id is there; true when
     /// it was new.

@@ -382,6 +382,20 @@ impl Store for WritesDown {
     ) -> Result<server::domain::quarantine::Applied, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }
+    async fn record_reasons(
+        &self,
+        _: &[server::domain::reason::ReasonUpdate],
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("disk I/O error".into()))
+    }
+    async fn reasons(
+        &self,
+        branch: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<app::model::ReasonRecord>, StoreError> {
+        self.0.reasons(branch, since, limit).await
+    }
     async fn put_known_issue(&self, _: &app::model::KnownIssue) -> Result<bool, StoreError> {
         Err(StoreError::Unavailable("disk I/O error".into()))
     }

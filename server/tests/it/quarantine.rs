@@ -90,7 +90,12 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
 
     // Both tests fail twice: only the one not quarantined is an incident.
     for n in [2, 3] {
-        let (_, posted) = app.post(&at_commit(n, "fail")).await;
+        // Recent builds: the failures page's window ends now.
+        let mut build = at_commit(n, "fail");
+        let started = chrono::Utc::now() - chrono::TimeDelta::hours(10 - i64::from(n));
+        build["started_at"] = json!(started.to_rfc3339());
+        build["finished_at"] = json!((started + chrono::TimeDelta::minutes(20)).to_rfc3339());
+        let (_, posted) = app.post(&build).await;
         let id = posted["ids"][0].as_str().unwrap().to_string();
         let upload = app
             .client
@@ -144,6 +149,31 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
     };
     assert!(marked("s1ap::test_paging"), "{failing:?}");
     assert!(!marked("s1ap::test_attach"));
+
+    // The day's failures fall into their two reasons, most first.
+    let failures: Value = app
+        .client
+        .get(format!("{}/api/v1/failures?days=7", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reasons = failures["reasons"].as_array().unwrap();
+    let texts: Vec<&str> = reasons
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{failures}");
+    assert!(texts.contains(&"timeout") && texts.contains(&"assert <n> == <n>"));
+    assert_eq!(reasons[0]["failures"], 2);
+    assert_eq!(reasons[0]["arches"][0]["arch"], "amd64");
+    let page = app.page("/failures?days=7").await;
+    assert!(
+        page.contains("assert &lt;n&gt; == &lt;n&gt;"),
+        "the failures page lists reasons"
+    );
 
     // On-call acknowledges the incident: who, a note, its issue; the page's
     // timeline says so.

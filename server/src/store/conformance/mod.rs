@@ -33,6 +33,7 @@ macro_rules! conformance_suite {
             queues_a_delivery_once,
             keeps_quarantine_entries,
             keeps_known_issue_rules,
+            keeps_failure_reasons,
             keeps_test_results,
             reports_what_an_upload_moved,
             stores_builds_at_the_validation_limits,

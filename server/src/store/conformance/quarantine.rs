@@ -124,3 +124,52 @@ pub async fn keeps_known_issue_rules(store: &dyn Store) {
     assert!(!store.remove_known_issue(&first.id).await.unwrap());
     assert_eq!(store.known_issues().await.unwrap(), [second]);
 }
+
+pub async fn keeps_failure_reasons(store: &dyn Store) {
+    use crate::domain::reason::updates;
+    use app::model::CellKey;
+    let now = Utc::now();
+    let arm = CellKey::new("lte", "arm64", "integ-test");
+    let failures = [
+        (
+            "s1ap::test_attach",
+            Some("Timeout after 30s waiting for attach"),
+        ),
+        (
+            "s1ap::test_detach",
+            Some("Timeout after 12s waiting for attach"),
+        ),
+        ("s1ap::test_paging", Some("assert 1 == 2")),
+    ];
+    let first = updates("master", &arm, "b1", now - TimeDelta::days(2), failures);
+    store.record_reasons(&first).await.unwrap();
+    // The same build again adds nothing; another build adds its failures.
+    store.record_reasons(&first).await.unwrap();
+    let amd = CellKey::new("lte", "amd64", "integ-test");
+    store
+        .record_reasons(&updates("master", &amd, "b2", now, failures))
+        .await
+        .unwrap();
+    store
+        .record_reasons(&updates("v1.8", &amd, "b3", now, failures))
+        .await
+        .unwrap();
+    let records = store
+        .reasons("master", now - TimeDelta::days(7), 10)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 2);
+    let timeouts = records
+        .iter()
+        .find(|r| r.reason.text == "Timeout after <n>s waiting for attach")
+        .unwrap();
+    let failures: u32 = timeouts.days.iter().map(|d| d.failures).sum();
+    assert_eq!(failures, 4, "two tests in each of two builds");
+    assert_eq!(timeouts.builds, ["b2", "b1"]);
+    assert_eq!(timeouts.cells, [arm, amd]);
+    assert!(store
+        .reasons("master", now + TimeDelta::hours(1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -18,9 +18,10 @@ use std::time::Duration;
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
 use crate::domain::quarantine::{self, QuarantineChange};
+use crate::domain::reason::{self, ReasonUpdate};
 use app::model::{
-    Cell, Delivery, FreezeEvent, Incident, KnownIssue, QuarantinedTest, TestCase, TestFailure,
-    TestStats, TestTotals,
+    Cell, Delivery, FreezeEvent, Incident, KnownIssue, QuarantinedTest, ReasonRecord, TestCase,
+    TestFailure, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -317,6 +318,57 @@ impl Store for EmbeddedStore {
                      ORDER BY component, arch, build_type, name",
                 )?
                 .query_map([branch], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            docs.iter().map(|doc| from_doc(doc)).collect()
+        })
+        .await
+    }
+
+    async fn record_reasons(&self, updates: &[ReasonUpdate]) -> Result<(), StoreError> {
+        let updates = updates.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for update in &updates {
+                let key = params![update.branch, update.reason.id];
+                let before: Option<String> = tx
+                    .prepare_cached("SELECT doc FROM reasons WHERE branch = ?1 AND id = ?2")?
+                    .query_row(key, |row| row.get(0))
+                    .optional()?;
+                let before = before.map(|doc| from_doc(&doc)).transpose()?;
+                let after = reason::merge(before, update);
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO reasons (branch, id, last_seen, doc)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    update.branch,
+                    update.reason.id,
+                    micros(after.last_seen),
+                    to_doc(&after)?
+                ])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reasons(
+        &self,
+        branch: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ReasonRecord>, StoreError> {
+        let branch = branch.to_string();
+        self.read(move |conn| {
+            let docs = conn
+                .prepare_cached(
+                    "SELECT doc FROM reasons WHERE branch = ?1 AND last_seen >= ?2
+                     ORDER BY last_seen DESC LIMIT ?3",
+                )?
+                .query_map(params![branch, micros(since), limit as i64], |row| {
+                    row.get::<_, String>(0)
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
             docs.iter().map(|doc| from_doc(doc)).collect()
         })

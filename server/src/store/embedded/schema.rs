@@ -123,6 +123,14 @@ CREATE TABLE IF NOT EXISTS quarantine (
     PRIMARY KEY (branch, component, arch, build_type, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS quarantine_in ON quarantine (branch, released);
+CREATE TABLE IF NOT EXISTS reasons (
+    branch TEXT NOT NULL,
+    id TEXT NOT NULL,
+    last_seen INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (branch, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reasons_by_time ON reasons (branch, last_seen);
 CREATE TABLE IF NOT EXISTS known_issues (
     id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,

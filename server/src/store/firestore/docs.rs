@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use app::model::{
     BuildResult, Cell, CommitCandidate, Delivery, DeliveryState, Incident, IncidentState,
-    KnownIssue, QuarantinedTest, TestCase,
+    KnownIssue, QuarantinedTest, ReasonRecord, TestCase,
 };
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
@@ -207,6 +207,29 @@ impl QuarantineDoc {
     }
 
     pub(super) fn entry(&self) -> Result<QuarantinedTest, StoreError> {
+        from_doc(&self.doc)
+    }
+}
+
+/// A reason's record: the fields listings filter and order on, and the
+/// record as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ReasonDoc {
+    pub(super) branch: String,
+    pub(super) last_seen_micros: i64,
+    pub(super) doc: String,
+}
+
+impl ReasonDoc {
+    pub(super) fn of(record: &ReasonRecord) -> Result<Self, StoreError> {
+        Ok(ReasonDoc {
+            branch: record.branch.clone(),
+            last_seen_micros: record.last_seen.timestamp_micros(),
+            doc: to_doc(record)?,
+        })
+    }
+
+    pub(super) fn record(&self) -> Result<ReasonRecord, StoreError> {
         from_doc(&self.doc)
     }
 }

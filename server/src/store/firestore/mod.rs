@@ -24,9 +24,10 @@ use std::time::{Duration, SystemTime};
 use crate::domain::incident::Change;
 use crate::domain::notification::WebhookRef;
 use crate::domain::quarantine::QuarantineChange;
+use crate::domain::reason::ReasonUpdate;
 use app::model::{
-    Cell, CommitCandidate, Delivery, FreezeEvent, Incident, KnownIssue, QuarantinedTest, TestCase,
-    TestFailure, TestStats, TestTotals,
+    Cell, CommitCandidate, Delivery, FreezeEvent, Incident, KnownIssue, QuarantinedTest,
+    ReasonRecord, TestCase, TestFailure, TestStats, TestTotals,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -445,6 +446,19 @@ impl Store for FirestoreStore {
 
     async fn quarantined(&self, branch: &str) -> Result<Vec<QuarantinedTest>, StoreError> {
         quarantine::quarantined(&self.db, &self.reads, branch).await
+    }
+
+    async fn record_reasons(&self, updates: &[ReasonUpdate]) -> Result<(), StoreError> {
+        quarantine::record_reasons(&self.db, updates).await
+    }
+
+    async fn reasons(
+        &self,
+        branch: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ReasonRecord>, StoreError> {
+        quarantine::reasons(&self.db, &self.reads, branch, since, limit).await
     }
 
     async fn put_known_issue(&self, rule: &KnownIssue) -> Result<bool, StoreError> {

@@ -22,6 +22,7 @@ pub(super) const TEST_STATS: &str = "test_stats";
 pub(super) const TEST_CELLS: &str = "test_cells";
 pub(super) const QUARANTINE: &str = "quarantine";
 pub(super) const KNOWN_ISSUES: &str = "known_issues";
+pub(super) const REASONS: &str = "reasons";
 
 /// A part of a document id: Firestore ids cannot contain `/`, and `|`
 /// separates parts, so both are escaped (and `%`, to keep it reversible).

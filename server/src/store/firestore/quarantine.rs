@@ -1,21 +1,24 @@
-//! Quarantine entries (one document per test of a cell, changed in a
-//! transaction as the domain's rule says) and known-issue rules (one
-//! document each, by id).
+//! Triage's documents: quarantine entries (one per test of a cell, changed
+//! in a transaction as the domain's rule says), failure reasons' records
+//! (one per reason of a branch, merged likewise) and known-issue rules
+//! (one each, by id).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use app::model::{KnownIssue, QuarantinedTest};
+use app::model::{KnownIssue, QuarantinedTest, ReasonRecord};
+use chrono::{DateTime, Utc};
 use firestore::errors::{BackoffError, FirestoreError};
 use firestore::FirestoreDb;
 use futures::FutureExt;
 
-use super::docs::{KnownIssueDoc, QuarantineDoc};
-use super::names::{doc_id, test_stats_id, KNOWN_ISSUES, QUARANTINE};
+use super::docs::{KnownIssueDoc, QuarantineDoc, ReasonDoc};
+use super::names::{doc_id, test_stats_id, KNOWN_ISSUES, QUARANTINE, REASONS};
 use super::queries::counted;
 use super::transactions::in_transaction;
 use crate::domain::known_issue::MAX_RULES;
 use crate::domain::quarantine::{self, QuarantineChange};
+use crate::domain::reason::{self, ReasonUpdate};
 use crate::store::StoreError;
 
 pub(super) async fn update_quarantine(
@@ -151,4 +154,74 @@ pub(super) async fn remove_known_issue(db: &FirestoreDb, id: &str) -> Result<boo
         })
         .await?;
     Ok(existed)
+}
+
+pub(super) async fn record_reasons(
+    db: &FirestoreDb,
+    updates: &[ReasonUpdate],
+) -> Result<(), StoreError> {
+    let updates = Arc::new(updates.to_vec());
+    db.run_transaction(|db, tx| {
+        let updates = updates.clone();
+        async move {
+            let ids: Vec<String> = updates
+                .iter()
+                .map(|u| doc_id(&[&u.branch, &u.reason.id]))
+                .collect();
+            let mut records = std::collections::HashMap::new();
+            for id in &ids {
+                let stored: Option<ReasonDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(REASONS)
+                    .obj()
+                    .one(id)
+                    .await
+                    .map_err(|e| in_transaction(e.into()))?;
+                if let Some(doc) = stored {
+                    records.insert(id.clone(), doc.record().map_err(in_transaction)?);
+                }
+            }
+            for (id, update) in ids.iter().zip(updates.iter()) {
+                let after = reason::merge(records.remove(id), update);
+                db.fluent()
+                    .update()
+                    .in_col(REASONS)
+                    .document_id(id)
+                    .object(&ReasonDoc::of(&after).map_err(in_transaction)?)
+                    .add_to_transaction(tx)
+                    .map_err(|e| in_transaction(e.into()))?;
+            }
+            Ok::<_, BackoffError<StoreError>>(())
+        }
+        .boxed()
+    })
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn reasons(
+    db: &FirestoreDb,
+    reads: &AtomicU64,
+    branch: &str,
+    since: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<ReasonRecord>, StoreError> {
+    let (branch, since) = (branch.to_string(), since.timestamp_micros());
+    let docs: Vec<ReasonDoc> = db
+        .fluent()
+        .select()
+        .from(REASONS)
+        .filter(move |q| {
+            q.for_all([
+                q.field("branch").eq(branch.clone()),
+                q.field("last_seen_micros").greater_than_or_equal(since),
+            ])
+        })
+        .order(|o| o.fields([o.field("last_seen_micros").desc()]))
+        .limit(limit as u32)
+        .obj()
+        .query()
+        .await?;
+    counted(reads, docs).iter().map(ReasonDoc::record).collect()
 }
