@@ -376,6 +376,9 @@ pub struct ReasonDay {
 pub struct Failures {
     pub branch: String,
     pub days: u32,
+    /// When it was made: pages say "3h ago" from it, the same on the
+    /// server and in the browser.
+    pub generated_at: DateTime<Utc>,
     pub reasons: Vec<ReasonSummary>,
 }
 

@@ -71,7 +71,7 @@ fn reason_row(r: &ReasonSummary, now: chrono::DateTime<chrono::Utc>) -> impl Int
 
 #[component]
 fn FailureReasons(failures: Failures) -> impl IntoView {
-    let now = chrono::Utc::now();
+    let now = failures.generated_at;
     let base = format!("/failures?branch={}", encoded(&failures.branch));
     let window = |days: u32| {
         let class = if failures.days == days {
@@ -99,7 +99,7 @@ fn FailureReasons(failures: Failures) -> impl IntoView {
                 {format!("{total} test failures in the last {} days, for {} reasons.", failures.days, failures.reasons.len())}
             </p>
             {empty}
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Failure reasons">
                 <table class="failure-reasons">
                     <caption>"A reason is a failure message with its numbers, ids, addresses, paths and times masked"</caption>
                     <thead>

@@ -116,6 +116,9 @@ pub const KEPT_DAYS: i64 = 90;
 const KEPT_TESTS: usize = 50;
 const KEPT_BUILDS: usize = 20;
 const MAX_EXAMPLE: usize = 500;
+/// Reasons one upload adds to at most: more at once is an infrastructure
+/// failure's noise, and each is a read and a write in its transaction.
+const MAX_REASONS_PER_UPLOAD: usize = 50;
 
 /// What one upload adds to a reason of its branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +143,10 @@ pub fn updates<'a>(
     let mut out: Vec<ReasonUpdate> = Vec::new();
     for (test, message) in failures {
         let why = reason(message);
+        let full = out.len() == MAX_REASONS_PER_UPLOAD;
         match out.iter_mut().find(|u| u.reason == why) {
             Some(update) => update.tests.push(test.to_string()),
+            None if full => {}
             None => out.push(ReasonUpdate {
                 branch: branch.to_string(),
                 example: message
@@ -372,6 +377,16 @@ mod tests {
         );
         assert_eq!(summary(&record, at(5)).unwrap().failures, 4);
         assert_eq!(summary(&record, at(7)), None);
+        let many = (0..80).map(|i| format!("failure kind {}", "x".repeat(i)));
+        let many: Vec<String> = many.collect();
+        let bounded = updates(
+            "master",
+            &arm,
+            "b9",
+            at(6),
+            many.iter().map(|m| ("t", Some(m.as_str()))),
+        );
+        assert_eq!(bounded.len(), MAX_REASONS_PER_UPLOAD);
     }
 
     #[test]

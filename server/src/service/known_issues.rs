@@ -42,7 +42,8 @@ impl Service {
     /// first, each with the known issue a rule ties it to. Reads the
     /// reasons seen in the window (their records), never builds.
     pub async fn failures(&self, branch: &Branch, days: u32) -> Result<Failures, ServiceError> {
-        let since = Utc::now() - TimeDelta::days(i64::from(days));
+        let now = Utc::now();
+        let since = now - TimeDelta::days(i64::from(days));
         let records = self
             .store
             .reasons(branch.as_str(), since, READ_REASONS)
@@ -68,6 +69,7 @@ impl Service {
         Ok(Failures {
             branch: branch.as_str().to_string(),
             days,
+            generated_at: now,
             reasons,
         })
     }
