@@ -16,7 +16,7 @@ use app::model::{
 };
 use serde_json::Value;
 
-use super::field_error::FieldError;
+use super::field_error::{object, text, FieldError};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use wildmatch::WildMatch;
@@ -140,9 +140,6 @@ pub fn parse_ack(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<Change, FieldError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| FieldError::body("the body must be a JSON object"))?;
     let fields = [
         "note",
         "assignee",
@@ -150,25 +147,14 @@ pub fn parse_ack(
         "silence_builds",
         "silence_until",
     ];
-    if let Some(unknown) = body.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(FieldError::field(
-            unknown,
-            format!("unknown field '{unknown}'"),
-        ));
-    }
+    let body = object(body, &fields)?;
     let text = |field: &str, max: usize| -> Result<Option<String>, FieldError> {
-        match body.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.trim().to_string())),
-            Some(Value::String(_)) => Err(FieldError::field(
+        match text(body, field)? {
+            Some(s) if s.chars().count() > max => Err(FieldError::field(
                 field,
                 format!("{field} is longer than {max} characters"),
             )),
-            Some(_) => Err(FieldError::field(
-                field,
-                format!("{field} must be a string"),
-            )),
+            s => Ok(s.map(str::to_string)),
         }
     };
     let issue_url = text("issue_url", 2048)?;

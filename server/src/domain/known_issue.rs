@@ -6,11 +6,11 @@
 
 use app::model::{is_http_url, FailureReason, KnownIssue, KnownIssueMatch, ReasonGroup};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wildmatch::WildMatch;
 
-use super::field_error::FieldError;
+use super::field_error::{object, text, FieldError};
 use super::junit;
 use super::reason::reason;
 
@@ -20,32 +20,9 @@ pub const MAX_RULES: usize = 1000;
 const MAX_URL: usize = 2048;
 const MAX_MESSAGE: usize = 500;
 
-fn text<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, FieldError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim())),
-        Some(_) => Err(FieldError::field(
-            field,
-            format!("{field} must be a string"),
-        )),
-    }
-}
-
 /// `POST /api/v1/known-issues`' body, made by `by` at `now`.
 pub fn parse(body: &Value, by: &str, now: DateTime<Utc>) -> Result<KnownIssue, FieldError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| FieldError::body("the body must be a JSON object"))?;
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["url", "reason_id", "test", "message"].contains(&k.as_str()))
-    {
-        return Err(FieldError::field(
-            unknown,
-            format!("unknown field '{unknown}'"),
-        ));
-    }
+    let body = object(body, &["url", "reason_id", "test", "message"])?;
     let url = text(body, "url")?.ok_or_else(|| FieldError::field("url", "url is required"))?;
     if !is_http_url(url) || url.len() > MAX_URL {
         return Err(FieldError::field("url", "url must be an http(s) URL"));

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::field_error::FieldError;
+use super::field_error::{object, text, FieldError};
 use super::ids::{Branch, Name};
 use super::junit;
 
@@ -50,34 +50,8 @@ const MAX_REASON: usize = 500;
 const MAX_URL: usize = 2048;
 const IDENTITY: [&str; 5] = ["branch", "component", "arch", "build_type", "name"];
 
-fn text<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, FieldError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(FieldError::field(
-            field,
-            format!("{field} must be a string"),
-        )),
-    }
-}
-
 fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, FieldError> {
-    text(body, field)?
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| FieldError::field(field, format!("{field} is required")))
-}
-
-fn object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, FieldError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| FieldError::body("the body must be a JSON object"))?;
-    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(FieldError::field(
-            unknown,
-            format!("unknown field '{unknown}'"),
-        )),
-        None => Ok(body),
-    }
+    text(body, field)?.ok_or_else(|| FieldError::field(field, format!("{field} is required")))
 }
 
 /// A test as requests name it: its cell (names parsed as ingestion parses
@@ -121,7 +95,7 @@ pub fn parse_entry(
         .collect();
     let body = object(body, &allowed)?;
     let (cell, name) = identity(body)?;
-    let reason = required(body, "reason")?.trim();
+    let reason = required(body, "reason")?;
     if reason.chars().count() > MAX_REASON {
         return Err(FieldError::field(
             "reason",

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::state::AppState;
@@ -162,6 +163,15 @@ pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::UnsupportedMediaType)
     }
+}
+
+/// A JSON body (`Content-Type: application/json`, bounded) as a value,
+/// for handlers that check its fields one by one.
+pub(super) async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    require_json(headers)?;
+    let bytes = read_body(headers, body).await?;
+    Ok(serde_json::from_slice(&bytes)
+        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?)
 }
 
 pub(super) async fn read_body(

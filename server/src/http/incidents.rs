@@ -106,10 +106,7 @@ pub async fn ack(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    super::api::require_json(&headers)?;
-    let bytes = super::api::read_body(&headers, body).await?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?;
+    let value = super::api::json_body(&headers, body).await?;
     let change = incident::parse_ack(&id, &value, &caller.name, chrono::Utc::now())?;
     Ok(Json(state.service.acknowledge(change).await?).into_response())
 }
@@ -200,10 +197,7 @@ pub async fn set_freeze(
     // A write names its branch: no default branch is frozen by omission.
     let branch = Branch::parse_optional(params.get("branch").map(String::as_str))?
         .ok_or_else(|| FieldError::field("branch", "branch is required: the branch to freeze"))?;
-    super::api::require_json(&headers)?;
-    let bytes = super::api::read_body(&headers, body).await?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?;
+    let value = super::api::json_body(&headers, body).await?;
     let request = FreezeRequest {
         frozen: value
             .get("frozen")

@@ -8,14 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::api::{read_body, require_json};
+use super::api::json_body;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
-use crate::domain::field_error::FieldError;
 use crate::domain::known_issue;
 
 #[derive(Serialize, ToSchema)]
@@ -62,10 +60,7 @@ pub async fn add(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require_json(&headers)?;
-    let bytes = read_body(&headers, body).await?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?;
+    let value = json_body(&headers, body).await?;
     let rule = known_issue::parse(&value, &caller.name, Utc::now())?;
     let status = if state.service.add_known_issue(rule.clone()).await? {
         StatusCode::CREATED

@@ -11,14 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::api::{branch_param, name_param, only_params, read_body, require_json};
+use super::api::{branch_param, json_body, name_param, only_params};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
-use crate::domain::field_error::FieldError;
 use crate::domain::quarantine;
 use crate::service::quarantine::CellFilter;
 
@@ -69,13 +67,6 @@ pub async fn list(
     Ok(Json(Quarantined { tests }).into_response())
 }
 
-async fn body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    require_json(headers)?;
-    let bytes = read_body(headers, body).await?;
-    Ok(serde_json::from_slice(&bytes)
-        .map_err(|e| FieldError::body(format!("body is not JSON: {e}")))?)
-}
-
 #[utoipa::path(post, path = "/api/v1/quarantine", tag = "on-call",
     request_body = QuarantineRequest,
     responses(
@@ -91,7 +82,7 @@ pub async fn add(
     headers: HeaderMap,
     request: Body,
 ) -> Result<Response, ApiError> {
-    let value = body(&headers, request).await?;
+    let value = json_body(&headers, request).await?;
     let entry = quarantine::parse_entry(&value, &caller.name, Utc::now())?;
     let (entry, entered) = state.service.quarantine(entry).await?;
     let status = if entered {
@@ -117,7 +108,7 @@ pub async fn remove(
     headers: HeaderMap,
     request: Body,
 ) -> Result<Response, ApiError> {
-    let value = body(&headers, request).await?;
+    let value = json_body(&headers, request).await?;
     let (cell, name) = quarantine::parse_identity(&value)?;
     let entry = state.service.unquarantine(cell, name, &caller.name).await?;
     Ok(Json(entry).into_response())

@@ -35,14 +35,7 @@ async fn send(app: &TestApp, request: reqwest::RequestBuilder) -> (StatusCode, V
 }
 
 async fn listed(app: &TestApp, query: &str) -> Vec<Value> {
-    let resp = app
-        .client
-        .get(format!("{}/api/v1/quarantine?{query}", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.unwrap();
+    let body = get_json(app, &format!("/api/v1/quarantine?{query}")).await;
     body["tests"].as_array().unwrap().clone()
 }
 
@@ -108,15 +101,7 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
             .unwrap();
         assert_eq!(upload.status(), StatusCode::CREATED);
     }
-    let incidents: Value = app
-        .client
-        .get(format!("{}/api/v1/incidents", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let incidents: Value = get_json(&app, "/api/v1/incidents").await;
     let incidents = incidents["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     let tests: Vec<&str> = incidents[0]["red_tests"]
@@ -127,15 +112,7 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
         .collect();
     assert_eq!(tests, ["s1ap::test_attach"]);
 
-    let commit: Value = app
-        .client
-        .get(format!("{}/api/v1/commits/{:0>40}", app.url, 3))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let commit: Value = get_json(&app, &format!("/api/v1/commits/{:0>40}", 3)).await;
     let failing = commit["verdicts"][0]["tests"]["failing"]
         .as_array()
         .unwrap()
@@ -151,15 +128,7 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
     assert!(!marked("s1ap::test_attach"));
 
     // The day's failures fall into their two reasons, most first.
-    let failures: Value = app
-        .client
-        .get(format!("{}/api/v1/failures?days=7", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let failures: Value = get_json(&app, "/api/v1/failures?days=7").await;
     let reasons = failures["reasons"].as_array().unwrap();
     let texts: Vec<&str> = reasons
         .iter()
@@ -182,15 +151,7 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
     let ack = json!({"note": "looking", "assignee": "alice", "issue_url": "https://github.com/magma/magma/issues/1234"});
     let (status, acked) = send(&app, app.client.post(&ack_url).json(&ack)).await;
     assert_eq!(status, StatusCode::OK, "{acked}");
-    let read: Value = app
-        .client
-        .get(format!("{}/api/v1/incidents/{id}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = get_json(&app, &format!("/api/v1/incidents/{id}")).await;
     assert_eq!(read["ack"]["by"].as_str().unwrap(), app_token_name(&app));
     assert_eq!(read["ack"]["assignee"], "alice");
     let page = app.page(&format!("/incident/{id}")).await;
@@ -240,15 +201,7 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
         (status, &error["field"]),
         (StatusCode::BAD_REQUEST, &json!("reason_id"))
     );
-    let commit: Value = app
-        .client
-        .get(format!("{}/api/v1/commits/{:0>40}", app.url, 3))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let commit: Value = get_json(&app, &format!("/api/v1/commits/{:0>40}", 3)).await;
     let attach = commit["verdicts"][0]["tests"]["failing"]
         .as_array()
         .unwrap()
@@ -295,6 +248,18 @@ async fn a_quarantined_test_opens_no_incident_and_is_marked_on_the_commit() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// An anonymous GET's JSON answer.
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.json().await.unwrap()
 }
 
 /// The name `spawn_configured` gave the test's token.
