@@ -305,8 +305,15 @@ async fn the_commit_api_judges_each_failing_test() {
         ),
         (&json!(1), &json!(2), &json!(0))
     );
+    // Each failure with its reason (tested apart: its id is a digest).
+    let mut failing = arm["tests"]["failing"].clone();
+    for test in failing.as_array_mut().unwrap() {
+        let reason = test.as_object_mut().unwrap().remove("reason").unwrap();
+        assert_eq!(reason["text"], test["message"], "no number or id to mask");
+        assert_eq!(reason["id"].as_str().unwrap().len(), 12);
+    }
     assert_eq!(
-        arm["tests"]["failing"],
+        failing,
         json!([
             {"name": "lte.integ::test_attach", "verdict": "new_failure", "since_commit": BROKE, "message": "test_attach <failed>"},
             {"name": "lte.integ::test_paging", "verdict": "still_failing", "since_commit": BASE, "message": "test_paging <failed>"},
