@@ -466,3 +466,56 @@ async fn without_a_secret_the_webhook_is_off_and_statuses_need_a_token() {
         "{refused}"
     );
 }
+
+/// A build failing only in a test its history shows flaky: once its
+/// results arrive, its commit's status is `success`, saying why.
+#[tokio::test]
+async fn a_failure_only_in_a_flaky_test_sets_success_saying_so() {
+    let github = FakeGithub::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = format!("http://127.0.0.1:{}/api/v3", github.port);
+    let flags = github_flags(dir.path(), &api, "[statuses]\nbranches = [\"master\"]\n");
+    let app = spawn_configured(
+        Arc::new(server::store::embedded::EmbeddedStore::open(dir.path()).unwrap()),
+        settings_with(&flag_refs(&flags)),
+    )
+    .await;
+    let start = chrono::Utc::now() - chrono::TimeDelta::days(2);
+    // test_paging fails every other run for twelve runs, then alone.
+    for n in 0..13u32 {
+        let fails = n % 2 == 1 || n == 12;
+        let mut b = build("amd64", if fails { "fail" } else { "pass" });
+        let started = start + chrono::TimeDelta::hours(i64::from(n));
+        b["commit"] = json!(format!("{:0>40}", n + 100));
+        b["started_at"] = json!(started.to_rfc3339());
+        b["finished_at"] = json!((started + chrono::TimeDelta::minutes(20)).to_rfc3339());
+        let (status, posted) = app.post(&b).await;
+        assert_eq!(status, StatusCode::CREATED, "{posted}");
+        let id = posted["ids"][0].as_str().unwrap();
+        let paging = if fails {
+            r#"<testcase classname="s1ap" name="test_paging"><failure message="timeout"/></testcase>"#
+        } else {
+            r#"<testcase classname="s1ap" name="test_paging"/>"#
+        };
+        let xml = format!(
+            r#"<testsuite name="pytest">{paging}<testcase classname="s1ap" name="test_attach"/></testsuite>"#
+        );
+        let upload = app
+            .client
+            .post(format!("{}/api/v1/builds/{id}/tests", app.url))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/xml")
+            .body(xml)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(upload.status(), StatusCode::CREATED);
+    }
+    let last = github
+        .wait_for(&format!("{:0>40}", 112), "success", Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        last.body["description"],
+        "flaky test only: s1ap::test_paging"
+    );
+}
