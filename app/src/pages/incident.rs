@@ -83,8 +83,7 @@ fn IncidentView(
 ) -> impl IntoView {
     let branch = incident.branch.as_str();
     let tests = (!failing_tests.is_empty()).then(|| {
-        // By reason, where the message grouped them; the names alone else
-        // (failures stored before reasons were kept).
+        // By reason: the server groups each cell's failing tests.
         let items = failing_tests
             .iter()
             .flat_map(|c| {
@@ -92,22 +91,17 @@ fn IncidentView(
                     let path = test_history_path(branch, &c.cell.component, &c.cell.build_type, t);
                     view! { <li><a href=path><code>{t.clone()}</code></a>{format!(" on {}", c.cell.arch)}</li> }
                 };
-                let groups: Vec<_> = if c.reasons.is_empty() {
-                    vec![(None, None, c.tests.iter().map(test).collect_view())]
-                } else {
-                    c.reasons
-                        .iter()
-                        .map(|g| {
-                            let known = g.known_issue.clone().filter(|k| is_http_url(&k.url)).map(|k| {
-                                view! { " " <a class="known-issue" href=k.url.clone() rel="noopener nofollow">{format!("known: {}", k.label())}</a> }
-                            });
-                            (Some(g.reason.text.clone()), known, g.tests.iter().map(test).collect_view())
-                        })
-                        .collect()
-                };
-                groups.into_iter().map(|(reason, known, tests)| {
-                    let head = reason.map(|r| view! { <div class="reason-head"><span class="reason-text">{r}</span>{known}</div> });
-                    view! { <li class="reason">{head}<ul>{tests}</ul></li> }
+                c.reasons.iter().map(move |g| {
+                    let known = g.known_issue.clone().filter(|k| is_http_url(&k.url)).map(|k| {
+                        view! { " " <a class="known-issue" href=k.url.clone() rel="noopener nofollow">{format!("known: {}", k.label())}</a> }
+                    });
+                    let tests = g.tests.iter().map(test).collect_view();
+                    view! {
+                        <li class="reason">
+                            <div class="reason-head"><span class="reason-text">{g.reason.text.clone()}</span>{known}</div>
+                            <ul>{tests}</ul>
+                        </li>
+                    }
                 })
             })
             .collect_view();

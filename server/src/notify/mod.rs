@@ -129,9 +129,11 @@ impl Deliverer {
 
     async fn deliver(&self, delivery: Delivery) {
         let now = Utc::now();
-        let github = delivery.webhook == STATUS_WEBHOOK;
-        let paused = self.statuses.as_ref().and_then(|s| s.paused(now));
-        let after = match paused.filter(|_| github) {
+        let paused = match &self.statuses {
+            Some(sender) if delivery.webhook == STATUS_WEBHOOK => sender.paused(now),
+            _ => None,
+        };
+        let after = match paused {
             Some(until) => notification::deferred(delivery, until, now),
             None => {
                 let attempt = self.attempt(&delivery).await;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use app::model::{CellVerdict, CommitCandidate, CommitLookup, CommitReport, Verdict};
+use app::model::{Build, CellVerdict, CommitCandidate, CommitLookup, CommitReport, Verdict};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 
@@ -124,20 +124,24 @@ impl Service {
             ))),
             1 => {
                 let newest = &candidates[0];
-                Ok(CommitLookup::Report(Box::new(
-                    self.commit_report(&newest.commit, &newest.branch).await?,
-                )))
+                let builds = self.store.builds_of_commit(&newest.commit).await?;
+                let report = self
+                    .commit_report(&newest.commit, &newest.branch, builds)
+                    .await?;
+                Ok(CommitLookup::Report(Box::new(report)))
             }
             _ => Ok(CommitLookup::Candidates(candidates)),
         }
     }
 
+    /// The report of `commit` on `branch` from its `builds` (as
+    /// `builds_of_commit` gives them: the caller may have read them already).
     pub(super) async fn commit_report(
         &self,
         commit: &str,
         branch: &str,
+        builds: Vec<Build>,
     ) -> Result<CommitReport, ServiceError> {
-        let builds = self.store.builds_of_commit(commit).await?;
         let by_key = group_by_cell(&builds, branch);
         let required: BTreeSet<CellId> = self.release.required(branch).into_iter().collect();
         let keys: BTreeSet<CellId> = by_key

@@ -67,7 +67,7 @@ impl Service {
             builds
                 .iter()
                 .filter(|b| b.cell == *cell)
-                .max_by(|a, b| a.summary().order_key().cmp(&b.summary().order_key()))
+                .max_by_key(|b| (b.started_at, b.id.as_str()))
         };
         match newest(&notice.cell) {
             None => return Ok(StatusNow::Superseded("the build is gone".into())),
@@ -89,7 +89,7 @@ impl Service {
             return Ok(StatusNow::Superseded("commit statuses are off".into()));
         };
         let report = self
-            .commit_report(&notice.commit, &notice.cell.branch)
+            .commit_report(&notice.commit, &notice.cell.branch, builds.clone())
             .await?;
         let branch = &notice.cell.branch;
         let watched = self.incident_rules.watches(branch);

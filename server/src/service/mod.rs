@@ -40,11 +40,12 @@ pub enum ServiceError {
 
 mod commit;
 pub mod console;
+mod failures;
 pub mod github;
 mod history;
 pub mod incidents;
 pub mod ingest;
-pub mod known_issues;
+mod known_issues;
 pub mod overview;
 pub mod quarantine;
 pub mod recent;
